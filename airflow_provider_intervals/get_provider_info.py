@@ -1,0 +1,79 @@
+"""Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``).
+
+A literal, cheap to import: Airflow calls it from every CLI command, and a malformed
+dict breaks them all, so a test validates it against Airflow's schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_intervals import __version__
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["login"],
+    "relabeling": {"password": "API key", "host": "Base URL"},
+    "placeholders": {
+        "host": "https://api.intervals.run",
+        "password": "Intervals API key (Bearer token)",
+        "schema": "https (only used when the host has no scheme)",
+        "port": "leave empty for the default port",
+    },
+}
+
+CONN_FIELDS: dict[str, Any] = {
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Seconds to wait for each response. Default 30.",
+        "schema": {"type": ["number", "null"], "minimum": 0.001},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries on network errors, 429 and 5xx. Default 5.",
+        "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
+    },
+    "page_size": {
+        "label": "Page size",
+        "description": "Items per list request, 1-100. Default 100 (fewest requests).",
+        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},
+    },
+    "intervals_version": {
+        "label": "API version (Intervals-Version)",
+        "description": "Pin the API to a dated version (YYYY-MM-DD); empty means latest stable.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+INTEGRATION = "Intervals"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider's metadata: connection type, hooks, operators, sensors, triggers."""
+    return {
+        "package-name": "airflow-provider-intervals",
+        "name": "Intervals",
+        "description": "Airflow provider for the Intervals partner API (running events and registrations).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://api.intervals.run",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_intervals.hooks.intervals"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "intervals",
+                "hook-class-name": "airflow_provider_intervals.hooks.intervals.IntervalsHook",
+                "hook-name": "Intervals",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
+            }
+        ],
+    }

@@ -1,0 +1,459 @@
+"""IntervalsHook: the Intervals API over the http provider's HttpHook.
+
+The hook is transport only. What a request means (paths, checks, error mapping,
+retry timing, cursors) lives in :mod:`airflow_provider_intervals.api`; the hook sends
+:class:`~airflow_provider_intervals.api.Request` objects through one choke point,
+:meth:`IntervalsHook._send`, which does auth, timeout, User-Agent, retries and mapping.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+
+from airflow_provider_intervals import __version__, api
+from airflow_provider_intervals import exceptions as exc
+
+# Connection extras this provider reads; they are never forwarded as HTTP headers
+# (HttpHook sends every unknown extra key as a header).
+EXTRA_KEYS = (
+    "timeout",
+    "max_retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "page_size",
+    "intervals_version",
+)
+DEFAULT_TIMEOUT = 30.0
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer <key>``, with a repr that never shows the key."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "<BearerAuth ***>"
+
+
+class IntervalsHook(HttpHook):
+    """Interact with the Intervals partner API.
+
+    The connection (type ``intervals``) holds the API key in its password field; host,
+    schema and port give the base URL (default ``https://api.intervals.run``). Extras:
+    ``timeout`` (seconds, default 30), ``max_retries`` (default 5), ``retry_backoff`` and
+    ``retry_backoff_max`` (seconds, default 1 and 60), ``page_size`` (1-100, default 100)
+    and ``intervals_version`` (a ``YYYY-MM-DD`` API version to pin).
+
+    Listing methods (``iter_*``) are lazy generators over every page: they hold one page
+    at a time, whatever the listing's size.
+
+    :param intervals_conn_id: the Airflow connection to use.
+    """
+
+    conn_name_attr = "intervals_conn_id"
+    default_conn_name = "intervals_default"
+    conn_type = "intervals"
+    hook_name = "Intervals"
+    default_host = api.DEFAULT_BASE_URL
+
+    def __init__(self, intervals_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(method="GET", http_conn_id=intervals_conn_id, **kwargs)
+        self.intervals_conn_id = intervals_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return the connection form behaviour for Airflow < 3.2 (newer ones read the provider info)."""
+        from airflow_provider_intervals.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": UI_FIELD_BEHAVIOUR["hidden-fields"],
+            "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
+            "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
+        }
+
+    # ------------------------------------------------------------------ connection
+
+    @cached_property
+    def _connection(self) -> Any:
+        return self.get_connection(self.intervals_conn_id)
+
+    @cached_property
+    def _extras(self) -> dict[str, Any]:
+        extra = self._connection.extra_dejson
+        return {key: extra[key] for key in EXTRA_KEYS if extra.get(key) not in (None, "")}
+
+    def _extra_number(self, key: str, default: float, low: float, high: float, kind: type = float) -> Any:
+        value = self._extras.get(key, default)
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not low <= number <= high or (kind is int and number != float(value)):
+            raise exc.IntervalsConfigurationError(
+                f"Connection {self.intervals_conn_id!r} has extra {key}={value!r}: "
+                f"expected a {'whole ' if kind is int else ''}number from {low} to {high}"
+            )
+        return number
+
+    @cached_property
+    def timeout(self) -> float:
+        """Seconds to wait for a response (connection extra ``timeout``)."""
+        return self._extra_number("timeout", DEFAULT_TIMEOUT, 0.001, 3600)
+
+    @cached_property
+    def page_size(self) -> int:
+        """Items per request when listing (connection extra ``page_size``, default 100)."""
+        return self._extra_number("page_size", api.DEFAULT_PAGE_SIZE, 1, api.MAX_PAGE_SIZE, int)
+
+    @cached_property
+    def retry_policy(self) -> api.RetryPolicy:
+        """Retry limits from the connection extras."""
+        return api.RetryPolicy(
+            max_retries=self._extra_number("max_retries", 5, 0, 100, int),
+            backoff=self._extra_number("retry_backoff", 1.0, 0, 600),
+            backoff_max=self._extra_number("retry_backoff_max", 60.0, 0, 3600),
+        )
+
+    def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
+        """Return a ``requests.Session`` with the base URL, Bearer auth and provider headers set."""
+        if not self._connection.password:
+            raise exc.IntervalsConfigurationError(
+                f"Connection {self.intervals_conn_id!r} has no API key: put the Intervals API key "
+                "in the connection's password field"
+            )
+        session = super().get_conn(headers, extra_options)
+        for key in EXTRA_KEYS:  # ours, not headers
+            session.headers.pop(key, None)
+        session.headers["User-Agent"] = (
+            f"airflow-provider-intervals/{__version__} {session.headers['User-Agent']}"
+        )
+        session.headers["Accept"] = "application/json"
+        if version := self._extras.get("intervals_version"):
+            session.headers["Intervals-Version"] = api.check_date("intervals_version", version)
+        return session
+
+    def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
+        # HttpHook would send login/password as Basic auth; the API wants the password as a Bearer key.
+        session.auth = _BearerAuth(connection.password)
+        return session
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """The hook's keep-alive session: one connection pool, reused by every request."""
+        return self.get_conn()
+
+    def close(self) -> None:
+        """Close the session's sockets."""
+        if "session" in self.__dict__:
+            self.__dict__.pop("session").close()
+
+    # ------------------------------------------------------------------ transport
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def _attempt(self, request: api.Request, headers: dict[str, str]) -> requests.Response:
+        url = self.url_from_endpoint(request.path)
+        try:
+            response = self.session.request(
+                request.method,
+                url,
+                params=request.params,
+                json=request.body,
+                headers=headers,
+                timeout=self.timeout,
+            )
+            response.content  # noqa: B018 - read the whole body now, so a truncated one fails here
+        except requests.Timeout as error:
+            raise exc.IntervalsTimeoutError(
+                f"{request.method} {request.path} timed out after {self.timeout}s"
+            ) from error
+        except requests.RequestException as error:
+            raise exc.IntervalsTransportError(
+                f"{request.method} {request.path} failed: {type(error).__name__}: {error}"
+            ) from error
+        return response
+
+    def _send(self, request: api.Request, idempotency_key: str | None = None) -> requests.Response:
+        """Send ``request`` with retries; return the successful response or raise the typed error."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        policy = self.retry_policy
+        attempt = 0
+        while True:
+            try:
+                response = self._attempt(request, headers)
+                if response.status_code < 400:
+                    return response
+                raise api.error_from_response(
+                    request,
+                    response.status_code,
+                    response.content,
+                    request_id=response.headers.get("X-Request-Id"),
+                    retry_after_header=response.headers.get("Retry-After"),
+                    now=time.time(),
+                )
+            except exc.IntervalsError as error:
+                if not policy.should_retry(error, attempt, request, bool(idempotency_key), time.time()):
+                    raise
+                wait = policy.delay(error, attempt, time.time(), random.random)
+                attempt += 1
+                self.log.warning(
+                    "%s %s: %s; retry %d/%d in %.2fs",
+                    request.method, request.path, error, attempt, policy.max_retries, wait,
+                )  # fmt: skip
+                self._sleep(wait)
+
+    def _get_data(self, request: api.Request) -> dict[str, Any]:
+        response = self._send(request)
+        return api.data_from_response(
+            response.status_code, response.content, response.headers.get("X-Request-Id")
+        )
+
+    def _post(self, request: api.Request, idempotency_key: str | None) -> dict[str, Any]:
+        # Always send a key: a retry after a lost response then replays instead of creating twice.
+        key = idempotency_key or str(uuid.uuid4())
+        response = self._send(request, idempotency_key=key)
+        return api.data_from_response(
+            response.status_code, response.content, response.headers.get("X-Request-Id")
+        )
+
+    def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
+        """Yield the pages of a listing, lazily, starting with ``request``.
+
+        :param request: the first page's request (see :func:`api.list_request`).
+        """
+        next_request: api.Request | None = request
+        while next_request is not None:
+            response = self._send(next_request)
+            page = api.parse_page(
+                next_request, response.status_code, response.content, response.headers.get("X-Request-Id")
+            )
+            yield page
+            next_request = page.next_request
+
+    def _iter_items(self, request: api.Request) -> Iterator[dict[str, Any]]:
+        for page in self.iter_pages(request):
+            yield from page.items
+
+    def _list(self, path: str, limit: int | None, after: str | None, **filters: Any) -> api.Request:
+        return api.list_request(
+            path, limit=self.page_size if limit is None else limit, after=after, **filters
+        )
+
+    # ------------------------------------------------------------------ endpoints
+
+    def get_organization(self) -> dict[str, Any]:
+        """Return the organisation the API key belongs to (``GET /organization``)."""
+        return self._get_data(api.Request("GET", "/organization"))
+
+    def events_request(
+        self,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> api.Request:
+        """Build (and check) the first ``GET /events`` request; used with :meth:`iter_pages`."""
+        filters = api.event_filters(event_type, date_from, date_to)
+        return self._list("/events", limit, after, **filters)
+
+    def iter_events(
+        self,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every event matching the filters, page by page, in API order.
+
+        :param event_type: ``race``, ``runClub``, ``timeTrial`` or ``other``.
+        :param date_from: first day, inclusive (``YYYY-MM-DD`` or a ``date``).
+        :param date_to: last day, inclusive.
+        :param limit: page size (1-100); default from the connection (100).
+        :param after: resume after this event ``_id``.
+        """
+        request = self.events_request(
+            event_type=event_type, date_from=date_from, date_to=date_to, limit=limit, after=after
+        )
+        return self._iter_items(request)
+
+    def list_events(
+        self,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int = 50,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> api.Page:
+        """Return one page of events; use ``page.cursor`` as the next ``after``.
+
+        :param before: page backwards: the ``limit`` events just before this ``_id``.
+        """
+        filters = api.event_filters(event_type, date_from, date_to)
+        request = api.list_request("/events", limit=limit, after=after, before=before, **filters)
+        return next(self.iter_pages(request))
+
+    def get_event(self, event_id: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        """Return ``{"event": {...}, "runs": [...]}`` for one event.
+
+        :param event_id: the event's ``_id``.
+        :param missing_ok: return ``None`` instead of raising when the event does not exist.
+        """
+        request = api.Request("GET", f"/events/{api.check_id('event_id', event_id)}")
+        try:
+            return self._get_data(request)
+        except exc.IntervalsNotFoundError:
+            if missing_ok:
+                return None
+            raise
+
+    def create_event(self, event: dict[str, Any], *, idempotency_key: str | None = None) -> str:
+        """Create an event and return its id (``POST /events``).
+
+        :param event: the body: ``name``, ``slug``, ``type``, ``date`` and optional fields.
+        :param idempotency_key: reuse a key to make a retried call replay instead of creating;
+            a random one is generated when not given.
+        """
+        body = api.check_event_body(event)
+        data = self._post(api.Request("POST", "/events", body=body), idempotency_key)
+        return _id_from(data, "eventId")
+
+    def iter_registrations(
+        self, event_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every registration of an event (personal data: never log the items).
+
+        :param event_id: the event's ``_id``.
+        """
+        return self._iter_items(self.registrations_request(event_id, limit=limit, after=after))
+
+    def registrations_request(
+        self, event_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> api.Request:
+        """Build (and check) the first ``GET /registration`` request of an event."""
+        return self._list("/registration", limit, after, eventId=api.check_id("event_id", event_id))
+
+    def register_participant(
+        self, registration: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> str:
+        """Register a participant for an event run and return the participant id.
+
+        :param registration: ``eventRunId``, ``email``, ``registrationType`` and optional fields.
+        :param idempotency_key: as for :meth:`create_event`.
+        """
+        body = api.check_registration_body(registration)
+        data = self._post(api.Request("POST", "/registration", body=body), idempotency_key)
+        return _id_from(data, "participantId")
+
+    def recurrences_request(
+        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> api.Request:
+        """Build (and check) the first ``GET /recurrences`` request."""
+        status = api.check_enum("status", status, api.STATUSES)
+        return self._list("/recurrences", limit, after, status=status)
+
+    def iter_recurrences(
+        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every recurrence, optionally only those with ``status`` (active, paused, archived)."""
+        return self._iter_items(self.recurrences_request(status=status, limit=limit, after=after))
+
+    def groups_request(self, *, limit: int | None = None, after: str | None = None) -> api.Request:
+        """Build (and check) the first ``GET /groups`` request."""
+        return self._list("/groups", limit, after)
+
+    def iter_groups(self, *, limit: int | None = None, after: str | None = None) -> Iterator[dict[str, Any]]:
+        """Yield every group of the organisation."""
+        return self._iter_items(self.groups_request(limit=limit, after=after))
+
+    def get_group(self, slug: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        """Return one group by slug, or ``None`` if it does not exist and ``missing_ok``."""
+        try:
+            return self._get_data(api.Request("GET", f"/groups/{api.check_id('slug', slug)}"))
+        except exc.IntervalsNotFoundError:
+            if missing_ok:
+                return None
+            raise
+
+    def group_events_request(
+        self,
+        slug: str,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> api.Request:
+        """Build (and check) the first ``GET /groups/{slug}/events`` request."""
+        path = f"/groups/{api.check_id('slug', slug)}/events"
+        filters = api.event_filters(event_type, date_from, date_to)
+        return self._list(path, limit, after, **filters)
+
+    def iter_group_events(
+        self,
+        slug: str,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the events of a group, with the same filters as :meth:`iter_events`."""
+        request = self.group_events_request(
+            slug, event_type=event_type, date_from=date_from, date_to=date_to, limit=limit, after=after
+        )
+        return self._iter_items(request)
+
+    # ------------------------------------------------------------------ UI
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the connection with ``GET /organization`` (read-only), naming what failed."""
+        try:
+            org = self.get_organization()
+        except exc.IntervalsAuthenticationError:
+            return False, "Authentication failed (401): check the API key in the connection's password field."
+        except exc.IntervalsPermissionError:
+            return (
+                False,
+                "The API key is valid but lacks the scope read:series needed for GET /organization (403).",
+            )
+        except exc.IntervalsTransportError as error:
+            return (
+                False,
+                f"Could not reach the Intervals API at {self.base_url or 'the connection host'}: {error}",
+            )
+        except exc.IntervalsError as error:
+            return False, str(error)
+        finally:
+            self.close()
+        return True, f"Connected to organisation {org.get('name')!r} (plan {org.get('plan')})."
+
+
+def _id_from(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise exc.IntervalsMalformedResponseError(
+            201, None, f"expected data.{key} in the response, got {data!r}"
+        )
+    return value

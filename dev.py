@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""One entry point for developers; needs only Python 3.11+.
+
+    python3 dev.py test [pytest args]   set up .venv (if needed) and run the whole test suite
+    python3 dev.py demo                 set up .venv (if needed) and run the demo on embedded defaults
+    python3 dev.py setup                only create/refresh .venv
+    python3 dev.py lint                 ruff check + format check
+    python3 dev.py lock                 re-resolve constraints.txt after changing pyproject.toml
+
+The environment is installed from ``constraints.txt`` (a full lock made with uv), so a
+fresh install is reproducible and takes seconds, not a resolver's minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+UV_VERSION = "0.13.9"
+STAMP = VENV / ".installed"
+
+
+def run(*cmd: str | Path, **kwargs) -> None:
+    """Run a command, echoing it; exit with its code on failure."""
+    print("+", " ".join(map(str, cmd)), flush=True)
+    code = subprocess.call([str(c) for c in cmd], **kwargs)
+    if code:
+        sys.exit(code)
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def setup() -> None:
+    """Create .venv and install the provider with its dev extras, pinned by constraints.txt."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11+ is needed, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"Creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _fingerprint():
+        return
+    run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
+    uv = BIN / "uv"
+    run(uv, "pip", "install", "--python", PY, "-c", ROOT / "constraints.txt", "-e", f"{ROOT}[dev]")
+    STAMP.write_text(_fingerprint())
+
+
+def main(argv: list[str]) -> None:
+    """Dispatch the sub-command."""
+    command, rest = (argv[0], argv[1:]) if argv else ("test", [])
+    if command == "lock":
+        setup()
+        run(BIN / "uv", "pip", "compile", ROOT / "pyproject.toml", "--extra", "dev",
+            "--python-version", "3.11", "-o", ROOT / "constraints.txt")  # fmt: skip
+        return
+    setup()
+    if command == "setup":
+        return
+    if command == "test":
+        run(PY, "-m", "pytest", *rest, cwd=ROOT)
+    elif command == "lint":
+        run(BIN / "ruff", "check", ROOT, cwd=ROOT)
+        run(BIN / "ruff", "format", "--check", ROOT, cwd=ROOT)
+    elif command == "demo":
+        run(PY, "-m", "airflow_provider_intervals.demo", *rest, cwd=ROOT)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,108 @@
+"""Provider registration: the metadata is valid, names importable code, and Airflow sees it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from airflow_provider_intervals.get_provider_info import UI_FIELD_BEHAVIOUR, get_provider_info
+
+
+def _dotted_paths(info):
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for item in info.get(section, []):
+            yield from item["python-modules"]
+    for conn in info["connection-types"]:
+        yield conn["hook-class-name"]
+
+
+def test_provider_info_validates_against_airflow_schema():
+    import airflow
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+    assert get_provider_info()["package-name"] == "airflow-provider-intervals"
+
+
+@pytest.mark.parametrize("path", list(_dotted_paths(get_provider_info())))
+def test_every_dotted_path_imports(path):
+    try:
+        obj = importlib.import_module(path)
+    except ModuleNotFoundError:
+        module, _, name = path.rpartition(".")
+        obj = getattr(importlib.import_module(module), name)
+    assert obj is not None
+
+
+def test_entry_point_is_registered():
+    (ep,) = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_")
+    ]
+    assert ep.load() is get_provider_info
+
+
+def test_connection_type_matches_hook_attributes():
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
+    (conn,) = get_provider_info()["connection-types"]
+    assert conn["connection-type"] == IntervalsHook.conn_type == "intervals"
+    assert conn["hook-name"] == IntervalsHook.hook_name
+    assert IntervalsHook.default_conn_name == "intervals_default"
+    assert IntervalsHook.conn_name_attr == "intervals_conn_id"
+    assert conn["ui-field-behaviour"]["relabeling"]["password"] == "API key"
+    assert "login" in conn["ui-field-behaviour"]["hidden-fields"]
+
+
+def test_ui_behaviour_for_older_airflow_matches_provider_info():
+    """Airflow < 3.2 reads the hook's classmethod; 3.2+ reads provider info. Both must agree."""
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
+    legacy = IntervalsHook.get_ui_field_behaviour()
+    assert legacy["hidden_fields"] == UI_FIELD_BEHAVIOUR["hidden-fields"]
+    assert legacy["relabeling"] == UI_FIELD_BEHAVIOUR["relabeling"]
+
+
+def test_providers_manager_loads_connection_type_without_deprecation_warnings():
+    import warnings
+
+    from airflow.providers_manager import ProvidersManager
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        manager = ProvidersManager()
+        hooks = manager.hooks
+        behaviours = manager.field_behaviours
+        assert "intervals" in hooks
+    assert hooks["intervals"].hook_class_name.endswith("IntervalsHook")
+    assert behaviours["intervals"]["relabeling"]["password"] == "API key"
+    assert not [w for w in caught if "intervals" in str(w.message).lower()]
+
+
+@pytest.mark.slow
+def test_airflow_cli_lists_provider_and_hook():
+    env = {**os.environ}
+    bin_dir = Path(sys.executable).parent
+    providers = subprocess.run(
+        [bin_dir / "airflow", "providers", "list", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert any(p["package_name"] == "airflow-provider-intervals" for p in json.loads(providers.stdout))
+    hooks = subprocess.run(
+        [bin_dir / "airflow", "providers", "hooks", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert any(h["connection_type"] == "intervals" for h in json.loads(hooks.stdout))
