@@ -10,25 +10,18 @@ The reference is ``shared/intervals-api.md``; comments mark where the API surpri
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import random
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import validation as v
 
 DEFAULT_BASE_URL = "https://api.intervals.run"
-MAX_PAGE_SIZE = 100
 # The API defaults to 50; we ask for 100 because fewer requests is the scarce resource.
 DEFAULT_PAGE_SIZE = 100
-
-EVENT_TYPES = ("race", "runClub", "timeTrial", "other")
-STATUSES = ("active", "paused", "archived")
-REGISTRATION_TYPES = ("free", "paid")
-REGISTRATION_STATUSES = ("confirmed", "cancelled", "waitlist", "refunded")
 
 # Endpoint -> scope, as in the reference's scope table. Used to name the scope in a 403.
 SCOPES = {
@@ -40,12 +33,6 @@ SCOPES = {
     ("GET", "/recurrences"): "read:recurrences",
     ("GET", "/groups"): "read:groups",
 }
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -75,179 +62,9 @@ class Request:
         return Request(self.method, self.path, {k: v for k, v in merged.items() if v is not None}, self.body)
 
 
-# --------------------------------------------------------------------------- argument checks
-
-
-def check_date(argument: str, value: Any) -> str | None:
-    """Return ``value`` as ``YYYY-MM-DD`` or raise; ``None`` passes through.
-
-    A ``datetime`` is refused rather than silently truncated: which day it means depends
-    on its timezone, so the caller must choose (``{{ ds }}`` in a template).
-    """
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        raise exc.IntervalsArgumentError(
-            argument, value, "pass a date, not a datetime (use value.date(), or '{{ ds }}' in a template)"
-        )
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str) and _DATE_RE.match(value):
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return value
-    raise exc.IntervalsArgumentError(argument, value, "expected a real date as YYYY-MM-DD, e.g. '2025-06-14'")
-
-
-def check_date_range(date_from: Any, date_to: Any) -> tuple[str | None, str | None]:
-    """Check both dates and that ``date_from <= date_to`` (both inclusive)."""
-    start, end = check_date("date_from", date_from), check_date("date_to", date_to)
-    if start and end and start > end:
-        raise exc.IntervalsArgumentError(
-            "date_to", end, f"must be on or after date_from={start!r} (both ends are inclusive)"
-        )
-    return start, end
-
-
-def check_enum(argument: str, value: Any, allowed: tuple[str, ...]) -> str | None:
-    """Return ``value`` if it is one of ``allowed`` (case-sensitive, as the API is)."""
-    if value is None or value in allowed:
-        return value
-    raise exc.IntervalsArgumentError(
-        argument, value, f"expected one of {', '.join(allowed)} (case-sensitive)"
-    )
-
-
-def check_limit(value: Any, argument: str = "limit") -> int:
-    """Return a page size in 1..100."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
-        raise exc.IntervalsArgumentError(argument, value, f"expected an integer from 1 to {MAX_PAGE_SIZE}")
-    return value
-
-
-def check_id(argument: str, value: Any) -> str:
-    """Return an object id or slug safe to put in a path or query."""
-    if isinstance(value, str) and _ID_RE.match(value):
-        return value
-    raise exc.IntervalsArgumentError(
-        argument, value, "expected a non-empty id of letters, digits, '-' or '_' (e.g. 'e72tuv901wxy234')"
-    )
-
-
-def check_cursors(after: Any, before: Any) -> tuple[str | None, str | None]:
-    """Check the cursors: at most one of them, each an item's ``_id``."""
-    if after is not None and before is not None:
-        raise exc.IntervalsArgumentError("after", after, "pass either after or before, not both")
-    return (
-        None if after is None else check_id("after", after),
-        None if before is None else check_id("before", before),
-    )
-
-
-# --------------------------------------------------------------------------- body checks
-
-_EVENT_FIELDS: dict[str, Callable[[str, Any], Any]] = {}
-_REGISTRATION_FIELDS: dict[str, Callable[[str, Any], Any]] = {}
-
-
-def _text(name: str, value: Any) -> Any:
-    if not isinstance(value, str) or not value.strip():
-        raise exc.IntervalsArgumentError(name, value, "expected a non-empty string")
-    return value
-
-
-def _time(name: str, value: Any) -> Any:
-    if not isinstance(value, str) or not _TIME_RE.match(value):
-        raise exc.IntervalsArgumentError(name, value, "expected a time as HH:MM or HH:MM:SS, e.g. '08:00'")
-    return value
-
-
-def _number(low: float, high: float) -> Callable[[str, Any], Any]:
-    def check(name: str, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise exc.IntervalsArgumentError(name, value, f"expected a number from {low} to {high}")
-        return value
-
-    return check
-
-
-def _slug(name: str, value: Any) -> Any:
-    if not isinstance(value, str) or not _SLUG_RE.match(value):
-        raise exc.IntervalsArgumentError(
-            name, value, "expected lowercase letters and digits joined by '-', e.g. 'lakefront-5k-june-14'"
-        )
-    return value
-
-
-def _email(name: str, value: Any) -> Any:
-    if not isinstance(value, str) or not _EMAIL_RE.match(value):
-        # The value is personal data: never echo it back.
-        raise exc.IntervalsArgumentError(
-            name, "<redacted>", "expected an email address like name@example.com"
-        )
-    return value
-
-
-def _address(name: str, value: Any) -> Any:
-    if not isinstance(value, dict):
-        raise exc.IntervalsArgumentError(name, value, "expected an object (a JSON mapping)")
-    return value
-
-
-def _enum(allowed: tuple[str, ...]) -> Callable[[str, Any], Any]:
-    return lambda name, value: check_enum(name, value, allowed)
-
-
-_EVENT_FIELDS.update(
-    name=_text, slug=_slug, type=_enum(EVENT_TYPES), date=check_date, endDate=check_date,
-    startTime=_time, endTime=_time, address=_address, lat=_number(-90, 90), lng=_number(-180, 180),
-    description=_text, websiteUrl=_text, registrationUrl=_text,
-)  # fmt: skip
-_REGISTRATION_FIELDS.update(
-    eventRunId=check_id, email=_email, registrationType=_enum(REGISTRATION_TYPES), name=_text,
-    status=_enum(REGISTRATION_STATUSES), paceGroup=_text, notes=_text,
-)  # fmt: skip
-EVENT_REQUIRED = ("name", "slug", "type", "date")
-REGISTRATION_REQUIRED = ("eventRunId", "email", "registrationType")
-
-
-def check_body(
-    body: Any, fields: Mapping[str, Callable[[str, Any], Any]], required: tuple[str, ...], what: str
-) -> dict[str, Any]:
-    """Check a POST body field by field, by the API's rules; unknown fields are refused.
-
-    Unknown fields are refused rather than dropped so that a typo (``startime``) is an
-    error the caller sees, not data the API silently ignores.
-    """
-    if not isinstance(body, Mapping):
-        raise exc.IntervalsArgumentError(what, type(body).__name__, "expected a mapping of field -> value")
-    for name in required:
-        if body.get(name) is None:
-            raise exc.IntervalsArgumentError(name, None, f"is required for {what}")
-    for name, value in body.items():
-        if name not in fields:
-            raise exc.IntervalsArgumentError(name, value, f"unknown field; allowed: {', '.join(fields)}")
-        if value is not None:
-            fields[name](name, value)
-    if what == "event" and body.get("endDate") and body["endDate"] < body["date"]:
-        raise exc.IntervalsArgumentError("endDate", body["endDate"], "must be on or after date")
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def check_event_body(body: Any) -> dict[str, Any]:
-    """Check a ``POST /events`` body (name, slug, type and date required)."""
-    return check_body(body, _EVENT_FIELDS, EVENT_REQUIRED, "event")
-
-
-def check_registration_body(body: Any) -> dict[str, Any]:
-    """Check a ``POST /registration`` body (eventRunId, email and registrationType required)."""
-    return check_body(body, _REGISTRATION_FIELDS, REGISTRATION_REQUIRED, "registration")
-
-
 # --------------------------------------------------------------------------- request building
+# One builder per endpoint. Each checks its arguments first, so a bad argument fails
+# before any request, whichever transport sends it.
 
 
 def list_request(
@@ -259,17 +76,69 @@ def list_request(
     **filters: Any,
 ) -> Request:
     """Build a paginated GET after checking the page size and cursors."""
-    after, before = check_cursors(after, before)
-    params = {"limit": check_limit(limit), "after": after, "before": before, **filters}
-    return Request("GET", path, {k: v for k, v in params.items() if v is not None})
+    after, before = v.check_cursors(after, before)
+    params = {"limit": v.check_limit(limit), "after": after, "before": before, **filters}
+    return Request("GET", path, {k: val for k, val in params.items() if val is not None})
 
 
-def event_filters(
-    event_type: str | None = None, date_from: Any = None, date_to: Any = None
-) -> dict[str, Any]:
-    """Check the ``GET /events`` filters and return them as query parameters."""
-    start, end = check_date_range(date_from, date_to)
-    return {"type": check_enum("event_type", event_type, EVENT_TYPES), "dateFrom": start, "dateTo": end}
+def _event_filters(event_type: str | None, date_from: Any, date_to: Any) -> dict[str, Any]:
+    start, end = v.check_date_range(date_from, date_to)
+    return {"type": v.check_enum("event_type", event_type, v.EVENT_TYPES), "dateFrom": start, "dateTo": end}
+
+
+def organization_request() -> Request:
+    """``GET /organization``: the key's organisation."""
+    return Request("GET", "/organization")
+
+
+def events_request(
+    *, event_type: str | None = None, date_from: Any = None, date_to: Any = None, **paging: Any
+) -> Request:
+    """``GET /events`` with its filters; ``paging`` is ``limit``, ``after``, ``before``."""
+    return list_request("/events", **paging, **_event_filters(event_type, date_from, date_to))
+
+
+def event_request(event_id: str) -> Request:
+    """``GET /events/{id}``."""
+    return Request("GET", f"/events/{v.check_id('event_id', event_id)}")
+
+
+def create_event_request(event: Any) -> Request:
+    """``POST /events`` with a checked body."""
+    return Request("POST", "/events", body=v.check_event_body(event))
+
+
+def registrations_request(event_id: str, **paging: Any) -> Request:
+    """``GET /registration?eventId=``: an event's registrations (personal data)."""
+    return list_request("/registration", **paging, eventId=v.check_id("event_id", event_id))
+
+
+def register_participant_request(registration: Any) -> Request:
+    """``POST /registration`` with a checked body."""
+    return Request("POST", "/registration", body=v.check_registration_body(registration))
+
+
+def recurrences_request(*, status: str | None = None, **paging: Any) -> Request:
+    """``GET /recurrences``, optionally filtered by status."""
+    return list_request("/recurrences", **paging, status=v.check_enum("status", status, v.STATUSES))
+
+
+def groups_request(**paging: Any) -> Request:
+    """``GET /groups``."""
+    return list_request("/groups", **paging)
+
+
+def group_request(slug: str) -> Request:
+    """``GET /groups/{slug}``."""
+    return Request("GET", f"/groups/{v.check_id('slug', slug)}")
+
+
+def group_events_request(
+    slug: str, *, event_type: str | None = None, date_from: Any = None, date_to: Any = None, **paging: Any
+) -> Request:
+    """``GET /groups/{slug}/events`` with the ``GET /events`` filters."""
+    path = f"/groups/{v.check_id('slug', slug)}/events"
+    return list_request(path, **paging, **_event_filters(event_type, date_from, date_to))
 
 
 # --------------------------------------------------------------------------- responses
@@ -378,6 +247,16 @@ def data_from_response(status: int, body: bytes, request_id: str | None = None) 
     return data
 
 
+def created_id(data: dict[str, Any], key: str) -> str:
+    """Return the new object's id from a 201 body's ``data`` (``eventId`` or ``participantId``)."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise exc.IntervalsMalformedResponseError(
+            201, None, f"expected data.{key} in the response, got {data!r}"
+        )
+    return value
+
+
 # --------------------------------------------------------------------------- pagination
 
 
@@ -470,3 +349,70 @@ class RetryPolicy:
         if isinstance(error, exc.IntervalsRateLimitError) and error.retry_after is not None:
             return max(0.0, error.retry_after - now) + rand() * min(1.0, self.backoff)
         return rand() * min(self.backoff_max, self.backoff * 2**attempt)
+
+
+# --------------------------------------------------------------------------- connection settings
+
+DEFAULT_TIMEOUT = 30.0
+# Connection extras this provider reads. The sync hook must not forward them as HTTP
+# headers (HttpHook sends every unknown extra key as a header).
+EXTRA_KEYS = (
+    "timeout",
+    "max_retries",
+    "retry_backoff",
+    "retry_backoff_max",
+    "page_size",
+    "intervals_version",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-connection settings read from the connection's extras, shared by both hooks.
+
+    :param timeout: seconds per request.
+    :param page_size: items per list request.
+    :param retry: the retry policy.
+    :param version: the pinned ``Intervals-Version``, or ``None`` for the latest.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    page_size: int = DEFAULT_PAGE_SIZE
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    version: str | None = None
+
+    @classmethod
+    def from_extra(cls, conn_id: str, extra: dict[str, Any]) -> Settings:
+        """Read and check the extras; a bad value names the connection, the key and the range."""
+
+        def number(key: str, default: float, low: float, high: float, whole: bool = False) -> Any:
+            value = extra.get(key)
+            if value in (None, ""):
+                return default
+            try:
+                parsed = float(value)
+            except (TypeError, ValueError):
+                parsed = None
+            if (
+                isinstance(value, bool)
+                or parsed is None
+                or not low <= parsed <= high
+                or (whole and parsed != int(parsed))
+            ):
+                raise exc.IntervalsConfigurationError(
+                    f"Connection {conn_id!r} has extra {key}={value!r}: "
+                    f"expected a {'whole ' if whole else ''}number from {low:g} to {high:g}"
+                )
+            return int(parsed) if whole else parsed
+
+        version = extra.get("intervals_version") or None
+        return cls(
+            timeout=number("timeout", DEFAULT_TIMEOUT, 0.001, 3600),
+            page_size=number("page_size", DEFAULT_PAGE_SIZE, 1, v.MAX_PAGE_SIZE, whole=True),
+            retry=RetryPolicy(
+                max_retries=number("max_retries", 5, 0, 100, whole=True),
+                backoff=number("retry_backoff", 1.0, 0, 600),
+                backoff_max=number("retry_backoff_max", 60.0, 0, 3600),
+            ),
+            version=None if version is None else v.check_date("intervals_version", version),
+        )

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from airflow_provider_intervals import api
+from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
 
 EVENTS = api.Request("GET", "/events", {"limit": 3})
@@ -182,7 +182,7 @@ class TestRetryPolicy:
 
 
 def test_check_date_accepts_dates_and_refuses_datetimes():
-    assert api.check_date("d", dt.date(2025, 6, 14)) == "2025-06-14"
-    assert api.check_date("d", "2025-06-14") == "2025-06-14"
+    assert validation.check_date("d", dt.date(2025, 6, 14)) == "2025-06-14"
+    assert validation.check_date("d", "2025-06-14") == "2025-06-14"
     with pytest.raises(exc.IntervalsArgumentError, match="not a datetime"):
-        api.check_date("d", dt.datetime(2025, 6, 14, tzinfo=dt.UTC))
+        validation.check_date("d", dt.datetime(2025, 6, 14, tzinfo=dt.UTC))

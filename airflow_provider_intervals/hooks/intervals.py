@@ -21,18 +21,6 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_provider_intervals import __version__, api
 from airflow_provider_intervals import exceptions as exc
 
-# Connection extras this provider reads; they are never forwarded as HTTP headers
-# (HttpHook sends every unknown extra key as a header).
-EXTRA_KEYS = (
-    "timeout",
-    "max_retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "page_size",
-    "intervals_version",
-)
-DEFAULT_TIMEOUT = 30.0
-
 
 class _BearerAuth(requests.auth.AuthBase):
     """``Authorization: Bearer <key>``, with a repr that never shows the key."""
@@ -91,41 +79,14 @@ class IntervalsHook(HttpHook):
         return self.get_connection(self.intervals_conn_id)
 
     @cached_property
-    def _extras(self) -> dict[str, Any]:
-        extra = self._connection.extra_dejson
-        return {key: extra[key] for key in EXTRA_KEYS if extra.get(key) not in (None, "")}
+    def settings(self) -> api.Settings:
+        """Timeout, page size, retry policy and pinned version from the connection's extras."""
+        return api.Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
 
-    def _extra_number(self, key: str, default: float, low: float, high: float, kind: type = float) -> Any:
-        value = self._extras.get(key, default)
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or not low <= number <= high or (kind is int and number != float(value)):
-            raise exc.IntervalsConfigurationError(
-                f"Connection {self.intervals_conn_id!r} has extra {key}={value!r}: "
-                f"expected a {'whole ' if kind is int else ''}number from {low} to {high}"
-            )
-        return number
-
-    @cached_property
-    def timeout(self) -> float:
-        """Seconds to wait for a response (connection extra ``timeout``)."""
-        return self._extra_number("timeout", DEFAULT_TIMEOUT, 0.001, 3600)
-
-    @cached_property
+    @property
     def page_size(self) -> int:
-        """Items per request when listing (connection extra ``page_size``, default 100)."""
-        return self._extra_number("page_size", api.DEFAULT_PAGE_SIZE, 1, api.MAX_PAGE_SIZE, int)
-
-    @cached_property
-    def retry_policy(self) -> api.RetryPolicy:
-        """Retry limits from the connection extras."""
-        return api.RetryPolicy(
-            max_retries=self._extra_number("max_retries", 5, 0, 100, int),
-            backoff=self._extra_number("retry_backoff", 1.0, 0, 600),
-            backoff_max=self._extra_number("retry_backoff_max", 60.0, 0, 3600),
-        )
+        """Items per list request (connection extra ``page_size``, default 100)."""
+        return self.settings.page_size
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
         """Return a ``requests.Session`` with the base URL, Bearer auth and provider headers set."""
@@ -135,14 +96,14 @@ class IntervalsHook(HttpHook):
                 "in the connection's password field"
             )
         session = super().get_conn(headers, extra_options)
-        for key in EXTRA_KEYS:  # ours, not headers
+        for key in api.EXTRA_KEYS:  # ours, not headers
             session.headers.pop(key, None)
         session.headers["User-Agent"] = (
             f"airflow-provider-intervals/{__version__} {session.headers['User-Agent']}"
         )
         session.headers["Accept"] = "application/json"
-        if version := self._extras.get("intervals_version"):
-            session.headers["Intervals-Version"] = api.check_date("intervals_version", version)
+        if self.settings.version:
+            session.headers["Intervals-Version"] = self.settings.version
         return session
 
     def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
@@ -174,12 +135,12 @@ class IntervalsHook(HttpHook):
                 params=request.params,
                 json=request.body,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=self.settings.timeout,
             )
             response.content  # noqa: B018 - read the whole body now, so a truncated one fails here
         except requests.Timeout as error:
             raise exc.IntervalsTimeoutError(
-                f"{request.method} {request.path} timed out after {self.timeout}s"
+                f"{request.method} {request.path} timed out after {self.settings.timeout}s"
             ) from error
         except requests.RequestException as error:
             raise exc.IntervalsTransportError(
@@ -190,7 +151,7 @@ class IntervalsHook(HttpHook):
     def _send(self, request: api.Request, idempotency_key: str | None = None) -> requests.Response:
         """Send ``request`` with retries; return the successful response or raise the typed error."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        policy = self.retry_policy
+        policy = self.settings.retry
         attempt = 0
         while True:
             try:
@@ -216,19 +177,24 @@ class IntervalsHook(HttpHook):
                 )  # fmt: skip
                 self._sleep(wait)
 
-    def _get_data(self, request: api.Request) -> dict[str, Any]:
-        response = self._send(request)
+    def _get_data(self, request: api.Request, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        try:
+            response = self._send(request)
+        except exc.IntervalsNotFoundError:
+            if missing_ok:
+                return None
+            raise
         return api.data_from_response(
             response.status_code, response.content, response.headers.get("X-Request-Id")
         )
 
-    def _post(self, request: api.Request, idempotency_key: str | None) -> dict[str, Any]:
+    def _post(self, request: api.Request, idempotency_key: str | None, id_field: str) -> str:
         # Always send a key: a retry after a lost response then replays instead of creating twice.
-        key = idempotency_key or str(uuid.uuid4())
-        response = self._send(request, idempotency_key=key)
-        return api.data_from_response(
+        response = self._send(request, idempotency_key=idempotency_key or str(uuid.uuid4()))
+        data = api.data_from_response(
             response.status_code, response.content, response.headers.get("X-Request-Id")
         )
+        return api.created_id(data, id_field)
 
     def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
         """Yield the pages of a listing, lazily, starting with ``request``.
@@ -248,16 +214,16 @@ class IntervalsHook(HttpHook):
         for page in self.iter_pages(request):
             yield from page.items
 
-    def _list(self, path: str, limit: int | None, after: str | None, **filters: Any) -> api.Request:
-        return api.list_request(
-            path, limit=self.page_size if limit is None else limit, after=after, **filters
-        )
+    def _paging(self, limit: int | None, after: str | None, before: str | None = None) -> dict[str, Any]:
+        return {"limit": self.page_size if limit is None else limit, "after": after, "before": before}
 
     # ------------------------------------------------------------------ endpoints
+    # ``*_request`` methods build and check the first request of a listing (for
+    # :meth:`iter_pages`, e.g. to land pages or resume after a cursor); ``iter_*`` yield items.
 
     def get_organization(self) -> dict[str, Any]:
         """Return the organisation the API key belongs to (``GET /organization``)."""
-        return self._get_data(api.Request("GET", "/organization"))
+        return self._get_data(api.organization_request())
 
     def events_request(
         self,
@@ -268,9 +234,9 @@ class IntervalsHook(HttpHook):
         limit: int | None = None,
         after: str | None = None,
     ) -> api.Request:
-        """Build (and check) the first ``GET /events`` request; used with :meth:`iter_pages`."""
-        filters = api.event_filters(event_type, date_from, date_to)
-        return self._list("/events", limit, after, **filters)
+        """Build the first ``GET /events`` request; arguments as for :meth:`iter_events`."""
+        paging = self._paging(limit, after)
+        return api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
 
     def iter_events(
         self,
@@ -304,12 +270,12 @@ class IntervalsHook(HttpHook):
         after: str | None = None,
         before: str | None = None,
     ) -> api.Page:
-        """Return one page of events; use ``page.cursor`` as the next ``after``.
+        """Return one page of events; ``page.cursor`` is the next ``after``.
 
         :param before: page backwards: the ``limit`` events just before this ``_id``.
         """
-        filters = api.event_filters(event_type, date_from, date_to)
-        request = api.list_request("/events", limit=limit, after=after, before=before, **filters)
+        paging = self._paging(limit, after, before)
+        request = api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
         return next(self.iter_pages(request))
 
     def get_event(self, event_id: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
@@ -318,39 +284,31 @@ class IntervalsHook(HttpHook):
         :param event_id: the event's ``_id``.
         :param missing_ok: return ``None`` instead of raising when the event does not exist.
         """
-        request = api.Request("GET", f"/events/{api.check_id('event_id', event_id)}")
-        try:
-            return self._get_data(request)
-        except exc.IntervalsNotFoundError:
-            if missing_ok:
-                return None
-            raise
+        return self._get_data(api.event_request(event_id), missing_ok=missing_ok)
 
     def create_event(self, event: dict[str, Any], *, idempotency_key: str | None = None) -> str:
         """Create an event and return its id (``POST /events``).
 
         :param event: the body: ``name``, ``slug``, ``type``, ``date`` and optional fields.
-        :param idempotency_key: reuse a key to make a retried call replay instead of creating;
-            a random one is generated when not given.
+        :param idempotency_key: reuse a key to make a repeated call replay instead of creating;
+            a random one is generated when not given, so the hook's own retries are safe.
         """
-        body = api.check_event_body(event)
-        data = self._post(api.Request("POST", "/events", body=body), idempotency_key)
-        return _id_from(data, "eventId")
-
-    def iter_registrations(
-        self, event_id: str, *, limit: int | None = None, after: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every registration of an event (personal data: never log the items).
-
-        :param event_id: the event's ``_id``.
-        """
-        return self._iter_items(self.registrations_request(event_id, limit=limit, after=after))
+        return self._post(api.create_event_request(event), idempotency_key, "eventId")
 
     def registrations_request(
         self, event_id: str, *, limit: int | None = None, after: str | None = None
     ) -> api.Request:
-        """Build (and check) the first ``GET /registration`` request of an event."""
-        return self._list("/registration", limit, after, eventId=api.check_id("event_id", event_id))
+        """Build the first ``GET /registration`` request of an event."""
+        return api.registrations_request(event_id, **self._paging(limit, after))
+
+    def iter_registrations(
+        self, event_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every registration of an event. Items are personal data: never log them.
+
+        :param event_id: the event's ``_id``.
+        """
+        return self._iter_items(self.registrations_request(event_id, limit=limit, after=after))
 
     def register_participant(
         self, registration: dict[str, Any], *, idempotency_key: str | None = None
@@ -360,16 +318,13 @@ class IntervalsHook(HttpHook):
         :param registration: ``eventRunId``, ``email``, ``registrationType`` and optional fields.
         :param idempotency_key: as for :meth:`create_event`.
         """
-        body = api.check_registration_body(registration)
-        data = self._post(api.Request("POST", "/registration", body=body), idempotency_key)
-        return _id_from(data, "participantId")
+        return self._post(api.register_participant_request(registration), idempotency_key, "participantId")
 
     def recurrences_request(
         self, *, status: str | None = None, limit: int | None = None, after: str | None = None
     ) -> api.Request:
-        """Build (and check) the first ``GET /recurrences`` request."""
-        status = api.check_enum("status", status, api.STATUSES)
-        return self._list("/recurrences", limit, after, status=status)
+        """Build the first ``GET /recurrences`` request."""
+        return api.recurrences_request(status=status, **self._paging(limit, after))
 
     def iter_recurrences(
         self, *, status: str | None = None, limit: int | None = None, after: str | None = None
@@ -378,8 +333,8 @@ class IntervalsHook(HttpHook):
         return self._iter_items(self.recurrences_request(status=status, limit=limit, after=after))
 
     def groups_request(self, *, limit: int | None = None, after: str | None = None) -> api.Request:
-        """Build (and check) the first ``GET /groups`` request."""
-        return self._list("/groups", limit, after)
+        """Build the first ``GET /groups`` request."""
+        return api.groups_request(**self._paging(limit, after))
 
     def iter_groups(self, *, limit: int | None = None, after: str | None = None) -> Iterator[dict[str, Any]]:
         """Yield every group of the organisation."""
@@ -387,12 +342,7 @@ class IntervalsHook(HttpHook):
 
     def get_group(self, slug: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
         """Return one group by slug, or ``None`` if it does not exist and ``missing_ok``."""
-        try:
-            return self._get_data(api.Request("GET", f"/groups/{api.check_id('slug', slug)}"))
-        except exc.IntervalsNotFoundError:
-            if missing_ok:
-                return None
-            raise
+        return self._get_data(api.group_request(slug), missing_ok=missing_ok)
 
     def group_events_request(
         self,
@@ -404,10 +354,11 @@ class IntervalsHook(HttpHook):
         limit: int | None = None,
         after: str | None = None,
     ) -> api.Request:
-        """Build (and check) the first ``GET /groups/{slug}/events`` request."""
-        path = f"/groups/{api.check_id('slug', slug)}/events"
-        filters = api.event_filters(event_type, date_from, date_to)
-        return self._list(path, limit, after, **filters)
+        """Build the first ``GET /groups/{slug}/events`` request."""
+        paging = self._paging(limit, after)
+        return api.group_events_request(
+            slug, event_type=event_type, date_from=date_from, date_to=date_to, **paging
+        )
 
     def iter_group_events(
         self,
@@ -448,12 +399,3 @@ class IntervalsHook(HttpHook):
         finally:
             self.close()
         return True, f"Connected to organisation {org.get('name')!r} (plan {org.get('plan')})."
-
-
-def _id_from(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise exc.IntervalsMalformedResponseError(
-            201, None, f"expected data.{key} in the response, got {data!r}"
-        )
-    return value
