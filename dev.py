@@ -45,7 +45,7 @@ def _fingerprint() -> str:
 
 def setup() -> None:
     """Create .venv and install the provider with its dev extras, pinned by constraints.txt."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"Python 3.11+ is needed, this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"Creating {VENV}", flush=True)

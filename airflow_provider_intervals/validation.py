@@ -177,10 +177,12 @@ def check_body(
         raise exc.IntervalsArgumentError(what, type(body).__name__, "expected a mapping of field -> value")
     for name in required:
         if body.get(name) is None:
-            raise exc.IntervalsArgumentError(name, None, f"is required for {what}")
+            raise exc.IntervalsArgumentError(name, None, f"must be given: {what} needs {', '.join(required)}")
     for name, value in body.items():
         if name not in fields:
-            raise exc.IntervalsArgumentError(name, value, f"unknown field; allowed: {', '.join(fields)}")
+            raise exc.IntervalsArgumentError(
+                name, value, f"unknown field (a typo?); expected one of {', '.join(fields)}"
+            )
         if value is not None:
             fields[name](name, value)
     if what == "event" and body.get("endDate") and body["endDate"] < body["date"]:

@@ -1,0 +1,72 @@
+"""Replies in the API's envelopes, and the sandbox's request counters."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """A response to send: status, JSON body, extra headers and the fault to apply, if any."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    fault: str | None = None
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Reply:
+    """Return an error reply in the API's envelope (``extra`` adds ``errors``/``retryAfter``)."""
+    payload: dict[str, Any] = {"error": {"code": code, "message": message}, **extra}
+    return Reply(status, json.dumps(payload).encode())
+
+
+def ok(payload: Any, status: int = 200) -> Reply:
+    """Return a ``{"data": payload}`` reply."""
+    return Reply(status, json.dumps({"data": payload}).encode())
+
+
+class Stats:
+    """Thread-safe request counters."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        with self._lock:
+            self.counters: dict[str, int] = dict.fromkeys(
+                (
+                    "requests",
+                    "faults_injected",
+                    "pages_served",
+                    "rate_limited",
+                    "dropped",
+                    "truncated",
+                    "idempotent_replays",
+                    "events_created",
+                    "registrations_created",
+                ),
+                0,
+            )
+            self.by_status: dict[int, int] = {}
+
+    def bump(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name``."""
+        with self._lock:
+            self.counters[name] += n
+
+    def status(self, status: int) -> None:
+        """Count one response with ``status``."""
+        with self._lock:
+            self.counters["requests"] += 1
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return a copy of the counters, with ``by_status``."""
+        with self._lock:
+            return {**self.counters, "by_status": dict(self.by_status)}

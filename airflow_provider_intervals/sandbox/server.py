@@ -1,0 +1,147 @@
+"""HTTP/1.1 transport for the sandbox: keep-alive, always a Content-Length, loopback by default.
+
+Faults that concern the wire happen here: a *dropped* request is fully processed (a POST
+has created its object) and then the connection is closed with no response; a *truncated*
+response announces its full Content-Length but sends half the body, then closes.
+Out-of-process control lives under ``/_sandbox/`` (no API key; not an API path):
+``GET /_sandbox/stats``, ``POST /_sandbox/reset-stats``, ``GET /_sandbox/faults`` and
+``POST /_sandbox/faults`` (a JSON object of :meth:`Sandbox.set_faults` keyword arguments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_intervals.sandbox.replies import Reply, error
+
+if TYPE_CHECKING:
+    from airflow_provider_intervals.sandbox.app import Sandbox
+
+CONTROL_PREFIX = "/_sandbox/"
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that remembers its open connections so ``stop`` can close them."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, SandboxRequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Track the connection, then serve it in its own thread."""
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget the connection and close it."""
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open keep-alive connection (their threads then exit)."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class SandboxRequestHandler(BaseHTTPRequestHandler):
+    """Read a request, let the sandbox's service answer it, write (or sabotage) the reply."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "IntervalsSandbox/1.0"
+    disable_nagle_algorithm = True
+    server: SandboxHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the sandbox keeps counters instead of access logs."""
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        """Serve a PUT (always 404 or 405)."""
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        """Serve a PATCH (always 404 or 405)."""
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        """Serve a DELETE (always 404 or 405)."""
+        self._serve("DELETE")
+
+    def _read_body(self) -> bytes | None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return None
+        length = self.headers.get("Content-Length")
+        try:
+            n = int(length) if length else 0
+        except ValueError:
+            return None
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _serve(self, method: str) -> None:
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._send(error(400, "BAD_REQUEST", "Send a body with a valid Content-Length"))
+            return
+        sandbox = self.server.sandbox
+        if self.path.startswith(CONTROL_PREFIX):
+            self._send(self._control(sandbox, method, self.path[len(CONTROL_PREFIX) :], body))
+            return
+        reply = sandbox.service.handle(method, self.path, self.headers, body)
+        if reply.fault == "drop":
+            self.close_connection = True
+            return
+        self._send(reply, truncate=reply.fault == "truncate")
+
+    def _send(self, reply: Reply, truncate: bool = False) -> None:
+        body = reply.body
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if truncate:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            body = body[: len(body) // 2]
+        # Headers and body in one write: two small writes would meet Nagle/delayed-ACK stalls.
+        self._headers_buffer.append(b"\r\n" + body)
+        self.flush_headers()
+
+    @staticmethod
+    def _control(sandbox: Sandbox, method: str, name: str, body: bytes) -> Reply:
+        if name == "stats" and method == "GET":
+            return Reply(200, json.dumps(sandbox.stats).encode())
+        if name == "reset-stats" and method == "POST":
+            sandbox.reset_stats()
+            return Reply(200, json.dumps(sandbox.stats).encode())
+        if name == "faults" and method in ("GET", "POST"):
+            if method == "POST":
+                try:
+                    sandbox.set_faults(**json.loads(body or b"{}"))
+                except (ValueError, TypeError) as exc:
+                    return error(400, "BAD_REQUEST", f"Invalid fault settings: {exc}")
+            return Reply(200, json.dumps(sandbox.faults.as_dict()).encode())
+        return error(404, "NOT_FOUND", f"No sandbox control endpoint {method} /_sandbox/{name}")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+
+import requests
+
+
+def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "airflow_provider_intervals.sandbox",
+        "--port",
+        "0",
+        "--events",
+        "30",
+        "--no-has-more",
+        "--no-rate-limit",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        key = proc.stdout.readline().split()[-1]
+        export = proc.stdout.readline().strip()
+        assert export.startswith("export AIRFLOW_CONN_INTERVALS_DEFAULT=")
+        conn = json.loads(shlex.split(export.partition("=")[2])[0])
+        assert conn["conn_type"] == "intervals"
+        assert conn["password"] == key
+        assert url == f"http://{conn['host']}:{conn['port']}"
+        body = requests.get(
+            url + "/events", params={"limit": 10}, timeout=5, headers={"Authorization": f"Bearer {key}"}
+        ).json()
+        assert len(body["data"]) == 10
+        assert "hasMore" not in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
