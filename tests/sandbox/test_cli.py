@@ -40,3 +40,18 @@ def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_sandbox_process_serves_and_is_controlled_over_http() -> None:
+    """SandboxProcess (used by the benchmarks and the demo) starts, answers, takes faults, and stops."""
+    import requests
+
+    from airflow_provider_intervals.sandbox.process import SandboxProcess
+
+    with SandboxProcess(300, ["--no-rate-limit", "--seed", "5"]) as proc:
+        headers = {"Authorization": f"Bearer {proc.api_key}"}
+        assert requests.get(f"{proc.url}/events", headers=headers, timeout=5).status_code == 200
+        proc.control("faults", {"error_rate": 1.0, "error_statuses": [503]})
+        assert requests.get(f"{proc.url}/events", headers=headers, timeout=5).status_code == 503
+        assert proc.control("stats")["requests"] == 2
+    assert proc._proc.poll() is not None
