@@ -161,3 +161,26 @@ class IntervalsServerError(IntervalsAPIError):
 
 class IntervalsMalformedResponseError(IntervalsAPIError):
     """The body is not the documented JSON shape (not JSON, missing ``data``, items without ``_id``)."""
+
+
+def error_to_dict(error: IntervalsError) -> dict[str, Any]:
+    """Describe an error in primitives, for a trigger event (no secrets: messages never hold the key)."""
+    payload: dict[str, Any] = {"error_type": type(error).__name__, "message": error.message}
+    if isinstance(error, IntervalsAPIError):
+        payload.update(status_code=error.status, code=error.code, api_message=error.api_message)
+    return payload
+
+
+def error_from_dict(payload: dict[str, Any]) -> IntervalsError:
+    """Rebuild the typed error described by :func:`error_to_dict`."""
+    cls = globals().get(str(payload.get("error_type")))
+    message = str(payload.get("message", "unknown error"))
+    if isinstance(cls, type) and issubclass(cls, IntervalsAPIError):
+        error: IntervalsError = cls(
+            int(payload.get("status_code") or 0), payload.get("code"), payload["api_message"]
+        )
+        error.message = message
+        return error
+    if isinstance(cls, type) and issubclass(cls, IntervalsError) and cls is not IntervalsArgumentError:
+        return cls(message)
+    return IntervalsError(message)

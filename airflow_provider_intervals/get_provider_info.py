@@ -64,7 +64,22 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_intervals.hooks.intervals"],
+                "python-modules": [
+                    "airflow_provider_intervals.hooks.intervals",
+                    "airflow_provider_intervals.hooks.intervals_async",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_intervals.sensors.new_events"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_intervals.triggers.new_events"],
             }
         ],
         "connection-types": [

@@ -1,0 +1,216 @@
+"""IntervalsNewEventsSensor: wait until an organisation publishes events not seen before.
+
+"Before" is a durable baseline per feed (connection + filters), kept in Airflow's own
+state, never on a worker's disk: Airflow 3.3's ``asset_state_store`` on the sensor's
+feed asset, or an Airflow Variable where that store is unavailable (Airflow < 3.3).
+See :mod:`airflow_provider_intervals.feeds` for how the baseline is a watermark cursor,
+so a poll with nothing new costs one request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import feeds
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
+from airflow_provider_intervals.triggers.new_events import IntervalsNewEventsTrigger
+
+
+def default_feed(intervals_conn_id: str) -> Asset:
+    """Return the asset that names a connection's event feed (its state holds the baselines)."""
+    return Asset(
+        name=f"intervals-new-events-{intervals_conn_id}", uri=f"intervals://{intervals_conn_id}/events"
+    )
+
+
+class IntervalsNewEventsSensor(BaseSensorOperator):
+    """Succeed when the API lists events (matching the filters) that were not there before.
+
+    Returns (XCom) ``new_event_ids`` (at most 100), ``new_event_count`` (exact),
+    ``ids_truncated``, ``date_from`` / ``date_to`` (the span of the new events' dates) and
+    ``by_type`` counts: enough to pull the new events' window with
+    :class:`~airflow_provider_intervals.operators.events.IntervalsEventsOperator`.
+
+    :param intervals_conn_id: the Intervals connection. Templated.
+    :param event_type: only events of this type. Templated.
+    :param date_from: only events on or after this day (``YYYY-MM-DD``). Templated.
+    :param date_to: only events on or before this day. Templated.
+    :param known_event_ids: ids that are not new; replaces the stored baseline. Templated.
+    :param first_run: with no baseline yet, ``"baseline"`` (default) records what is listed
+        now and waits for newer events; ``"all"`` reports everything listed as new.
+    :param feed: the asset whose state store keeps the baselines; default one per connection.
+    :param deferrable: wait in the triggerer instead of a worker slot (default from
+        ``[operators] default_deferrable``).
+    :param poke_interval: seconds between polls (default 300: 12 requests an hour when
+        nothing is new; on the free plan's 100 requests/day use at least 900).
+    """
+
+    template_fields: Sequence[str] = (
+        "intervals_conn_id",
+        "event_type",
+        "date_from",
+        "date_to",
+        "known_event_ids",
+    )
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        event_type: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        known_event_ids: list[str] | None = None,
+        first_run: str = "baseline",
+        feed: Asset | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 300,
+        **kwargs: Any,
+    ) -> None:
+        feed = feed or default_feed(intervals_conn_id)
+        super().__init__(poke_interval=poke_interval, inlets=[*kwargs.pop("inlets", []), feed], **kwargs)
+        self.intervals_conn_id = intervals_conn_id
+        self.event_type = event_type
+        self.date_from = date_from
+        self.date_to = date_to
+        self.known_event_ids = known_event_ids
+        self.first_run = first_run
+        self.feed = feed
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> IntervalsHook:
+        """The sync hook, created on first use."""
+        return IntervalsHook(self.intervals_conn_id)
+
+    # ------------------------------------------------------------------ arguments and state
+
+    def _filters(self) -> dict[str, Any]:
+        if self.first_run not in feeds.FIRST_RUN_MODES:
+            raise exc.IntervalsArgumentError("first_run", self.first_run, "expected 'baseline' or 'all'")
+        if self.known_event_ids is not None and (
+            isinstance(self.known_event_ids, str) or not all(isinstance(i, str) for i in self.known_event_ids)
+        ):
+            raise exc.IntervalsArgumentError(
+                "known_event_ids", self.known_event_ids, "expected a list of event ids (strings)"
+            )
+        return feeds.check_filters(self.event_type, self.date_from, self.date_to)
+
+    def _store(self, context: Any) -> tuple[Any, str]:
+        """Return the state accessor and the key of this feed's baseline."""
+        key = feeds.feed_key(self.intervals_conn_id, self._filters())
+        stores = context.get("asset_state_store")
+        if stores is not None:
+            return stores[self.feed], "baseline-" + key
+        from airflow.sdk import Variable  # Airflow < 3.3: no asset state store
+
+        return _VariableStore(Variable), key
+
+    def load_baseline(self, context: Any) -> feeds.Baseline:
+        """Read this feed's stored baseline (an empty one if none was stored)."""
+        store, key = self._store(context)
+        return feeds.Baseline.from_state(store.get(key, None))
+
+    def save_baseline(self, context: Any, baseline: feeds.Baseline) -> None:
+        """Store this feed's baseline (skipped when ``known_event_ids`` replaces it)."""
+        if self.known_event_ids is None:
+            store, key = self._store(context)
+            store.set(key, baseline.to_state())
+
+    # ------------------------------------------------------------------ poke (sync) mode
+
+    def _poll(self, baseline: feeds.Baseline) -> feeds.Scan:
+        known = None if self.known_event_ids is None else frozenset(self.known_event_ids)
+        scan, after = feeds.plan_poll(baseline, self.first_run, known)
+        try:
+            for page in self.hook.iter_pages(self.hook.events_request(**self._filters(), after=after)):
+                scan.add_page(page)
+        except exc.IntervalsValidationError as error:
+            if not feeds.is_stale_cursor(error):
+                raise
+            self.log.warning("The baseline's cursor is no longer valid for this feed; taking a new baseline")
+            return self._poll(feeds.Baseline())
+        return scan
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        """Poll once; done when new events are listed. A 429 that outlasts the hook's wait is 'not yet'."""
+        baseline = self.load_baseline(context)
+        try:
+            scan = self._poll(baseline)
+        except exc.IntervalsRateLimitError as error:
+            self.log.warning("Rate limited (%s); polling again in %ss", error, self.poke_interval)
+            return PokeReturnValue(is_done=False)
+        self.save_baseline(context, scan.baseline_after(baseline))
+        if not scan.count:
+            self.log.info("No new events (baseline %s)", "taken" if not baseline.established else "kept")
+            return PokeReturnValue(is_done=False)
+        self.log.info("%d new events, dated %s to %s", scan.count, scan.first_date, scan.last_date)
+        return PokeReturnValue(is_done=True, xcom_value=scan.summary())
+
+    # ------------------------------------------------------------------ deferrable mode
+
+    def execute(self, context: Any) -> Any:
+        """Poke mode: BaseSensorOperator's loop. Deferrable: poll once here, then defer the wait."""
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)  # takes the baseline on the worker, where the state store is
+        if first.is_done:
+            return first.xcom_value
+        deadline = time.time() + self.timeout
+        self.defer(
+            trigger=IntervalsNewEventsTrigger(
+                intervals_conn_id=self.intervals_conn_id,
+                filters=self._filters(),
+                baseline=self.load_baseline(context).to_state(),
+                first_run=self.first_run,
+                known_event_ids=None if self.known_event_ids is None else list(self.known_event_ids),
+                poll_interval=float(self.poke_interval),
+                deadline=deadline,
+            ),
+            method_name="execute_complete",
+            timeout=dt.timedelta(seconds=self.timeout + 60),
+        )
+        return None
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: store the baseline and return the summary, or fail as poke would."""
+        status = event.get("status")
+        if event.get("baseline") is not None:
+            self.save_baseline(context, feeds.Baseline.from_state(event["baseline"]))
+        if status == "success":
+            self.log.info(
+                "%d new events, dated %s to %s",
+                event["new_event_count"],
+                event["date_from"],
+                event["date_to"],
+            )
+            return {k: v for k, v in event.items() if k not in ("status", "baseline")}
+        if status == "timeout":
+            message = f"No new Intervals events within {self.timeout}s"
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        raise exc.error_from_dict(event)
+
+
+class _VariableStore:
+    """The asset state store's ``get``/``set`` over Airflow Variables (JSON values)."""
+
+    def __init__(self, variable: Any) -> None:
+        self._variable = variable
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._variable.get(key, default=default, deserialize_json=True)
+
+    def set(self, key: str, value: Any) -> None:
+        self._variable.set(key, value, serialize_json=True)

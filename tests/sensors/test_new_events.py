@@ -1,0 +1,292 @@
+"""IntervalsNewEventsSensor and its triggers against the sandbox, in real Airflow runs."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
+from airflow_provider_intervals.triggers.new_events import (
+    IntervalsNewEventsEventTrigger,
+    IntervalsNewEventsTrigger,
+)
+
+WINDOW = {"date_from": "2025-04-01", "date_to": "2025-04-30"}
+
+
+def post_events(
+    sb, count: int, date: str = "2025-04-15", event_type: str = "race", wait: bool = True
+) -> list:
+    """POST ``count`` events over HTTP from a thread; return the list of ids it fills in.
+
+    With ``wait``, the thread first waits for the next API request (the sensor's first poll,
+    which takes or reads the baseline) so the events are posted while the sensor waits.
+    """
+    ids: list[str] = []
+    start = sb.stats["requests"]
+
+    def work():
+        deadline = time.monotonic() + 60
+        while wait and sb.stats["requests"] == start and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3 if wait else 0)
+        for _ in range(count):
+            slug = f"new-{uuid.uuid4().hex[:12]}"
+            body = {"name": "New race", "slug": slug, "type": event_type, "date": date}
+            response = requests.post(
+                f"{sb.url}/events", json=body, headers={"Authorization": f"Bearer {sb.api_key}"}, timeout=10
+            )
+            response.raise_for_status()
+            ids.append(response.json()["data"]["eventId"])
+
+    post_events.thread = threading.Thread(target=work, daemon=True)  # type: ignore[attr-defined]
+    post_events.thread.start()  # type: ignore[attr-defined]
+    return ids
+
+
+def sensor_dag(dag_id: str, **sensor_kwargs):
+    from airflow.sdk import DAG
+
+    with DAG(dag_id, schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), catchup=False) as dag:
+        IntervalsNewEventsSensor(task_id="wait", **{"poke_interval": 0.2, "timeout": 20, **sensor_kwargs})
+    return dag
+
+
+@pytest.fixture
+def conn(api, make_conn):
+    return make_conn(api)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_new_events_posted_while_waiting_are_detected_once(run_dag, api, conn, deferrable):
+    dag = sensor_dag(f"new_events_{deferrable}_{uuid.uuid4().hex[:6]}", deferrable=deferrable, **WINDOW)
+    posted = post_events(api, 3)
+    first = run_dag(dag)
+    post_events.thread.join()
+    assert first.state == "success"
+    summary = first.xcom("wait")
+    assert sorted(summary["new_event_ids"]) == sorted(posted)
+    assert summary["new_event_count"] == 3
+    assert (summary["date_from"], summary["date_to"], summary["by_type"]) == (
+        "2025-04-15",
+        "2025-04-15",
+        {"race": 3},
+    )
+
+    # The next run reports only what is newer: nothing twice.
+    later = post_events(api, 2)
+    second = run_dag(dag)
+    post_events.thread.join()
+    assert sorted(second.xcom("wait")["new_event_ids"]) == sorted(later)
+
+
+def test_nothing_new_times_out_softly_and_reports_nothing_twice(run_dag, api, conn):
+    dag = sensor_dag(f"quiet_{uuid.uuid4().hex[:6]}", timeout=1.5, soft_fail=True, **WINDOW)
+    post_events(api, 1)
+    assert run_dag(dag).state == "success"
+    post_events.thread.join()
+    again = run_dag(dag)  # nothing new since: the sensor must not report the same event again
+    assert again.ti("wait").state == "skipped"
+
+
+def test_events_outside_filters_are_not_new(run_dag, api, conn):
+    dag = sensor_dag(
+        f"filters_{uuid.uuid4().hex[:6]}", event_type="runClub", timeout=2, soft_fail=True, **WINDOW
+    )
+    post_events(api, 2, event_type="race")  # wrong type
+    result = run_dag(dag)
+    post_events.thread.join()
+    assert result.ti("wait").state == "skipped"
+
+
+def test_first_run_all_reports_existing_events(run_dag, api, conn):
+    dag = sensor_dag(
+        f"all_{uuid.uuid4().hex[:6]}", first_run="all", date_from="2025-02-01", date_to="2025-02-03"
+    )
+    result = run_dag(dag)
+    want = [e["_id"] for e in api.store.iter_events(date_from="2025-02-01", date_to="2025-02-03")]
+    assert result.xcom("wait")["new_event_count"] == len(want) > 0
+    assert result.xcom("wait")["new_event_ids"] == want[:100]
+
+
+def test_known_event_ids_replace_the_baseline(run_dag, api, conn):
+    listed = [e["_id"] for e in api.store.iter_events(date_from="2025-03-01", date_to="2025-03-02")]
+    dag = sensor_dag(
+        f"known_{uuid.uuid4().hex[:6]}",
+        known_event_ids=listed[1:],
+        date_from="2025-03-01",
+        date_to="2025-03-02",
+    )
+    assert run_dag(dag).xcom("wait")["new_event_ids"] == listed[:1]
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_429_storm_delays_but_does_not_fail(run_dag, api, conn, deferrable):
+    dag = sensor_dag(f"storm_{deferrable}_{uuid.uuid4().hex[:6]}", deferrable=deferrable, **WINDOW)
+    run_dag(sensor_dag(dag.dag_id, timeout=0.5, soft_fail=True, **WINDOW))  # take the baseline
+    posted = post_events(api, 1, wait=False)
+    post_events.thread.join()
+    api.set_faults(rate_limit_burst=12)
+    result = run_dag(dag)
+    assert result.state == "success"
+    assert result.xcom("wait")["new_event_ids"] == posted
+    assert api.stats["by_status"].get(429, 0) >= 12
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_missing_scope_fails_at_once(run_dag, api, make_conn, deferrable):
+    api.add_key("no-events-scope", scopes={"read:series"}, plan="enterprise")
+    make_conn(api, key="no-events-scope")
+    dag = sensor_dag(f"forbidden_{deferrable}_{uuid.uuid4().hex[:6]}", deferrable=deferrable, timeout=60)
+    result = run_dag(dag)
+    assert result.ti("wait").state == "failed"
+    assert api.stats["by_status"] == {403: 1}  # one request: no retry, no polling on
+
+
+class _NoAssetStateSensor(IntervalsNewEventsSensor):
+    """The sensor as it runs on Airflow < 3.3, whose context has no asset_state_store."""
+
+    def execute(self, context):
+        context.pop("asset_state_store", None)
+        return super().execute(context)
+
+    def execute_complete(self, context, event):
+        context.pop("asset_state_store", None)
+        return super().execute_complete(context, event)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_without_asset_state_store_the_baseline_lives_in_a_variable(run_dag, api, conn, deferrable):
+    from airflow.models.variable import Variable as VariableModel
+    from airflow.sdk import DAG
+
+    from airflow_provider_intervals import feeds
+
+    dag_id = f"variable_{deferrable}_{uuid.uuid4().hex[:6]}"
+    with DAG(dag_id, schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) as dag:
+        _NoAssetStateSensor(task_id="wait", poke_interval=0.2, timeout=20, deferrable=deferrable, **WINDOW)
+    posted = post_events(api, 1)
+    result = run_dag(dag)
+    post_events.thread.join()
+    assert result.xcom("wait")["new_event_ids"] == posted
+    key = feeds.feed_key("intervals_default", {"event_type": None, **WINDOW})
+    stored = json.loads(VariableModel.get(key))
+    assert stored == {"established": True, "watermark": posted[-1]}
+
+
+def test_bad_filters_fail_before_any_request(run_dag, api, conn):
+    dag = sensor_dag(f"bad_{uuid.uuid4().hex[:6]}", date_from="2025-13-01")
+    assert run_dag(dag).ti("wait").state == "failed"
+    assert api.stats["requests"] == 0
+
+
+def test_baseline_survives_a_new_process(run_dag, api, conn, tmp_path):
+    """Take the baseline here; a separate Python process (same metadata DB) reports only newer events."""
+    dag_id = f"durable_{uuid.uuid4().hex[:6]}"
+    run_dag(sensor_dag(dag_id, timeout=0.5, soft_fail=True, **WINDOW))  # baseline only
+    posted = post_events(api, 2, wait=False)
+    post_events.thread.join()
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import datetime as dt, json, os, sys
+            sys.path.insert(0, {str(tmp_path.parent)!r})
+            from airflow.sdk import DAG
+            from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+            from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
+            with DAG({dag_id!r}, schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) as dag:
+                IntervalsNewEventsSensor(task_id="wait", poke_interval=0.2, timeout=20, **{WINDOW!r})
+            bag = DagBag(dag_folder=os.devnull, collect_dags=False)
+            bag.bag_dag(dag)
+            sync_bag_to_db(bag, "dags-folder", None)
+            run = dag.test()
+            from airflow.models.xcom import XComModel
+            from airflow.utils.session import create_session
+            q = XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids="wait", key="return_value")
+            with create_session() as s:
+                print("RESULT" + json.dumps(XComModel.deserialize_value(s.scalars(q).first())))
+            """
+        )
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT"))
+    assert sorted(json.loads(line[6:])["new_event_ids"]) == sorted(posted)
+
+
+# ----------------------------------------------------------------------------- triggers
+
+
+def test_trigger_serializes_primitives_only_and_round_trips(api):
+    trigger = IntervalsNewEventsTrigger(
+        "intervals_default",
+        {"event_type": "race", "date_from": "2025-04-01", "date_to": None},
+        baseline={"established": True, "watermark": "e123"},
+        poll_interval=30.0,
+        deadline=1_900_000_000.0,
+    )
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_provider_intervals.triggers.new_events.IntervalsNewEventsTrigger"
+    text = json.dumps(kwargs)  # primitives only: JSON can carry them
+    assert api.api_key not in text
+    rebuilt = IntervalsNewEventsTrigger(**json.loads(text))
+    assert rebuilt.serialize() == (path, kwargs)
+
+
+def test_event_trigger_works_with_asset_watcher_and_reports_each_batch(api, conn):
+    from airflow.sdk import Asset, AssetWatcher
+
+    trigger = IntervalsNewEventsEventTrigger(
+        "intervals_default", {"date_from": "2025-04-01", "date_to": "2025-04-30"}, poll_interval=0.1
+    )
+    Asset("intervals-new-events-test", watchers=[AssetWatcher("new-events", trigger)])  # validates the type
+
+    async def two_batches():
+        events = trigger.run()
+        first_ids = post_events(api, 2)
+        first = await asyncio.wait_for(events.__anext__(), 20)
+        second_ids = post_events(api, 1)
+        second = await asyncio.wait_for(events.__anext__(), 20)
+        await events.aclose()
+        return first_ids, first.payload, second_ids, second.payload
+
+    first_ids, first, second_ids, second = asyncio.run(two_batches())
+    assert sorted(first["new_event_ids"]) == sorted(first_ids)
+    assert second["new_event_ids"] == second_ids
+
+
+def test_trigger_times_out_with_a_timeout_event(api, conn):
+    trigger = IntervalsNewEventsTrigger(
+        "intervals_default",
+        {"date_from": "2025-04-01", "date_to": "2025-04-30"},
+        baseline=None,
+        poll_interval=0.1,
+        deadline=time.time() + 0.5,
+    )
+    event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 20))
+    assert event.payload["status"] == "timeout"
+    assert event.payload["baseline"]["established"] is True
+
+
+def test_trigger_auth_error_event_rebuilds_the_typed_error(api, make_conn):
+    make_conn(api, key="not-a-key")
+    trigger = IntervalsNewEventsTrigger(
+        "intervals_default", {"date_from": None, "date_to": None, "event_type": None}
+    )
+    event = asyncio.run(asyncio.wait_for(trigger.run().__anext__(), 20))
+    assert event.payload["status"] == "error"
+    error = exc.error_from_dict(event.payload)
+    assert isinstance(error, exc.IntervalsAuthenticationError)
+    assert "password field" in str(error)
+    assert "not-a-key" not in json.dumps(event.payload)
