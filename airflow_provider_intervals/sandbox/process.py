@@ -51,7 +51,9 @@ class SandboxProcess:
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call a ``/_sandbox/`` control endpoint (``stats``, ``faults``, ``reset-stats``)."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}/_sandbox/{path}", data=data, method="POST" if data else "GET")
+        request = urllib.request.Request(
+            f"{self.url}/_sandbox/{path}", data=data, method="POST" if data else "GET"
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
 
