@@ -1,0 +1,119 @@
+"""Land events: all of the organisation's (``GET /events``) or one group's, per run window.
+
+Both operators filter by the run's window (see
+:mod:`airflow_provider_intervals.operators.landing` for the window rules) and land under
+``{output_path}/events/type={event_type or all}/date_from=.../date_to=.../`` (group events:
+``{output_path}/group_events/group={slug}/type=.../...``). Long windows are cut into
+sub-windows fetched ``concurrency`` at a time; their parts follow each other in the
+manifest, each sub-window in the API's order.
+
+Example (``CronDataIntervalTimetable("@daily")``, so each run covers the previous day)::
+
+    IntervalsEventsOperator(
+        task_id="land_events",
+        output_path="s3://lake/intervals",
+        output_conn_id="aws_lake",
+        event_type="race",
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_intervals import api, validation
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
+from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+
+
+class IntervalsEventsOperator(IntervalsLandingOperator):
+    """Land the events dated inside the run's window (``GET /events``).
+
+    :param event_type: only events of this type (``race``, ``runClub``, ``timeTrial``,
+        ``other``); default all. Templated.
+    :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`
+        (``output_path``, ``date_from``, ``date_to``, ``format``, ``concurrency``, ...).
+    """
+
+    resource = "events"
+    date_filtered = True
+    template_fields: Sequence[str] = (*IntervalsLandingOperator.template_fields, "event_type")
+
+    def __init__(self, *, event_type: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.event_type = event_type
+
+    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
+        """Return ``GET /events`` for the sub-window."""
+        return hook.events_request(
+            event_type=self.event_type or None, date_from=window.date_from, date_to=window.date_to
+        )
+
+    def partition(self, window: Window) -> dict[str, str]:
+        """Return ``type``, ``date_from`` and ``date_to`` segments."""
+        return {"type": self.event_type or "all", "date_from": window.date_from, "date_to": window.date_to}
+
+    def filters(self) -> dict[str, Any]:
+        """Return the type filter."""
+        return {"event_type": self.event_type or None}
+
+
+class IntervalsGroupEventsOperator(IntervalsEventsOperator):
+    """Land the events of one group dated inside the run's window (``GET /groups/{slug}/events``).
+
+    :param group_slug: the group's slug. Templated.
+    :param event_type: only events of this type; default all. Templated.
+    :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`.
+    """
+
+    directory = "group_events"
+    template_fields: Sequence[str] = (*IntervalsEventsOperator.template_fields, "group_slug")
+
+    def __init__(self, *, group_slug: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.group_slug = group_slug
+
+    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
+        """Return ``GET /groups/{slug}/events`` for the sub-window."""
+        return hook.group_events_request(
+            self.group_slug,
+            event_type=self.event_type or None,
+            date_from=window.date_from,
+            date_to=window.date_to,
+        )
+
+    def partition(self, window: Window) -> dict[str, str]:
+        """Return ``group``, ``type``, ``date_from`` and ``date_to`` segments."""
+        return {"group": validation.check_id("group_slug", self.group_slug), **super().partition(window)}
+
+    def filters(self) -> dict[str, Any]:
+        """Return the group and type filters."""
+        return {"group_slug": self.group_slug, **super().filters()}
+
+
+class IntervalsRecurrencesOperator(IntervalsLandingOperator):
+    """Land a snapshot of the recurrences (``GET /recurrences``), named by the run's last day.
+
+    :param status: only recurrences with this status (``active``, ``paused``, ``archived``). Templated.
+    :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`.
+    """
+
+    resource = "recurrences"
+    template_fields: Sequence[str] = (*IntervalsLandingOperator.template_fields, "status")
+
+    def __init__(self, *, status: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.status = status
+
+    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
+        """Return ``GET /recurrences`` (the window only names the snapshot)."""
+        return hook.recurrences_request(status=self.status or None)
+
+    def partition(self, window: Window) -> dict[str, str]:
+        """Return ``status`` and ``snapshot`` segments."""
+        return {"status": self.status or "all", "snapshot": window.date_to}
+
+    def filters(self) -> dict[str, Any]:
+        """Return the status filter."""
+        return {"status": self.status or None}

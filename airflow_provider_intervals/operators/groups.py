@@ -1,0 +1,30 @@
+"""Land a snapshot of the organisation's groups (``GET /groups``).
+
+The listing has no date filter: the run's window (see
+:mod:`airflow_provider_intervals.operators.landing`) only names the snapshot,
+``{output_path}/groups/snapshot={date_to}/``. For one group's events see
+:class:`~airflow_provider_intervals.operators.events.IntervalsGroupEventsOperator`.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_intervals import api
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
+from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+
+
+class IntervalsGroupsOperator(IntervalsLandingOperator):
+    """Land every group of the organisation, one snapshot per run.
+
+    :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`.
+    """
+
+    resource = "groups"
+
+    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
+        """Return ``GET /groups``."""
+        return hook.groups_request()
+
+    def partition(self, window: Window) -> dict[str, str]:
+        """Return the ``snapshot`` segment."""
+        return {"snapshot": window.date_to}

@@ -1,0 +1,297 @@
+"""The base of every landing operator: run window, argument checks, hooks, asset, XCom.
+
+A subclass names its resource and says how to build the first request of its listing;
+everything else (streaming, part files, checkpoints, atomic publish) is
+:func:`airflow_provider_intervals.storage.land`.
+
+Run window (``date_from`` .. ``date_to``, both inclusive days, in the DAG's timezone):
+
+- ``date_from`` = the day of ``data_interval_start``; ``date_to`` = the last day inside
+  the interval, whose end is exclusive. ``@daily`` with ``CronDataIntervalTimetable``:
+  the run of 2025-06-02 covers 2025-06-01 00:00 .. 2025-06-02 00:00, so the window is
+  2025-06-01 .. 2025-06-01. ``@weekly`` (data intervals): the run of Sunday 2025-06-08
+  covers 2025-06-01 .. 2025-06-07.
+- An empty interval (start == end: Airflow 3's default ``CronTriggerTimetable`` for a
+  cron ``schedule``, a manual run, ``schedule=None``) gives the logical date's day; a
+  backfill of 2024-03-15 on such a DAG lands 2024-03-15 .. 2024-03-15. A run without a
+  logical date uses the day of its ``run_after``.
+- Templated ``date_from`` / ``date_to`` (``"{{ ds }}"``, ``"{{ macros.ds_add(ds, -7) }}"``)
+  override either end; they are checked (``YYYY-MM-DD``, from <= to) before any request.
+
+Resources without a date filter (registrations, recurrences, groups) are snapshots: the
+window's ``date_to`` names the snapshot (``snapshot=2025-06-01``) so a rerun of the run
+replaces its own snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+
+from airflow_provider_intervals import api, validation
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
+from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
+
+MAX_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Window:
+    """Inclusive days of one run.
+
+    :param date_from: first day, ``YYYY-MM-DD``.
+    :param date_to: last day, ``YYYY-MM-DD``.
+    """
+
+    date_from: str
+    date_to: str
+
+    def days(self) -> int:
+        """Return the number of days in the window."""
+        return (dt.date.fromisoformat(self.date_to) - dt.date.fromisoformat(self.date_from)).days + 1
+
+    def split(self, pieces: int) -> list[Window]:
+        """Cut the window into at most ``pieces`` contiguous sub-windows of near-equal days."""
+        start, days = dt.date.fromisoformat(self.date_from), self.days()
+        pieces = max(1, min(pieces, days))
+        bounds = [start + dt.timedelta(days=days * i // pieces) for i in range(pieces + 1)]
+        return [
+            Window(bounds[i].isoformat(), (bounds[i + 1] - dt.timedelta(days=1)).isoformat())
+            for i in range(pieces)
+        ]
+
+
+def default_window(context: Any) -> Window:
+    """Return the run's window from its data interval (see the module docstring)."""
+    dag = context.get("dag")
+    tz = getattr(dag, "timezone", None) or dt.UTC
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and end > start:
+        first = start.astimezone(tz).date()
+        last = (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
+        return Window(first.isoformat(), last.isoformat())
+    moment = context.get("logical_date") or start
+    if moment is None and context.get("dag_run") is not None:
+        moment = context["dag_run"].run_after
+    if moment is None:
+        raise exc.IntervalsArgumentError(
+            "date_from", None, "the run has no data interval or logical date: pass date_from and date_to"
+        )
+    day = moment.astimezone(tz).date().isoformat()
+    return Window(day, day)
+
+
+def resolve_window(context: Any, date_from: Any, date_to: Any) -> Window:
+    """Return the window: the templated ends where given, the run's window elsewhere; checked."""
+    if date_from is None or date_to is None:
+        run = default_window(context)
+        date_from = run.date_from if date_from is None else date_from
+        date_to = run.date_to if date_to is None else date_to
+    start, end = validation.check_date_range(_strip(date_from), _strip(date_to))
+    return Window(start, end)
+
+
+def _strip(value: Any) -> Any:
+    # A rendered template often carries a newline or spaces; "2025-06-01\n" is still a date.
+    return value.strip() if isinstance(value, str) else value
+
+
+def _whole(argument: str, value: Any, low: int, high: int) -> int:
+    """Return ``value`` (an int, or its rendered text) if it is a whole number in ``low..high``."""
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        raise exc.IntervalsArgumentError(argument, value, f"expected a whole number from {low} to {high}")
+    return number
+
+
+class IntervalsLandingOperator(BaseOperator):
+    """Land one Intervals listing per run window in object storage, exactly once per window.
+
+    Pages stream from the API into part files under a prefix derived from the window and
+    filters (``{output_path}/{resource}/{filters}/date_from=.../date_to=.../``), published
+    atomically with a manifest and a ``_SUCCESS`` marker; a retry resumes from the last
+    finished part. Returns (XCom) the manifest's path, the window and the counts, never the
+    items. Subclasses set :attr:`resource` and implement :meth:`first_request` and
+    :meth:`partition`.
+
+    :param output_path: root of the landing zone, any ``ObjectStoragePath`` URL
+        (``file:///data/intervals``, ``s3://bucket/intervals``). Templated. (Not ``output``:
+        that name is taken by ``BaseOperator.output``, the task's XComArg.)
+    :param intervals_conn_id: the Intervals connection. Templated.
+    :param output_conn_id: connection for the object store (e.g. an ``aws`` connection). Templated.
+    :param date_from: first day (``YYYY-MM-DD``); default from the data interval. Templated.
+    :param date_to: last day, inclusive; default from the data interval. Templated.
+    :param format: ``jsonl`` (gzip JSON Lines, default) or ``parquet``. Templated.
+    :param records_per_part: items per part file (default 100,000). Templated.
+    :param concurrency: sub-windows fetched at once, one HTTP session each (default 2,
+        at most 8); the hook waits out 429s, so the rate limit holds. Templated.
+    :param split_days: days per sub-window; default: the window cut into ``concurrency``
+        pieces. Only for date-filtered listings. Templated.
+    :param allow_empty: publish an empty window (default) or fail the task. Templated.
+    :param compresslevel: gzip level 0-9 for ``jsonl`` (default 5). Templated.
+    :param progress_interval: seconds between progress log lines (default 5).
+    """
+
+    resource: str = ""  # the schema's name, a key of storage.formats.SCHEMAS
+    directory: str = ""  # the first path segment under ``output_path``; default: resource
+    date_filtered = False  # whether the window filters the listing (else it names a snapshot)
+    template_fields: Sequence[str] = (
+        "output_path", "intervals_conn_id", "output_conn_id", "date_from", "date_to", "format",
+        "records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel",
+    )  # fmt: skip
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        output_conn_id: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        format: str = "jsonl",
+        records_per_part: int = landing.DEFAULT_RECORDS_PER_PART,
+        concurrency: int = 2,
+        split_days: int | None = None,
+        allow_empty: bool = True,
+        compresslevel: int = formats.DEFAULT_COMPRESSLEVEL,
+        progress_interval: float = landing.DEFAULT_PROGRESS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        if (
+            "outlets" not in kwargs
+            and isinstance(output_path, str)
+            and "{{" not in output_path
+            and "://" in output_path
+        ):
+            # The asset is the resource's root, fixed at parse time; each run's window rides in
+            # the asset event's extra (manifest, window).
+            kwargs["outlets"] = [Asset(uri=f"{output_path.rstrip('/')}/{self.directory or self.resource}")]
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.intervals_conn_id = intervals_conn_id
+        self.output_conn_id = output_conn_id
+        self.date_from = date_from
+        self.date_to = date_to
+        self.format = format
+        self.records_per_part = records_per_part
+        self.concurrency = concurrency
+        self.split_days = split_days
+        self.allow_empty = allow_empty
+        self.compresslevel = compresslevel
+        self.progress_interval = progress_interval
+
+    @cached_property
+    def hook(self) -> IntervalsHook:
+        """The Intervals hook (the first worker's; others get their own, see :meth:`get_hook`)."""
+        return self.get_hook()
+
+    def get_hook(self) -> IntervalsHook:
+        """Return a new hook: one per concurrent worker, so each has its own session."""
+        return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
+
+    # ------------------------------------------------------------------ subclass interface
+
+    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
+        """Return the first page's request for ``window`` (a sub-window when date-filtered).
+
+        Building it checks the filters, so a bad value fails before any request is sent.
+        """
+        raise NotImplementedError
+
+    def partition(self, window: Window) -> dict[str, str]:
+        """Return the ordered ``key -> value`` path segments of the window's prefix."""
+        raise NotImplementedError
+
+    def filters(self) -> dict[str, Any]:
+        """Return the listing's filters, as recorded in the manifest."""
+        return {}
+
+    # ------------------------------------------------------------------ execution
+
+    def check_arguments(self, context: Any) -> Window:
+        """Check every rendered argument and return the window; raise before any request."""
+        if self.format not in formats.FORMATS:
+            raise exc.IntervalsArgumentError(
+                "format", self.format, f"expected one of {', '.join(formats.FORMATS)}"
+            )
+        if not isinstance(self.output_path, str) or not self.output_path.strip():
+            raise exc.IntervalsArgumentError(
+                "output_path",
+                self.output_path,
+                "expected a storage URL such as 's3://bucket/intervals' or 'file:///data'",
+            )
+        if self.allow_empty not in (True, False, "True", "False"):
+            raise exc.IntervalsArgumentError("allow_empty", self.allow_empty, "expected True or False")
+        self.records_per_part = _whole("records_per_part", self.records_per_part, 1, 100_000_000)
+        self.concurrency = _whole("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        self.compresslevel = _whole("compresslevel", self.compresslevel, 0, 9)
+        if self.split_days is not None:
+            self.split_days = _whole("split_days", self.split_days, 1, 100_000)
+        return resolve_window(context, self.date_from, self.date_to)
+
+    def streams(self, hook: IntervalsHook, window: Window) -> list[Stream]:
+        """Return the listings to land: one per sub-window, named by position."""
+        return [
+            Stream(f"{i:03d}", self.first_request(hook, sub), f"{sub.date_from}..{sub.date_to}")
+            for i, sub in enumerate(self.sub_windows(window))
+        ]
+
+    def sub_windows(self, window: Window) -> list[Window]:
+        """Return the sub-windows fetched concurrently (just ``window`` when not date-filtered)."""
+        if not self.date_filtered:
+            return [window]
+        if self.split_days:
+            return window.split(-(-window.days() // self.split_days))
+        return window.split(self.concurrency)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Land the run's window and return its manifest's location, window and counts."""
+        window = self.check_arguments(context)
+        streams = self.streams(self.hook, window)  # checks the filters: still no request made
+        root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
+        prefix = window_prefix(root, self.directory or self.resource, self.partition(window))
+        description = {"window": {"date_from": window.date_from, "date_to": window.date_to},
+                       "filters": self.filters()}  # fmt: skip
+        self.log.info(
+            "Landing %s for %s .. %s in %d stream(s), %d at a time, into %s",
+            self.resource, window.date_from, window.date_to, len(streams), self.concurrency, prefix,
+        )  # fmt: skip
+        clients = [self.hook] + [self.get_hook() for _ in range(min(self.concurrency, len(streams)) - 1)]
+        try:
+            result = land(
+                prefix, streams, clients, resource=self.resource, description=description, fmt=self.format,
+                records_per_part=self.records_per_part, compresslevel=self.compresslevel,
+                state_store=context.get("task_state_store"), allow_empty=self.allow_empty in (True, "True"),
+                log=self.log, progress_interval=self.progress_interval,
+            )  # fmt: skip
+        finally:
+            for client in clients:
+                client.close()
+        if result.records == 0:
+            self.log.info("The window %s .. %s has no %s", window.date_from, window.date_to, self.resource)
+        summary = {
+            "manifest": str(result.manifest),
+            "prefix": str(prefix),
+            "date_from": window.date_from,
+            "date_to": window.date_to,
+            "records": result.records,
+            "parts": result.parts,
+            "requests": result.requests,
+            "resumed_parts": result.resumed_parts,
+        }
+        outlet_events = context.get("outlet_events")
+        for outlet in self.outlets if outlet_events is not None else ():
+            if isinstance(outlet, Asset):
+                outlet_events[outlet].extra = {
+                    k: summary[k] for k in ("manifest", "date_from", "date_to", "records")
+                }
+        return summary

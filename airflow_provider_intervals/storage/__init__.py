@@ -1,0 +1,39 @@
+"""Landing machinery: stream listing pages into object storage, publish windows atomically.
+
+:mod:`.landing` holds the layout, the checkpoints and the resume rules (read its
+docstring for the design); :mod:`.publish` the manifest, the ``_SUCCESS`` marker, the
+clean-up and reading a window back; :mod:`.formats` the part-file formats (gzip JSON
+Lines, Parquet); :mod:`.pages` progress lines and prefetching. Any operator that lands a
+listing uses :func:`land`; nothing else writes parts.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_intervals.storage.formats import FORMATS, SCHEMAS, PartInfo
+from airflow_provider_intervals.storage.landing import (
+    CHECKPOINT_KEY,
+    EmptyWindowError,
+    LandingResult,
+    PageClient,
+    Stream,
+    land,
+    window_prefix,
+)
+from airflow_provider_intervals.storage.publish import MANIFEST, SUCCESS, iter_records, read_manifest
+
+__all__ = [
+    "CHECKPOINT_KEY",
+    "FORMATS",
+    "MANIFEST",
+    "SCHEMAS",
+    "SUCCESS",
+    "EmptyWindowError",
+    "LandingResult",
+    "PageClient",
+    "PartInfo",
+    "Stream",
+    "iter_records",
+    "land",
+    "read_manifest",
+    "window_prefix",
+]

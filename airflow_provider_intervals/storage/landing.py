@@ -1,0 +1,393 @@
+"""Land a listing's pages in object storage: part files, checkpoints, atomic publish.
+
+A *window* is one prefix (the caller derives it from the date window and filters, see
+:func:`window_prefix`), written as::
+
+    {prefix}/w={write_id}/part-{stream}-{n:05d}.jsonl.gz   parts of one write series
+    {prefix}/_manifest.json                                the published version
+    {prefix}/_SUCCESS                                      written last
+
+Write order (:mod:`.publish`): parts, then the manifest (written to a temporary name and
+moved into place, so a reader sees the old manifest or the new one, never half of one),
+then ``_SUCCESS``, then clean-up of everything under the prefix the manifest does not name
+(older versions, a crashed try's stray parts). Readers follow the manifest (or wait for
+``_SUCCESS``): every part it names is complete and checksummed. A rerun of the window
+writes a new series beside the published one and swaps the manifest, so the old output
+stays readable until the new one is whole, and nothing outside the prefix is touched.
+Two runs writing the *same* window at the same moment are not supported (the later
+publish deletes the other's series); Airflow's ``max_active_runs`` or distinct windows
+avoid that.
+
+Resume: after each finished part the progress (write id, parts done, the cursor after
+each part's last item, requests made) is saved under :data:`CHECKPOINT_KEY` in the
+task's ``task_state_store``, which every try of one task instance shares and which
+lives in Airflow's metadata DB, not on the worker's disk. A retry with the same
+settings checks that the recorded parts still exist with their sizes, keeps them, and
+asks the API for the items after each stream's cursor. The part being written when the
+try died is rewritten under the same name. Without a ``task_state_store`` (Airflow
+before 3.3, or a bare ``execute`` call) every try starts the window over, in a fresh
+series; the publish then removes what the failed try left.
+
+Memory: each worker holds the page being written, the next page (prefetched by a helper
+thread on the same session, see :func:`.pages.prefetch`), its writer's buffer (the gzip
+stream, or one Parquet row group) and the file system's write buffer (5 MB blocks on S3).
+Sockets: one per worker, so ``len(clients)`` at most.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from airflow.sdk import ObjectStoragePath
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_intervals import api
+from airflow_provider_intervals.storage import formats, pages, publish
+
+CHECKPOINT_KEY = "intervals_landing"
+DEFAULT_RECORDS_PER_PART = 100_000
+DEFAULT_PROGRESS_INTERVAL = 5.0
+
+_log = logging.getLogger(__name__)
+
+
+class EmptyWindowError(AirflowException):
+    """The listing returned no items and the caller does not allow an empty window."""
+
+
+class PageClient(Protocol):
+    """Anything that pages a listing: ``IntervalsHook`` is one."""
+
+    def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
+        """Yield the pages of the listing that starts with ``request``."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One listing to land, e.g. one sub-window of a long date window.
+
+    :param key: stable name, used in part names and the checkpoint (e.g. ``"000"``).
+    :param request: the first page's request; a resume adds ``after=<cursor>``.
+    :param label: what to call it in logs.
+    """
+
+    key: str
+    request: api.Request
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class LandingResult:
+    """What a landing published.
+
+    :param manifest: the manifest's path.
+    :param records: items in the window.
+    :param parts: part files in the window.
+    :param requests: API requests this try made.
+    :param api_requests: API requests behind the published output, over every try.
+    :param resumed_parts: parts kept from earlier tries.
+    :param write_id: the published write series.
+    """
+
+    manifest: ObjectStoragePath
+    records: int
+    parts: int
+    requests: int
+    api_requests: int
+    resumed_parts: int
+    write_id: str
+
+
+def window_prefix(
+    output: ObjectStoragePath, resource: str, partition: Mapping[str, str]
+) -> ObjectStoragePath:
+    """Return ``{output}/{resource}/{key}={value}/...``: one deterministic prefix per window.
+
+    :param output: the root of the landing zone.
+    :param resource: the listing's name, e.g. ``events``.
+    :param partition: ordered ``key -> value`` pairs (window and filters); values must be
+        plain path segments (dates, enum values, ids).
+    """
+    path = output / resource
+    for key, value in partition.items():
+        if not value or "/" in value or value in (".", ".."):
+            raise ValueError(f"partition value {key}={value!r} is not a plain path segment")
+        path = path / f"{key}={value}"
+    return path
+
+
+def _fingerprint(prefix: ObjectStoragePath, streams: Sequence[Stream], settings: Mapping[str, Any]) -> str:
+    body = {
+        "prefix": str(prefix),
+        "streams": [[s.key, s.request.path, s.request.params] for s in streams],
+        **settings,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+@dataclass
+class _Landing:
+    prefix: ObjectStoragePath
+    streams: Sequence[Stream]
+    resource: str
+    fmt: str
+    records_per_part: int
+    compresslevel: int
+    state_store: Any
+    log: Any
+    progress: pages.Progress
+    fingerprint: str
+    state: dict[str, Any] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    resumed_parts: int = 0
+
+    # ---------------------------------------------------------------- checkpoint
+
+    def restore(self) -> None:
+        """Load the checkpoint of an earlier try, if it matches and its parts are intact."""
+        saved = self.state_store.get(CHECKPOINT_KEY) if self.state_store is not None else None
+        if isinstance(saved, dict) and saved.get("fingerprint") == self.fingerprint:
+            parts = [p for s in saved["streams"].values() for p in s["parts"]]
+            missing = [p["path"] for p in parts if not self._intact(p)]
+            if not missing:
+                self.state = saved
+                self.resumed_parts = len(parts)
+                done = sum(s["done"] for s in saved["streams"].values())
+                self.log.info(
+                    "Resuming write %s from its checkpoint: %d parts and %d of %d streams already done",
+                    saved["write_id"], len(parts), done, len(self.streams),
+                )  # fmt: skip
+                return
+            self.log.warning(
+                "Checkpoint parts are gone or changed (%s); starting the window over", missing[:3]
+            )
+        elif saved:
+            self.log.info("Checkpoint from a try with other settings; starting the window over")
+        elif self.state_store is None:
+            self.log.info("No task_state_store in this context: a retry will start the window over")
+        self.state = {"fingerprint": self.fingerprint, "write_id": uuid.uuid4().hex[:16], "streams": {}}
+
+    def _intact(self, part: Mapping[str, Any]) -> bool:
+        path = self.prefix / part["path"]
+        try:
+            return path.fs.size(path.path) == part["bytes"]
+        except FileNotFoundError:
+            return False
+
+    def _save(self) -> None:
+        if self.state_store is not None:
+            self.state_store.set(CHECKPOINT_KEY, self.state)
+
+    def checkpoint(self, key: str, part: formats.PartInfo | None, requests: int, done: bool) -> None:
+        with self.lock:
+            stream = self.state["streams"][key]
+            if part is not None:
+                stream["parts"].append(part.to_json())
+                stream["cursor"] = part.cursor
+            stream["requests"] += requests
+            stream["done"] = done
+            self._save()
+
+    # ---------------------------------------------------------------- writing
+
+    def worker(self, client: PageClient, todo: queue.SimpleQueue) -> None:
+        while not self.stop.is_set():
+            try:
+                stream = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.land_stream(client, stream)
+            except BaseException:
+                self.stop.set()
+                raise
+
+    def land_stream(self, client: PageClient, stream: Stream) -> None:
+        with self.lock:
+            st = self.state["streams"].setdefault(
+                stream.key, {"parts": [], "cursor": None, "requests": 0, "done": False}
+            )
+            if st["done"]:
+                return
+            number, cursor = len(st["parts"]), st["cursor"]
+        request = stream.request if cursor is None else stream.request.with_params(after=cursor)
+        writer, path, records, requests, last_id = None, "", 0, 0, ""
+        try:
+            for page in pages.prefetch(client.iter_pages(request)):
+                requests += 1
+                self.progress.add(len(page.items))
+                if self.stop.is_set():
+                    raise AirflowException("stopped: another stream failed")
+                items = page.items
+                while items:
+                    if writer is None:
+                        path = f"w={self.state['write_id']}/part-{stream.key}-{number:05d}"
+                        path += formats.EXTENSIONS[self.fmt]
+                        writer = self._open(path)
+                    take = items[: self.records_per_part - records]
+                    writer.write(take)
+                    records += len(take)
+                    last_id = take[-1]["_id"]
+                    items = items[len(take) :]
+                    if records == self.records_per_part:
+                        part = self._finish(writer, path, records, last_id)
+                        writer, records, number = None, 0, number + 1
+                        self.checkpoint(stream.key, part, requests, done=False)
+                        requests = 0
+            part = self._finish(writer, path, records, last_id) if writer is not None else None
+            writer = None
+            self.checkpoint(stream.key, part, requests, done=True)
+        finally:
+            if writer is not None:
+                _discard(writer)
+
+    def _open(self, rel: str) -> formats.JsonLinesWriter | formats.ParquetWriter:
+        path = self.prefix / rel
+        return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
+
+    def make_series_dir(self) -> None:
+        """Create the series directory once, before the workers start (a bucket too, on S3)."""
+        # Object stores may answer FileExistsError: a "directory" exists once a key is under it.
+        with contextlib.suppress(FileExistsError):
+            (self.prefix / f"w={self.state['write_id']}").mkdir(parents=True, exist_ok=True)
+
+    def remove_series_dir(self) -> None:
+        """Remove the (empty) series directory of a window that is not published."""
+        series = self.prefix / f"w={self.state['write_id']}"
+        if series.exists():
+            series.fs.rm(series.path, recursive=True)
+
+    def _finish(self, writer: Any, rel: str, records: int, cursor: str) -> formats.PartInfo:
+        size, digest = writer.close()
+        return formats.PartInfo(rel, records, size, digest, cursor)
+
+    # ---------------------------------------------------------------- publishing
+
+    def parts(self) -> list[dict[str, Any]]:
+        return [p for s in self.streams for p in self.state["streams"][s.key]["parts"]]
+
+    def publish(self, description: Mapping[str, Any]) -> ObjectStoragePath:
+        body = {
+            **description,
+            "resource": self.resource,
+            "format": self.fmt,
+            "api_requests": sum(s["requests"] for s in self.state["streams"].values()),
+        }
+        return publish.publish(self.prefix, self.state["write_id"], self.parts(), body)
+
+
+def _discard(writer: Any) -> None:
+    """Close an unfinished part after a failure; the next publish removes it."""
+    try:
+        writer.close()
+    except Exception:  # the failure being raised matters more than a close error
+        _log.debug("closing an unfinished part failed", exc_info=True)
+
+
+def land(
+    prefix: ObjectStoragePath,
+    streams: Sequence[Stream],
+    clients: Sequence[PageClient],
+    *,
+    resource: str,
+    description: Mapping[str, Any],
+    fmt: str = "jsonl",
+    records_per_part: int = DEFAULT_RECORDS_PER_PART,
+    compresslevel: int = formats.DEFAULT_COMPRESSLEVEL,
+    state_store: Any = None,
+    allow_empty: bool = True,
+    log: Any = _log,
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+) -> LandingResult:
+    """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
+
+    :param prefix: the window's prefix (see :func:`window_prefix`).
+    :param streams: listings to land, in manifest order; each is fetched by one worker.
+    :param clients: one page client per worker (at most ``len(streams)`` are used); each
+        holds its own HTTP session, so sockets never exceed ``len(clients)``.
+    :param resource: the resource's name, a key of :data:`formats.SCHEMAS`.
+    :param description: what the manifest says about the window (window, filters).
+    :param fmt: ``jsonl`` (gzip JSON Lines) or ``parquet``.
+    :param records_per_part: items per part file before the next part starts.
+    :param compresslevel: gzip level for ``jsonl``.
+    :param state_store: the task context's ``task_state_store``, or ``None`` to disable resume.
+    :param allow_empty: publish an empty window (otherwise raise :class:`EmptyWindowError`).
+    :param log: where progress goes; items are never logged.
+    :param progress_interval: seconds between progress lines.
+    """
+    if fmt not in formats.FORMATS:
+        raise ValueError(f"fmt={fmt!r}: expected one of {formats.FORMATS}")
+    if not clients:
+        raise ValueError("clients: at least one page client is needed")
+    settings = {"fmt": fmt, "records_per_part": records_per_part, "resource": resource}
+    landing = _Landing(
+        prefix, streams, resource, fmt, records_per_part, compresslevel, state_store, log,
+        pages.Progress(log, resource, progress_interval), _fingerprint(prefix, streams, settings),
+    )  # fmt: skip
+    landing.restore()
+    landing.make_series_dir()
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for stream in streams:
+        todo.put(stream)
+    workers = list(clients[: max(1, len(streams))])
+    if len(workers) == 1:
+        landing.worker(workers[0], todo)
+    else:
+        _run_threads(landing, workers, todo)
+    records = sum(p["records"] for p in landing.parts())
+    requests = landing.progress.pages
+    if records == 0 and not allow_empty:
+        if state_store is not None:
+            state_store.delete(CHECKPOINT_KEY)
+        landing.remove_series_dir()
+        raise EmptyWindowError(
+            f"No {resource} for {dict(description)} after {requests} requests; nothing published. "
+            "Set allow_empty=True to publish an empty window."
+        )
+    manifest = landing.publish(description)
+    if state_store is not None:
+        state_store.delete(CHECKPOINT_KEY)
+    total = sum(s["requests"] for s in landing.state["streams"].values())
+    log.info(
+        "Published %d %s in %d parts at %s (%d requests this try, %d parts resumed, %.0f records/s)",
+        records, resource, len(landing.parts()), manifest, requests, landing.resumed_parts,
+        landing.progress.rate(),
+    )  # fmt: skip
+    return LandingResult(manifest, records, len(landing.parts()), requests, total, landing.resumed_parts,
+                         landing.state["write_id"])  # fmt: skip
+
+
+def _run_threads(landing: _Landing, workers: Sequence[PageClient], todo: queue.SimpleQueue) -> None:
+    errors: list[BaseException] = []
+
+    def run(client: PageClient) -> None:
+        try:
+            landing.worker(client, todo)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=run, args=(c,), name=f"intervals-landing-{i}", daemon=True)
+        for i, c in enumerate(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # e.g. the task is terminated: stop the workers at their next page
+        landing.stop.set()
+        raise
+    if errors:
+        # The first failure is the cause; the others are "stopped: another stream failed".
+        raise errors[0]

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Landing benchmark: this provider's operator vs a bare requests loop vs HttpOperator.
+
+    .venv/bin/python bench/bench_landing.py                   # 100,000 and 1,000,000 events
+    .venv/bin/python bench/bench_landing.py --sizes 100000    # quicker
+
+For each size, a sandbox runs as its own process (the CLI, rate limits off) seeded with
+that many events. Each contender then runs in a fresh Python process, which records its
+RSS after its imports (the baseline), samples RSS and open sockets every 10 ms while it
+pulls every event of the seeded range and writes them as gzip JSON Lines, and reports:
+
+- events/s: events landed per second of wall time (pull + write);
+- added MB: peak RSS during the pull minus the baseline (also checked against ru_maxrss);
+  with ``--repeat N`` the best time of N interleaved rounds counts, memory and sockets are
+  the worst seen;
+- sockets: the most sockets the process had open at once.
+
+Contenders:
+- ``operator``: ``IntervalsEventsOperator.execute`` (the same code path as in a DAG;
+  default ``concurrency=2`` sub-windows);
+- ``operator-1``: the same with ``concurrency=1`` (one stream, one session);
+- ``bare-loop``: ``requests.Session`` paging with ``after=``, writing each page the same
+  way (compact JSON, one gzip stream, level 5): the practical limit of a hand-written loop;
+- ``http-operator``: ``HttpOperator`` with a ``pagination_function`` and a
+  ``response_filter`` returning the items, then written the same way.
+
+``--latency 0.01`` makes the sandbox answer each request 10 ms late, like a real API across
+a network: then concurrent sub-windows pay off, as on loopback the pull is CPU-bound.
+
+Ratios are against ``bare-loop``. Targets (issue 3): operator throughput >= 1.0x; at most
+32 MB added at 1,000,000 events and no more than at 100,000; at most 2 sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CONTENDERS = ("operator", "operator-1", "bare-loop", "http-operator")
+DATE_FROM, DATE_TO = "2025-01-01", "2026-12-31"  # the sandbox's seeded range (730 days)
+COMPRESSLEVEL = 5
+
+
+# ----------------------------------------------------------------------------- child side
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _sockets() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+class Sampler(threading.Thread):
+    """Samples RSS and open sockets every ``interval`` seconds until stopped."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak_kb = _rss_kb()
+        self.max_sockets = _sockets()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.peak_kb = max(self.peak_kb, _rss_kb())
+            self.max_sockets = max(self.max_sockets, _sockets())
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+        self.peak_kb = max(self.peak_kb, _rss_kb())
+
+
+def _write_jsonl_gz(path: Path, pages) -> int:
+    """Write pages (lists of items) as gzip JSON Lines, the format the operator writes."""
+    import gzip
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+    count = 0
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0) as out,
+    ):
+        for items in pages:
+            if items:
+                out.write(("\n".join(map(dumps, items)) + "\n").encode())
+                count += len(items)
+    return count
+
+
+def _prepare(name: str, url: str, key: str, out: Path):
+    """Import what the contender needs and return the pull as a callable returning the event count."""
+    if name.startswith("operator"):
+        from airflow_provider_intervals.operators.events import IntervalsEventsOperator
+
+        os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = json.dumps(
+            {"conn_type": "intervals", "host": url, "password": key}
+        )
+        bench = IntervalsEventsOperator(
+            task_id="bench", output_path=f"file://{out}", date_from=DATE_FROM, date_to=DATE_TO,
+            concurrency=1 if name == "operator-1" else 2, compresslevel=COMPRESSLEVEL,
+        )  # fmt: skip
+        # Warm up what the first call imports lazily (connection lookup, the file system), so
+        # the baseline is taken after every import, as for the other contenders.
+        from airflow.sdk import BaseHook, ObjectStoragePath
+
+        BaseHook.get_connection("intervals_default")
+        warm = ObjectStoragePath(f"file://{out}") / "warm-up"
+        with warm.open("wb") as f:  # the first write through ObjectStoragePath loads the lineage plugins
+            f.write(b"")
+        warm.unlink()
+        return lambda: bench.execute({})["records"]
+
+    if name == "bare-loop":
+        import requests
+
+        def pull() -> int:
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {key}"
+
+            def pages():
+                params = {"limit": 100, "dateFrom": DATE_FROM, "dateTo": DATE_TO}
+                while True:
+                    response = session.get(f"{url}/events", params=params, timeout=30)
+                    response.raise_for_status()
+                    body = response.json()
+                    yield body["data"]
+                    if not body.get("hasMore") or not body["data"]:
+                        return
+                    params["after"] = body["data"][-1]["_id"]
+
+            try:
+                return _write_jsonl_gz(out / "events.jsonl.gz", pages())
+            finally:
+                session.close()
+
+        return pull
+
+    if name == "http-operator":
+        from airflow.providers.http.operators.http import HttpOperator
+
+        os.environ["AIRFLOW_CONN_INTERVALS_HTTP"] = json.dumps({"conn_type": "http", "host": url})
+
+        def next_page(response):
+            body = response.json()
+            if not body.get("hasMore") or not body["data"]:
+                return None
+            return {
+                "data": {
+                    "limit": 100,
+                    "dateFrom": DATE_FROM,
+                    "dateTo": DATE_TO,
+                    "after": body["data"][-1]["_id"],
+                }
+            }
+
+        http = HttpOperator(
+            task_id="http", http_conn_id="intervals_http", endpoint="/events", method="GET",
+            data={"limit": 100, "dateFrom": DATE_FROM, "dateTo": DATE_TO},
+            headers={"Authorization": f"Bearer {key}"}, pagination_function=next_page,
+            response_filter=lambda responses: [r.json()["data"] for r in responses], log_response=False,
+        )  # fmt: skip
+        from airflow.sdk import BaseHook
+
+        BaseHook.get_connection("intervals_http")  # warm up the lazy imports, as for the operator
+        return lambda: _write_jsonl_gz(out / "events.jsonl.gz", http.execute({}))
+
+    raise SystemExit(f"unknown contender {name!r}")
+
+
+def child(name: str, url: str, key: str) -> None:
+    """Run one contender in this (fresh) process and print its measurements as JSON."""
+    import gc
+    import logging
+
+    logging.disable(logging.INFO)  # log lines are not what we measure
+    out = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    try:
+        pull = _prepare(name, url, key, out)
+        gc.collect()
+        baseline_kb = _rss_kb()
+        maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        sampler = Sampler()
+        sampler.start()
+        started = time.perf_counter()
+        events = pull()
+        seconds = time.perf_counter() - started
+        sampler.stop()
+        maxrss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # ru_maxrss is the peak over the process's life: it only tells if the pull raised it.
+        peak_kb = max(sampler.peak_kb, maxrss_after if maxrss_after > maxrss_before else 0)
+        print(json.dumps({
+            "events": events, "seconds": seconds, "added_mb": (peak_kb - baseline_kb) / 1024,
+            "baseline_mb": baseline_kb / 1024, "sockets": sampler.max_sockets,
+        }))  # fmt: skip
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- parent side
+
+
+def start_sandbox(events: int, latency: float = 0.0) -> tuple[subprocess.Popen, str, str]:
+    """Start the sandbox CLI with ``events`` seeded events; return the process, URL and key."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_intervals.sandbox", "--port", "0", "--events", str(events),
+         "--seed", "11", "--no-rate-limit", "--latency", str(latency)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    url = key = None
+    for line in process.stdout:
+        if m := re.search(r"listening on (\S+)", line):
+            url = m.group(1)
+        elif m := re.search(r"API key \(all scopes\): (\S+)", line):
+            key = m.group(1)
+        if url and key:
+            return process, url.rstrip("/"), key
+    raise SystemExit("the sandbox did not start")
+
+
+def run_child(name: str, url: str, key: str) -> dict:
+    """Run one contender in a fresh interpreter; return its measurements."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", name, "--url", url, "--key", key],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Parse arguments; run every contender for every size; print the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated event counts")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox adds per request")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per size; the best throughput counts")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.url, args.key)
+        return
+
+    contenders = [c for c in args.contenders.split(",") if c]
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        process, url, key = start_sandbox(size, args.latency)
+        try:
+            results: dict[str, dict] = {}
+            for round_ in range(args.repeat):  # rounds interleave the contenders: drifts hit all alike
+                for name in contenders:
+                    print(f"  {size:>9,} events, round {round_ + 1}: {name} ...", file=sys.stderr, flush=True)
+                    r = run_child(name, url, key)
+                    best = results.setdefault(name, r)
+                    if r["seconds"] < best["seconds"]:
+                        results[name] = {**r, "added_mb": max(r["added_mb"], best["added_mb"]),
+                                         "sockets": max(r["sockets"], best["sockets"])}  # fmt: skip
+                    else:
+                        best["added_mb"] = max(r["added_mb"], best["added_mb"])
+                        best["sockets"] = max(r["sockets"], best["sockets"])
+        finally:
+            process.terminate()
+            process.wait()
+        base = results.get("bare-loop")
+        for name, r in results.items():
+            rate = r["events"] / r["seconds"]
+            ratio = rate / (base["events"] / base["seconds"]) if base else float("nan")
+            rows.append((size, name, r["events"], rate, ratio, r["added_mb"], r["sockets"], r["seconds"]))
+
+    header = (
+        f"{'events':>9}  {'contender':<14} {'landed':>9} {'events/s':>9} {'vs bare':>7} {'added MB':>9} "
+        f"{'sockets':>7} {'seconds':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for size, name, landed, rate, ratio, added, sockets, seconds in rows:
+        print(f"{size:>9,}  {name:<14} {landed:>9,} {rate:>9,.0f} {ratio:>6.2f}x {added:>9.1f} {sockets:>7} "
+              f"{seconds:>8.1f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""IntervalsEventsOperator in real Airflow runs (dag.test, metadata DB) against the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+
+import pytest
+from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.operators.events import IntervalsEventsOperator
+from airflow_provider_intervals.operators.landing import Window
+from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+MONTH = {"date_from": "2025-05-01", "date_to": "2025-06-30"}
+YEAR = {"date_from": "2025-01-01", "date_to": "2025-12-31"}
+
+
+def _dag(schedule=None, **op_kwargs):
+    """A one-task DAG with a unique id (each test gets its own runs and task state)."""
+    dag = DAG(f"land_{uuid.uuid4().hex[:8]}", schedule=schedule, start_date=utc(2015, 1, 1), catchup=False)
+    with dag:
+        IntervalsEventsOperator(task_id="land", **op_kwargs)
+    return dag
+
+
+def _files(manifest_url, conn_id=None):
+    prefix = ObjectStoragePath(manifest_url, conn_id=conn_id).parent
+    root = prefix.path.rstrip("/")
+    return prefix, sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
+
+
+def _expected(store, window, pieces):
+    return [e for sub in Window(**window).split(pieces) for e in store.iter_events(**sub.__dict__)]
+
+
+@pytest.mark.parametrize("concurrency", [1, 2], ids=["one-stream", "two-sub-windows"])
+def test_lands_the_window_record_for_record(api, make_conn, run_dag, landing_zone, concurrency):
+    make_conn(api)
+    output, conn_id = landing_zone
+    dag = _dag(
+        output_path=output, output_conn_id=conn_id, records_per_part=150, concurrency=concurrency, **MONTH
+    )
+    run = run_dag(dag, utc(2025, 7, 1))
+    assert run.state == "success"
+    summary = run.xcom("land")
+    want = _expected(api.store, MONTH, concurrency)
+    assert summary["records"] == len(want) > 150
+    assert (summary["date_from"], summary["date_to"]) == (MONTH["date_from"], MONTH["date_to"])
+    prefix, files = _files(summary["manifest"], conn_id)
+    assert list(iter_records(prefix, verify=True)) == want
+    manifest = read_manifest(prefix)
+    assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+    assert "/events/type=all/date_from=2025-05-01/date_to=2025-06-30" in summary["prefix"]
+    assert set(summary) == {"manifest", "prefix", "date_from", "date_to", "records", "parts", "requests",
+                            "resumed_parts"}  # fmt: skip
+
+
+def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_dag, landing_zone):
+    make_conn(api)
+    output, conn_id = landing_zone
+    dag = _dag(output_path=output, output_conn_id=conn_id, records_per_part=200, **MONTH)
+    first = run_dag(dag, utc(2025, 7, 1)).xcom("land")
+    before = read_manifest(ObjectStoragePath(first["manifest"], conn_id=conn_id))
+    second = run_dag(dag, utc(2025, 7, 1)).xcom("land")
+    prefix, files = _files(second["manifest"], conn_id)
+    after = read_manifest(prefix)
+    assert second["manifest"] == first["manifest"]
+    assert after["write_id"] != before["write_id"]
+    assert [p["sha256"] for p in after["parts"]] == [p["sha256"] for p in before["parts"]]
+    assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in after["parts"])])
+    assert list(iter_records(prefix)) == _expected(api.store, MONTH, 2)
+
+
+def _seed_failing_at(request_index: int, rate: float = 0.2) -> int:
+    def first_failure(seed):
+        rng = random.Random(seed)
+        return next(i for i in range(10_000) if rng.random() < rate)
+
+    return next(s for s in range(10_000) if first_failure(s) == request_index)
+
+
+def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_conn, run_dag, tmp_path):
+    """Faults outlast the hook's retry budget after 5 pages; the task's retry resumes there."""
+    make_conn(api, max_retries=0)
+    crash_at = 5
+    api.set_faults(error_rate=0.2, seed=_seed_failing_at(crash_at))
+    dag = _dag(
+        output_path=f"file://{tmp_path}/lake", records_per_part=100, concurrency=1, retries=1,
+        retry_delay=dt.timedelta(0), on_retry_callback=lambda context: api.set_faults(), **YEAR,
+    )  # fmt: skip
+    run = run_dag(dag, utc(2025, 7, 1))
+    assert run.state == "success"
+    assert run.ti("land").try_number == 2
+    summary = run.xcom("land")
+    full_pages = -(-api.store.count_events(**YEAR) // 100)
+    assert summary["resumed_parts"] == crash_at
+    assert summary["requests"] == full_pages - crash_at  # the retry asked only for what was missing
+    assert api.stats["requests"] == crash_at + 1 + summary["requests"]
+    prefix, files = _files(summary["manifest"])
+    manifest = read_manifest(prefix)
+    assert manifest["api_requests"] == full_pages
+    assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+    assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+@pytest.mark.parametrize(
+    ("schedule", "logical_date", "templates", "window"),
+    [
+        (
+            CronDataIntervalTimetable("@daily", timezone="UTC"),
+            utc(2025, 6, 2),
+            {},
+            ("2025-06-01", "2025-06-01"),
+        ),
+        (
+            CronDataIntervalTimetable("@weekly", timezone="UTC"),
+            utc(2025, 6, 8),
+            {},
+            ("2025-06-01", "2025-06-07"),
+        ),
+        ("@daily", utc(2025, 6, 2), {}, ("2025-06-02", "2025-06-02")),  # start == end: the logical day
+        (None, utc(2025, 6, 10), {}, ("2025-06-10", "2025-06-10")),
+        (None, utc(2024, 3, 15), {}, ("2024-03-15", "2024-03-15")),  # backfill-like, before the data
+        (
+            None,
+            utc(2025, 6, 10),
+            {"date_from": "{{ macros.ds_add(ds, -6) }}", "date_to": "{{ ds }}"},
+            ("2025-06-04", "2025-06-10"),
+        ),
+    ],
+    ids=[
+        "daily-data-interval",
+        "weekly-data-interval",
+        "daily-cron-trigger",
+        "schedule-none",
+        "backfill-date",
+        "templated",
+    ],
+)
+def test_window_follows_the_schedule_or_the_templates(
+    api, make_conn, run_dag, tmp_path, schedule, logical_date, templates, window
+):
+    make_conn(api)
+    dag = _dag(schedule, output_path=f"file://{tmp_path}/lake", **templates)
+    run = run_dag(dag, logical_date)
+    assert run.state == "success"
+    summary = run.xcom("land")
+    date_from, date_to = window
+    assert (summary["date_from"], summary["date_to"]) == window
+    assert f"/date_from={date_from}/date_to={date_to}" in summary["prefix"]
+    assert summary["records"] == api.store.count_events(date_from=date_from, date_to=date_to)
+    manifest = read_manifest(ObjectStoragePath(summary["manifest"]))
+    assert manifest["window"] == {"date_from": date_from, "date_to": date_to}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"date_from": "{{ ds }}x"}, "Invalid date_from='2025-06-10x'"),
+        ({"date_from": "2025-02-30"}, "Invalid date_from='2025-02-30'"),
+        ({"date_from": "2025-06-11", "date_to": "{{ ds }}"}, "must be on or after date_from='2025-06-11'"),
+        ({"event_type": "Race"}, "Invalid event_type='Race'"),
+        ({"format": "csv"}, "Invalid format='csv'"),
+        ({"records_per_part": "{{ params.n }}"}, "Invalid records_per_part='many'"),
+        ({"concurrency": 50}, "Invalid concurrency=50"),
+    ],
+    ids=[
+        "date-suffix",
+        "impossible-date",
+        "from-after-to",
+        "type-case",
+        "format",
+        "part-size",
+        "concurrency",
+    ],
+)
+def test_bad_arguments_fail_before_any_request(api, make_conn, run_dag, tmp_path, arguments, message):
+    make_conn(api)
+    dag = DAG(f"bad_{uuid.uuid4().hex[:8]}", schedule=None, start_date=utc(2024, 1, 1), params={"n": "many"})
+    with dag:
+        IntervalsEventsOperator(task_id="land", output_path=f"file://{tmp_path}/lake", **arguments)
+    run = run_dag(dag, utc(2025, 6, 10))
+    assert run.state == "failed"
+    assert api.stats["requests"] == 0
+    assert not (tmp_path / "lake").exists()
+    # The same message, as the task log shows it:
+    task = dag.task_dict["land"]
+    context = {"ds": "2025-06-10", "logical_date": utc(2025, 6, 10), "params": {"n": "many"}, "macros": None}
+    task.render_template_fields(context)
+    with pytest.raises(exc.IntervalsArgumentError) as raised:
+        task.execute(context)
+    assert message in str(raised.value)
+    assert api.stats["requests"] == 0
+
+
+def test_empty_window_is_published_or_fails_by_option(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    allowed = run_dag(_dag(output_path=f"file://{tmp_path}/a"), utc(2020, 1, 1))
+    assert allowed.state == "success"
+    assert allowed.xcom("land")["records"] == 0
+    refused = run_dag(_dag(output_path=f"file://{tmp_path}/b", allow_empty=False), utc(2020, 1, 1))
+    assert refused.state == "failed"
+    assert not list((tmp_path / "b").rglob(MANIFEST))
+
+
+def test_declares_an_asset_and_records_the_window_in_its_event(api, make_conn, run_dag, tmp_path):
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    make_conn(api)
+    output = f"file://{tmp_path}/lake"
+    dag = _dag(output_path=output, **MONTH)
+    (asset,) = dag.task_dict["land"].outlets
+    assert asset.uri == f"{output}/events"
+    run = run_dag(dag, utc(2025, 7, 1))
+    with create_session() as session:
+        events = [e for e in session.query(AssetEvent).all() if e.source_dag_id == dag.dag_id]
+    assert len(events) == 1
+    assert events[0].extra["manifest"] == run.xcom("land")["manifest"]
+    assert events[0].extra["records"] == api.store.count_events(**MONTH)

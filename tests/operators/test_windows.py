@@ -1,0 +1,70 @@
+"""Window rules without a DAG run: the data interval, the empty interval, timezones, splits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.operators.landing import Window, default_window, resolve_window
+
+UTC = dt.UTC
+
+
+def _day(*args):
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+def _context(start, end, logical=None, tz=UTC, run_after=None):
+    return {
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "logical_date": logical,
+        "dag": SimpleNamespace(timezone=tz),
+        "dag_run": SimpleNamespace(run_after=run_after),
+    }
+
+
+@pytest.mark.parametrize(
+    ("context", "window"),
+    [
+        (_context(_day(2025, 6, 1), _day(2025, 6, 2)), ("2025-06-01", "2025-06-01")),
+        (_context(_day(2025, 6, 1), _day(2025, 6, 8)), ("2025-06-01", "2025-06-07")),
+        (_context(_day(2025, 6, 1, 10), _day(2025, 6, 1, 11)), ("2025-06-01", "2025-06-01")),
+        (_context(*[_day(2025, 6, 2)] * 3), ("2025-06-02", "2025-06-02")),
+        (_context(None, None, run_after=_day(2025, 6, 3, 5)), ("2025-06-03", "2025-06-03")),
+        # A DAG in New York: midnight there is 04:00 UTC; the window is New York's day.
+        (
+            _context(_day(2025, 6, 1, 4), _day(2025, 6, 2, 4), tz=ZoneInfo("America/New_York")),
+            ("2025-06-01", "2025-06-01"),
+        ),
+    ],
+    ids=["daily", "weekly", "hourly", "empty-interval", "no-logical-date", "dag-timezone"],
+)
+def test_default_window(context, window):
+    got = default_window(context)
+    assert (got.date_from, got.date_to) == window
+
+
+def test_templated_end_overrides_one_side_and_is_checked():
+    context = _context(_day(2025, 6, 1), _day(2025, 6, 2))
+    assert resolve_window(context, "2025-05-01\n", None) == Window("2025-05-01", "2025-06-01")
+    with pytest.raises(
+        exc.IntervalsArgumentError, match=r"date_to='2025-06-01'.*on or after date_from='2025-06-05'"
+    ):
+        resolve_window(context, "2025-06-05", None)
+
+
+@pytest.mark.parametrize(("pieces", "expected"), [(1, 1), (2, 2), (7, 7), (30, 10)])
+def test_split_covers_every_day_once(pieces, expected):
+    window = Window("2025-06-01", "2025-06-10")
+    subs = window.split(pieces)
+    assert len(subs) == expected
+    assert subs[0].date_from == "2025-06-01"
+    assert subs[-1].date_to == "2025-06-10"
+    days = [d for s in subs for d in range(dt.date.fromisoformat(s.date_from).toordinal(),
+                                          dt.date.fromisoformat(s.date_to).toordinal() + 1)]  # fmt: skip
+    assert days == list(range(dt.date(2025, 6, 1).toordinal(), dt.date(2025, 6, 10).toordinal() + 1))

@@ -1,0 +1,257 @@
+"""Landing machinery against the sandbox over HTTP, on a local directory: parts, publish, resume."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
+from airflow_provider_intervals.storage import (
+    CHECKPOINT_KEY,
+    MANIFEST,
+    SUCCESS,
+    EmptyWindowError,
+    Stream,
+    iter_records,
+    land,
+    read_manifest,
+    window_prefix,
+)
+
+YEAR = {"date_from": "2025-01-01", "date_to": "2025-12-31"}
+
+
+class DictStateStore:
+    """The ``task_state_store`` interface (get/set/delete) over a dict, as shared by the tries."""
+
+    def __init__(self) -> None:
+        self.data: dict = {}
+        self.writes = 0
+
+    def get(self, key, default=None):
+        return json.loads(self.data[key]) if key in self.data else default
+
+    def set(self, key, value, *, retention=None):
+        self.writes += 1
+        self.data[key] = json.dumps(value)  # JSON round trip, as the real store does
+
+    def delete(self, key):
+        self.data.pop(key, None)
+
+
+@pytest.fixture
+def hooks(api, make_conn):
+    make_conn(api)
+    made = [IntervalsHook(), IntervalsHook()]
+    yield made
+    for hook in made:
+        hook.close()
+
+
+@pytest.fixture
+def prefix(tmp_path):
+    return window_prefix(ObjectStoragePath(f"file://{tmp_path}/lake"), "events", {"type": "all", **YEAR})
+
+
+def _land(prefix, hooks, streams=None, **kwargs):
+    streams = streams or [Stream("000", hooks[0].events_request(**YEAR))]
+    kwargs.setdefault("records_per_part", 250)
+    return land(prefix, streams, hooks[:1], resource="events", description={"window": YEAR}, **kwargs)
+
+
+def _files(prefix):
+    root = prefix.path.rstrip("/")
+    return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
+
+
+def _first_failure(seed: int, rate: float) -> int:
+    """Index of the first request the sandbox fails with ``error_rate=rate, seed=seed`` (one draw each)."""
+    rng = random.Random(seed)
+    return next(i for i in range(10_000) if rng.random() < rate)
+
+
+def _seed_failing_at(request_index: int, rate: float = 0.2) -> int:
+    return next(s for s in range(10_000) if _first_failure(s, rate) == request_index)
+
+
+def test_land_equals_store_record_for_record_in_api_order(api, hooks, prefix):
+    result = _land(prefix, hooks)
+    want = list(api.store.iter_events(**YEAR))
+    assert list(iter_records(prefix, verify=True)) == want
+    assert result.records == len(want) > 500
+    assert result.parts == -(-len(want) // 250)  # parts roll by records, mid-page too
+    assert result.requests == api.stats["requests"]
+
+
+def test_manifest_describes_parts_with_checksums_and_success_comes_last(api, hooks, prefix):
+    result = _land(prefix, hooks)
+    manifest = read_manifest(prefix)
+    assert (manifest["window"], manifest["format"], manifest["resource"]) == (YEAR, "jsonl", "events")
+    assert manifest["records"] == result.records == sum(p["records"] for p in manifest["parts"])
+    assert manifest["api_requests"] == api.stats["requests"]
+    assert manifest["provider_version"]
+    assert manifest["created_at"]
+    for part in manifest["parts"]:
+        data = (prefix / part["path"]).read_bytes()
+        assert len(data) == part["bytes"]
+        assert hashlib.sha256(data).hexdigest() == part["sha256"]
+        assert gzip.decompress(data).count(b"\n") == part["records"]
+    success = json.loads((prefix / SUCCESS).read_bytes())
+    assert success["write_id"] == manifest["write_id"] == result.write_id
+    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+
+
+def test_rerun_gives_identical_bytes_and_replaces_only_its_window(api, hooks, prefix, tmp_path):
+    sibling = window_prefix(ObjectStoragePath(f"file://{tmp_path}/lake"), "events",
+                            {"type": "all", "date_from": "2025-01-01", "date_to": "2025-12-30"})  # fmt: skip
+    sibling.mkdir(parents=True, exist_ok=True)
+    (sibling / "keep.txt").write_bytes(b"another window")
+    first = _land(prefix, hooks)
+    before = read_manifest(prefix)
+    second = _land(prefix, hooks)
+    after = read_manifest(prefix)
+    assert second.write_id != first.write_id
+    assert [p["sha256"] for p in after["parts"]] == [p["sha256"] for p in before["parts"]]
+    assert all(p.startswith(f"w={second.write_id}/") for p in [q["path"] for q in after["parts"]])
+    assert not any(f.startswith(f"w={first.write_id}") for f in _files(prefix))
+    assert (sibling / "keep.txt").read_bytes() == b"another window"
+
+
+def test_publish_removes_stray_files_under_the_window(api, hooks, prefix):
+    stray = prefix / "w=deadbeef" / "part-000-00000.jsonl.gz"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"left by a crashed try")
+    (prefix / f"{MANIFEST}.old.tmp").write_bytes(b"{}")
+    _land(prefix, hooks)
+    manifest = read_manifest(prefix)
+    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+
+
+@pytest.mark.parametrize("records_per_part", [100, 250], ids=["part-per-page", "parts-split-pages"])
+def test_retry_resumes_after_the_last_finished_part(api, make_conn, prefix, records_per_part):
+    make_conn(api, max_retries=0)
+    store = DictStateStore()
+    crash_at = 6  # requests 0..5 succeed, request 6 fails and no retry is left
+    api.set_faults(error_rate=0.2, seed=_seed_failing_at(crash_at))
+    with pytest.raises(exc.IntervalsServerError):
+        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=records_per_part)
+    saved = store.get(CHECKPOINT_KEY)
+    done = saved["streams"]["000"]["parts"]
+    assert len(done) == crash_at * 100 // records_per_part
+    assert not (prefix / MANIFEST).exists()  # nothing published by the failed try
+
+    api.set_faults()
+    api.reset_stats()
+    full_pages = -(-api.store.count_events(**YEAR) // 100)
+    result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=records_per_part)
+    assert result.resumed_parts == len(done)
+    assert result.write_id == saved["write_id"]
+    assert api.stats["requests"] == result.requests < full_pages
+    assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
+    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
+    assert CHECKPOINT_KEY not in store.data  # cleared once published
+
+
+def test_without_a_state_store_a_retry_starts_over_and_leaves_no_orphan(api, make_conn, prefix):
+    make_conn(api, max_retries=0)
+    api.set_faults(error_rate=0.2, seed=_seed_failing_at(4))
+    with pytest.raises(exc.IntervalsServerError):
+        _land(prefix, [IntervalsHook()], state_store=None)
+    crashed = _files(prefix)
+    assert crashed
+    assert all(f.startswith("w=") for f in crashed)
+
+    api.set_faults()
+    api.reset_stats()
+    result = _land(prefix, [IntervalsHook()], state_store=None)
+    assert result.resumed_parts == 0
+    assert result.requests == -(-api.store.count_events(**YEAR) // 100)  # the whole window again
+    assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
+    assert not set(crashed) & set(_files(prefix))
+
+
+def test_checkpoint_from_other_settings_is_ignored(api, make_conn, prefix):
+    make_conn(api, max_retries=0)
+    store = DictStateStore()
+    api.set_faults(error_rate=0.2, seed=_seed_failing_at(5))
+    with pytest.raises(exc.IntervalsServerError):
+        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    api.set_faults()
+    result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=300)
+    assert result.resumed_parts == 0
+    assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
+
+
+def test_checkpoint_whose_parts_vanished_starts_over(api, make_conn, prefix):
+    make_conn(api, max_retries=0)
+    store = DictStateStore()
+    api.set_faults(error_rate=0.2, seed=_seed_failing_at(5))
+    with pytest.raises(exc.IntervalsServerError):
+        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    first = store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"][0]["path"]
+    (prefix / first).unlink()
+    api.set_faults()
+    result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    assert result.resumed_parts == 0
+    assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
+
+
+def test_concurrent_streams_use_one_session_each_and_land_in_stream_order(api, hooks, prefix):
+    halves = [("2025-01-01", "2025-06-30"), ("2025-07-01", "2025-12-31")]
+    streams = [
+        Stream(f"{i:03d}", hooks[0].events_request(date_from=a, date_to=b)) for i, (a, b) in enumerate(halves)
+    ]
+    result = land(prefix, streams, hooks, resource="events", description={}, records_per_part=200)
+    want = [e for a, b in halves for e in api.store.iter_events(date_from=a, date_to=b)]
+    assert list(iter_records(prefix, verify=True)) == want
+    assert result.records == len(want)
+    assert all("session" in h.__dict__ for h in hooks)  # both workers fetched
+
+
+def test_parquet_round_trip_keeps_nested_fields_and_a_stable_schema(api, hooks, tmp_path):
+    import pyarrow.parquet as pq
+
+    root = ObjectStoragePath(f"file://{tmp_path}/lake")
+    schemas = []
+    for window in (YEAR, {"date_from": "2026-03-01", "date_to": "2026-03-02"}):
+        prefix = window_prefix(root, "events", {"type": "all", **window})
+        streams = [Stream("000", hooks[0].events_request(**window))]
+        land(
+            prefix, streams, hooks[:1], resource="events", description={}, fmt="parquet", records_per_part=400
+        )
+        want = list(api.store.iter_events(**window))
+        assert list(iter_records(prefix, verify=True)) == want
+        assert any("address" in e for e in want)
+        for part in read_manifest(prefix)["parts"]:
+            with (prefix / part["path"]).open("rb") as f:
+                schemas.append(pq.read_schema(f))
+    assert all(s.equals(schemas[0]) for s in schemas)
+    assert str(schemas[0].field("date").type) == "date32[day]"
+    assert str(schemas[0].field("address").type) == "string"  # nested object kept as JSON text
+
+
+def test_empty_window_publishes_an_empty_manifest_or_fails(api, hooks, prefix):
+    streams = [Stream("000", hooks[0].events_request(date_from="2020-01-01", date_to="2020-01-02"))]
+    result = land(prefix, streams, hooks[:1], resource="events", description={})
+    assert result.records == 0
+    assert read_manifest(prefix)["parts"] == []
+    other = prefix.parent / "date_to=2020-01-03"
+    with pytest.raises(EmptyWindowError, match="allow_empty=True"):
+        land(other, streams, hooks[:1], resource="events", description={}, allow_empty=False)
+    assert not (other / MANIFEST).exists()
+    assert not list(other.iterdir())  # not even the empty series directory is left
+
+
+def test_window_prefix_refuses_path_segments_that_escape():
+    root = ObjectStoragePath("file:///tmp/lake")
+    with pytest.raises(ValueError, match="plain path segment"):
+        window_prefix(root, "events", {"type": "../x"})
+    assert str(window_prefix(root, "events", {"type": "race", "date_from": "2025-06-01"})).endswith(
+        "/lake/events/type=race/date_from=2025-06-01"
+    )
