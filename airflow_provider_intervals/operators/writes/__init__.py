@@ -1,0 +1,34 @@
+"""Write operators: create events and register participants, exactly once across retries and reruns.
+
+- :class:`IntervalsCreateEventOperator`, :class:`IntervalsRegisterParticipantOperator`: one
+  templated body, returning the new id (:mod:`.single`).
+- :class:`IntervalsBulkCreateEventsOperator`, :class:`IntervalsBulkRegisterParticipantsOperator`:
+  every row of a JSON Lines or CSV file in object storage (:mod:`.bulk`), with results and
+  rejects files beside it (:mod:`.results`), CSV rules in :mod:`.rows`, keys in :mod:`.keys`.
+"""
+
+from airflow_provider_intervals.operators.writes.bulk import (
+    IntervalsBulkCreateEventsOperator,
+    IntervalsBulkRegisterParticipantsOperator,
+    IntervalsBulkWriteOperator,
+)
+from airflow_provider_intervals.operators.writes.errors import (
+    IntervalsInvalidRowsError,
+    IntervalsRowsFailedError,
+)
+from airflow_provider_intervals.operators.writes.single import (
+    IntervalsCreateEventOperator,
+    IntervalsRegisterParticipantOperator,
+    IntervalsWriteOneOperator,
+)
+
+__all__ = [
+    "IntervalsBulkCreateEventsOperator",
+    "IntervalsBulkRegisterParticipantsOperator",
+    "IntervalsBulkWriteOperator",
+    "IntervalsCreateEventOperator",
+    "IntervalsInvalidRowsError",
+    "IntervalsRegisterParticipantOperator",
+    "IntervalsRowsFailedError",
+    "IntervalsWriteOneOperator",
+]

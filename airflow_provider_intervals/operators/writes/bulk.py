@@ -1,0 +1,383 @@
+"""Bulk writes: create every row of a JSON Lines or CSV file in object storage, exactly once.
+
+A load reads its input twice, streaming, one row at a time:
+
+1. **Check pass.** Every row is parsed (:mod:`.rows`: formats, CSV cell rules) and checked by
+   the API's rules. Every bad row is logged with its line and field. If any row is bad and
+   ``skip_invalid`` is off, the task fails here, before any request, naming the bad lines.
+   With ``skip_invalid=True`` the bad rows go to ``{input}.rejects.jsonl`` and the load goes on.
+2. **Send pass.** Each good row is skipped if an earlier try or run created it (from the
+   results file and its checkpoints, :mod:`.results`), else sent with its derived
+   ``Idempotency-Key`` (:mod:`.keys`): a retry replays what the API already did. The
+   outcome of every row (id or error) is written to ``{input}.results.jsonl``.
+
+Failure policy: an API error about one row (400, 404, 409, 422) is recorded for that row
+and the load goes on; at the end the task fails with
+:class:`~.errors.IntervalsRowsFailedError` listing them, unless ``fail_on_row_errors=False``.
+Errors about every row (401, 403; transport errors and 5xx the hook's retries could not
+overcome; a 429 whose wait is too long) stop the load at once: the task fails, keeping a
+checkpoint, and its retry resumes where it stopped.
+
+Rate: the hook waits out each 429 until the API's ``retryAfter``, so a load slows to the
+plan's rate instead of failing. ``max_requests_per_minute`` paces requests on the client
+side too, so a big load does not spend requests running into 429s (enterprise: 1,000).
+
+Memory: one row at a time, plus ~100 bytes per row for the identities of the rows (to
+tell identical rows apart) and of rows created before, and per distinct slug for events.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator, ObjectStoragePath
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
+from airflow_provider_intervals.operators.landing import _whole
+from airflow_provider_intervals.operators.writes import results as res
+from airflow_provider_intervals.operators.writes.errors import (
+    ROW_ERRORS,
+    SHOWN,
+    IntervalsInvalidRowsError,
+    IntervalsRowsFailedError,
+    describe,
+    error_record,
+)
+from airflow_provider_intervals.operators.writes.keys import RunIdentity
+from airflow_provider_intervals.operators.writes.rows import (
+    EVENT,
+    REGISTRATION,
+    Kind,
+    Problem,
+    canonical,
+    content_digest,
+    detect_format,
+    iter_rows,
+)
+
+DEFAULT_PROGRESS_INTERVAL = 10.0
+
+
+class Pacer:
+    """Space requests evenly to stay under ``per_minute`` (no limit when ``None``).
+
+    :param per_minute: the most requests to start in any minute.
+    :param clock: monotonic clock (seconds).
+    :param sleep: how to wait.
+    """
+
+    def __init__(
+        self, per_minute: float | None, clock: Any = time.monotonic, sleep: Any = time.sleep
+    ) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self._next = 0.0
+
+    def wait(self) -> None:
+        """Return when the next request may start."""
+        if not self.interval:
+            return
+        now = self.clock()
+        if self._next > now:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = now + self.interval
+
+
+class Progress:
+    """Count rows by outcome and log the counts and the rate every ``interval`` seconds.
+
+    :param log: the operator's logger.
+    :param what: e.g. ``registration``.
+    :param total: rows in the file.
+    :param interval: seconds between log lines.
+    """
+
+    def __init__(self, log: Any, what: str, total: int, interval: float) -> None:
+        self.log, self.what, self.total, self.interval = log, what, total, interval
+        self.counts = {s: 0 for s in (res.CREATED, res.EXISTING, res.FAILED, res.REJECTED)}
+        self.started = self._last = time.monotonic()
+
+    @property
+    def done(self) -> int:
+        """Rows handled so far."""
+        return sum(self.counts.values())
+
+    def add(self, status: str) -> None:
+        """Count one row; log if the interval has passed."""
+        self.counts[status] += 1
+        if time.monotonic() - self._last >= self.interval:
+            self.report()
+
+    def report(self) -> None:
+        """Log the counts and the rate (never a row's content)."""
+        self._last = time.monotonic()
+        rate = self.done / max(self._last - self.started, 1e-9)
+        self.log.info(
+            "Bulk %s load: %d/%d rows done, %d created, %d existing (skipped), %d failed, %d rejected; "
+            "%.1f rows/s",
+            self.what, self.done, self.total, self.counts[res.CREATED], self.counts[res.EXISTING],
+            self.counts[res.FAILED], self.counts[res.REJECTED], rate,
+        )  # fmt: skip
+
+
+def _flag(argument: str, value: Any) -> bool:
+    if value in (True, False):
+        return bool(value)
+    if isinstance(value, str) and value.strip() in ("True", "False", "true", "false"):
+        return value.strip().lower() == "true"
+    raise exc.IntervalsArgumentError(argument, value, "expected True or False")
+
+
+class IntervalsBulkWriteOperator(BaseOperator):
+    """Create every row of a JSON Lines or CSV file; a subclass names its :class:`Kind`.
+
+    Returns (XCom) the results and rejects paths and the counts: ``rows``, ``created``,
+    ``existing``, ``failed``, ``rejected``. Never a row.
+
+    :param input_path: the file, any ``ObjectStoragePath`` URL (``s3://plans/season.csv``,
+        ``file:///data/export.jsonl.gz``). Results and rejects are written beside it. Templated.
+    :param input_conn_id: connection of the object store (e.g. an ``aws`` connection). Templated.
+    :param intervals_conn_id: the Intervals connection. Templated.
+    :param format: ``jsonl`` or ``csv``; default from the file name. Templated.
+    :param skip_invalid: send the valid rows and write the invalid ones to
+        ``{input}.rejects.jsonl`` (default: fail before any request). Templated.
+    :param fail_on_row_errors: fail the task at the end if the API refused any row
+        (default ``True``); the results file has every row's outcome either way. Templated.
+    :param idempotency_namespace: salt of the keys and row identities; change it to create
+        the rows again on purpose. Templated.
+    :param max_requests_per_minute: client-side pacing (default none: the hook waits out
+        429s). Templated.
+    :param checkpoint_rows: created rows per checkpoint (default 500). Templated.
+    :param progress_interval: seconds between progress log lines (default 10).
+    """
+
+    kind: Kind = EVENT
+    template_fields: Sequence[str] = (
+        "input_path", "input_conn_id", "intervals_conn_id", "format", "skip_invalid", "fail_on_row_errors",
+        "idempotency_namespace", "max_requests_per_minute", "checkpoint_rows",
+    )  # fmt: skip
+    ui_color = "#fdf0e0"
+
+    def __init__(
+        self,
+        *,
+        input_path: str,
+        input_conn_id: str | None = None,
+        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        format: str | None = None,
+        skip_invalid: bool = False,
+        fail_on_row_errors: bool = True,
+        idempotency_namespace: str | None = None,
+        max_requests_per_minute: float | None = None,
+        checkpoint_rows: int = res.DEFAULT_CHECKPOINT_ROWS,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.input_path = input_path
+        self.input_conn_id = input_conn_id
+        self.intervals_conn_id = intervals_conn_id
+        self.format = format
+        self.skip_invalid = skip_invalid
+        self.fail_on_row_errors = fail_on_row_errors
+        self.idempotency_namespace = idempotency_namespace
+        self.max_requests_per_minute = max_requests_per_minute
+        self.checkpoint_rows = checkpoint_rows
+        self.progress_interval = progress_interval
+
+    @cached_property
+    def hook(self) -> IntervalsHook:
+        """The Intervals hook."""
+        return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
+
+    def check_arguments(self) -> tuple[ObjectStoragePath, str, bool]:
+        """Check the rendered arguments; return the input path, its format and whether gzipped."""
+        if not isinstance(self.input_path, str) or "://" not in self.input_path:
+            raise exc.IntervalsArgumentError(
+                "input_path", self.input_path, "expected a storage URL such as 's3://bucket/season.csv'"
+            )
+        fmt, gzipped = detect_format(self.input_path.strip(), (self.format or "").strip() or None)
+        self.skip_invalid = _flag("skip_invalid", self.skip_invalid)
+        self.fail_on_row_errors = _flag("fail_on_row_errors", self.fail_on_row_errors)
+        self.checkpoint_rows = _whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
+        rpm = self.max_requests_per_minute
+        if rpm not in (None, ""):
+            try:
+                rpm = float(rpm)
+            except (TypeError, ValueError):
+                rpm = -1.0
+            if not 0 < rpm <= 1_000_000:
+                raise exc.IntervalsArgumentError(
+                    "max_requests_per_minute",
+                    self.max_requests_per_minute,
+                    "expected a positive number, e.g. 900",
+                )
+        self.max_requests_per_minute = rpm or None
+        path = ObjectStoragePath(self.input_path.strip(), conn_id=self.input_conn_id or None)
+        if not path.is_file():
+            raise exc.IntervalsArgumentError(
+                "input_path", self.input_path, "no such file: check the path (and input_conn_id for a bucket)"
+            )
+        return path, fmt, gzipped
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        """Check every row, then send the rows not yet created; return paths and counts."""
+        path, fmt, gzipped = self.check_arguments()
+        identity = RunIdentity.from_context(context, self.idempotency_namespace)
+        layout = res.Layout(path)
+        attempt = f"try{getattr(context['ti'], 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
+        self.log.info("Checking every %s row of %s (%s)", self.kind.name, path, fmt)
+        rows, rejects = self.check_pass(path, fmt, gzipped, layout, attempt)
+        try:
+            progress, results_path = self.send_pass(path, fmt, gzipped, layout, attempt, identity, rows)
+        finally:
+            self.hook.close()
+        counts = progress.counts
+        summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
+        if counts[res.FAILED] and self.fail_on_row_errors:
+            raise IntervalsRowsFailedError(str(results_path), self._failures(layout), counts)
+        return summary
+
+    def check_pass(
+        self, path: ObjectStoragePath, fmt: str, gzipped: bool, layout: res.Layout, attempt: str
+    ) -> tuple[int, str | None]:
+        """Stream the file once, checking each row; fail or write the rejects. No request is made.
+
+        :return: the number of rows and the rejects file's path (``None`` if none written).
+        """
+        rows = bad = 0
+        shown: list[Problem] = []
+        rejects = res.AtomicLines(layout.rejects, attempt) if self.skip_invalid else None
+        try:
+            for row in iter_rows(self.kind, path, fmt, gzipped):
+                rows += 1
+                if not row.problems:
+                    continue
+                bad += 1
+                for problem in row.problems:
+                    self.log.warning("Invalid %s row: %s", self.kind.name, problem)
+                if len(shown) < SHOWN:
+                    shown.extend(row.problems[: SHOWN - len(shown)])
+                if rejects is not None:
+                    errors = [p.to_json() for p in row.problems]
+                    rejects.write({"line": row.line, "errors": errors, "row": row.raw})
+        except BaseException:
+            if rejects is not None:
+                rejects.discard()
+            raise
+        if bad and rejects is None:
+            raise IntervalsInvalidRowsError(str(path), shown, bad, rows)
+        if rejects is not None and rejects.publish():
+            self.log.warning("%d of %d rows are invalid: written to %s", bad, rows, layout.rejects)
+            return rows, str(layout.rejects)
+        if layout.rejects.exists():  # a stale one from an earlier load would mislead
+            layout.rejects.unlink()
+        return rows, None
+
+    def send_pass(
+        self,
+        path: ObjectStoragePath,
+        fmt: str,
+        gzipped: bool,
+        layout: res.Layout,
+        attempt: str,
+        identity: RunIdentity,
+        rows: int,
+    ) -> tuple[Progress, ObjectStoragePath]:
+        """Stream the file again, sending each valid row not created before; publish the results."""
+        known = res.Known(layout)
+        if known.ids:
+            self.log.info(
+                "%d row(s) were created by an earlier try or run: they will be skipped", len(known.ids)
+            )
+        writer = res.ResultsWriter(layout, attempt, known, self.checkpoint_rows)
+        progress = Progress(self.log, self.kind.name, rows, self.progress_interval)
+        pacer = Pacer(self.max_requests_per_minute)
+        send = getattr(self.hook, self.kind.hook_method)
+        seen: dict[str, int] = {}
+        try:
+            for row in iter_rows(self.kind, path, fmt, gzipped):
+                if row.body is None:
+                    error = {"type": "IntervalsArgumentError", "status": None, "code": None,
+                             **row.problems[0].to_json()}  # fmt: skip
+                    record = {
+                        "line": row.line,
+                        "key": None,
+                        "status": res.REJECTED,
+                        "id": None,
+                        "error": error,
+                    }
+                    writer.add(record)
+                    progress.add(res.REJECTED)
+                    continue
+                body = canonical(row.body)
+                digest = content_digest(identity.namespace, self.kind, body)
+                occurrence = seen[digest] = seen.get(digest, -1) + 1
+                record = {
+                    "line": row.line, "key": row.body.get(self.kind.key_field), "digest": digest,
+                    "n": occurrence, "idempotency_key": identity.key(row.line, body),
+                    "status": res.EXISTING, "id": known.get(digest, occurrence), "error": None,
+                }  # fmt: skip
+                if record["id"] is None:
+                    pacer.wait()
+                    try:
+                        record["id"] = send(row.body, idempotency_key=record["idempotency_key"])
+                        record["status"] = res.CREATED
+                    except ROW_ERRORS as error:
+                        record["status"], record["error"] = res.FAILED, error_record(self.kind, error)
+                        where = f"line {row.line} ({self.kind.key_field} {record['key']!r})"
+                        self.log.warning("Refused: %s", describe(self.kind, where, error))
+                writer.add(record)
+                progress.add(record["status"])
+        except BaseException:
+            writer.abort()
+            progress.report()
+            raise
+        results_path = writer.publish()
+        progress.report()
+        return progress, results_path
+
+    def _failures(self, layout: res.Layout) -> list[str]:
+        """Return the first failed rows of the published results, as message lines."""
+        failures: list[str] = []
+        with layout.results.open("rb") as lines:
+            for raw in lines:
+                record = json.loads(raw)
+                if record["status"] == res.FAILED:
+                    e = record["error"]
+                    field = f" (field {e['field']})" if e.get("field") else ""
+                    failures.append(
+                        f"line {record['line']} ({self.kind.key_field} {record['key']!r}): "
+                        f"{e['status']} {e['code']}{field}: {e['message']}"
+                    )
+                    if len(failures) >= SHOWN:
+                        break
+        return failures
+
+
+class IntervalsBulkCreateEventsOperator(IntervalsBulkWriteOperator):
+    """Create every event of a season plan (JSON Lines or CSV; columns are ``POST /events`` fields).
+
+    Slugs must be unique in the file (checked before any request) and in the organisation
+    (a 409 for the row otherwise). See :class:`IntervalsBulkWriteOperator` for the arguments.
+    """
+
+    kind = EVENT
+
+
+class IntervalsBulkRegisterParticipantsOperator(IntervalsBulkWriteOperator):
+    """Register every participant of an export (columns are ``POST /registration`` fields).
+
+    Rows are personal data: no row, email or name is logged or returned; messages name the
+    line and field only. See :class:`IntervalsBulkWriteOperator` for the arguments.
+    """
+
+    kind = REGISTRATION

@@ -1,0 +1,558 @@
+"""Write operators in real Airflow runs (dag.test, metadata DB) against the sandbox over HTTP.
+
+Every test checks the sandbox's own store afterwards: what exists there is the truth.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import random
+import types
+import uuid
+
+import pytest
+from airflow.sdk import DAG, ObjectStoragePath
+
+from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.operators.writes import (
+    IntervalsBulkCreateEventsOperator,
+    IntervalsBulkRegisterParticipantsOperator,
+    IntervalsCreateEventOperator,
+    IntervalsInvalidRowsError,
+    IntervalsRegisterParticipantOperator,
+    IntervalsRowsFailedError,
+)
+from airflow_provider_intervals.operators.writes.bulk import Pacer
+from airflow_provider_intervals.operators.writes.rows import REGISTRATION, canonical, content_digest
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+DAY = utc(2025, 6, 10)
+
+
+def _dag(operator, params=None, dag_kwargs=None, **op_kwargs):
+    """A one-task DAG with a unique id (each test gets its own runs, keys and task state)."""
+    dag = DAG(f"write_{uuid.uuid4().hex[:8]}", schedule=None, start_date=utc(2024, 1, 1), params=params or {},
+              **(dag_kwargs or {}))  # fmt: skip
+    with dag:
+        operator(task_id="write", **op_kwargs)
+    return dag
+
+
+def _context(task_id="write", run_id="manual__test"):
+    """The part of a task context the operators read, for calling ``execute`` directly."""
+    ti = types.SimpleNamespace(dag_id="direct", task_id=task_id, run_id=run_id, map_index=-1, try_number=1)
+    return {"ti": ti}
+
+
+def _runs(store, count):
+    """``count`` event-run ids of seeded events (created events have no runs)."""
+    runs = []
+    for event_id in store.event_ids_sample(200):
+        runs += [run["_id"] for run in store.get_event(event_id)["runs"]]
+        if len(runs) >= count:
+            return runs[:count]
+    raise AssertionError("not enough seeded runs")
+
+
+def _registration_rows(store, count, tag):
+    runs = _runs(store, 25)
+    return [{"eventRunId": runs[i % len(runs)], "email": f"runner{i}.{tag}@bulk.example",
+             "registrationType": "paid" if i % 3 else "free", "name": f"Runner {i}"}
+            for i in range(count)]  # fmt: skip
+
+
+def _event_rows(count, tag):
+    return [{"name": f"Bulk {tag} {i}", "slug": f"bulk-{tag}-{i}", "type": "race",
+             "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}", "startTime": "08:00"}
+            for i in range(count)]  # fmt: skip
+
+
+def _write_jsonl(path: ObjectStoragePath, rows) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write("".join(json.dumps(r) + "\n" for r in rows).encode())
+    return str(path)
+
+
+def _write_csv(path: ObjectStoragePath, rows, columns=None) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns or list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(text.getvalue().encode())
+    return str(path)
+
+
+def _lines(path: ObjectStoragePath):
+    with path.open("rb") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _created_registrations(store, rows):
+    """How many registrations exist in the sandbox per email of ``rows``."""
+    emails = {r["email"] for r in rows}
+    events = {store.run_event_index(r["eventRunId"]) for r in rows}
+    found: dict[str, int] = {}
+    for i in events:
+        for reg in store.registrations(i):
+            if reg["email"] in emails:
+                found[reg["email"]] = found.get(reg["email"], 0) + 1
+    return found
+
+
+def _events_with_prefix(store, prefix):
+    return [e for e in store.iter_events() if e["slug"].startswith(prefix)]
+
+
+def _seed_dropping_at(request_index: int, rate: float) -> int:
+    """A fault seed whose first dropped response is request ``request_index`` (0-based)."""
+
+    def first_drop(seed):
+        rng = random.Random(seed)
+        return next(i for i in range(10_000) if rng.random() < rate)
+
+    return next(s for s in range(10_000) if first_drop(s) == request_index)
+
+
+# ----------------------------------------------------------------------------- single rows
+
+
+def test_create_event_renders_templates_and_a_retry_replays_the_lost_answer(api, make_conn, run_dag):
+    """Try 1 creates the event but its answer is lost; try 2 sends the same key and gets the same id."""
+    make_conn(api, max_retries=0)
+    tag = uuid.uuid4().hex[:6]
+    event = {
+        "name": "Lakefront 5K {{ ds }}", "slug": "lakefront-{{ params.tag }}-{{ ds }}", "type": "race",
+        "date": "{{ ds }}", "lat": "{{ params.lat }}", "address": '{"city": "{{ params.city }}"}',
+    }  # fmt: skip
+    api.set_faults(drop_rate=1.0)
+    dag = _dag(
+        IntervalsCreateEventOperator, params={"tag": tag, "lat": "41.88", "city": "Chicago"}, event=event,
+        retries=1, retry_delay=dt.timedelta(0), on_retry_callback=lambda context: api.set_faults(),
+    )  # fmt: skip
+    run = run_dag(dag, DAY)
+    assert run.state == "success"
+    assert run.ti("write").try_number == 2
+    assert (api.stats["requests"], api.stats["dropped"], api.stats["idempotent_replays"]) == (2, 1, 1)
+    event_id = run.xcom("write")
+    created = api.store.get_event(event_id)["event"]
+    assert created["slug"] == f"lakefront-{tag}-2025-06-10"
+    assert (created["date"], created["lat"], created["address"]) == ("2025-06-10", 41.88, {"city": "Chicago"})
+    assert [e["_id"] for e in _events_with_prefix(api.store, f"lakefront-{tag}")] == [event_id]
+    # A new DAG run is a new write: its key differs, and the API refuses the slug twice.
+    assert run_dag(dag, DAY).state == "failed"
+    assert [e["_id"] for e in _events_with_prefix(api.store, f"lakefront-{tag}")] == [event_id]
+
+
+def test_register_participant_returns_only_the_new_id(api, make_conn, run_dag):
+    make_conn(api)
+    run_id = _runs(api.store, 1)[0]
+    email = f"solo.{uuid.uuid4().hex[:6]}@bulk.example"
+    registration = {
+        "eventRunId": "{{ params.run }}",
+        "email": "{{ params.email }}",
+        "registrationType": "free",
+    }
+    dag = _dag(IntervalsRegisterParticipantOperator, params={"run": run_id, "email": email},
+               registration=registration)  # fmt: skip
+    run = run_dag(dag, DAY)
+    assert run.state == "success"
+    participant_id = run.xcom("write")
+    assert isinstance(participant_id, str)
+    regs = [r for r in api.store.registrations(api.store.run_event_index(run_id)) if r["email"] == email]
+    assert [r["_id"] for r in regs] == [participant_id]
+
+
+@pytest.mark.parametrize(
+    ("operator", "argument", "body", "field", "hidden"),
+    [
+        (IntervalsCreateEventOperator, "event",
+         {"name": "X", "slug": "x", "type": "race", "date": "10/06/2025"}, "event.date", None),
+        (IntervalsCreateEventOperator, "event", {"name": "X", "slug": "Bad Slug", "type": "race",
+                                                  "date": "2025-06-10"}, "event.slug", None),
+        (IntervalsRegisterParticipantOperator, "registration",
+         {"eventRunId": "r1", "email": "not-an-email.secret", "registrationType": "free"},
+         "registration.email", "not-an-email.secret"),
+        (IntervalsRegisterParticipantOperator, "registration",
+         {"eventRunId": "r1", "email": "a@b.example", "registrationType": "free", "nmae": "typo"},
+         "registration.nmae", None),
+    ],
+    ids=["event-date", "event-slug", "email-redacted", "unknown-field"],
+)  # fmt: skip
+def test_single_bad_body_fails_before_any_request(
+    api, make_conn, run_dag, operator, argument, body, field, hidden
+):
+    make_conn(api)
+    dag = _dag(operator, **{argument: body})
+    assert run_dag(dag, DAY).state == "failed"
+    assert api.stats["requests"] == 0
+    with pytest.raises(exc.IntervalsArgumentError) as raised:
+        dag.task_dict["write"].execute(_context())
+    assert raised.value.argument == field
+    assert f"Invalid {field}=" in str(raised.value)
+    if hidden:
+        assert hidden not in str(raised.value)
+
+
+def test_single_event_with_a_taken_slug_is_a_conflict_naming_the_slug(api, make_conn):
+    make_conn(api)
+    taken = next(api.store.iter_events())["slug"]
+    op = IntervalsCreateEventOperator(task_id="write", event={"name": "Again", "slug": taken, "type": "race",
+                                                               "date": "2025-06-10"})  # fmt: skip
+    with pytest.raises(exc.IntervalsConflictError) as raised:
+        op.execute(_context())
+    assert raised.value.field == "slug"
+    assert f"slug {taken!r}" in str(raised.value)
+    assert "already taken" in str(raised.value)
+
+
+# ----------------------------------------------------------------------------- bulk: exactly once
+
+
+@pytest.mark.slow
+def test_bulk_registrations_with_dropped_responses_and_500s_create_each_row_once(
+    api, make_conn, run_dag, tmp_path
+):
+    make_conn(api)
+    rows = _registration_rows(api.store, 2000, uuid.uuid4().hex[:6])
+    path = _write_csv(ObjectStoragePath(f"file://{tmp_path}/exports/participants.csv"), rows)
+    api.set_faults(drop_rate=0.03, error_rate=0.05, error_statuses=(500, 503), seed=11)
+    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path, checkpoint_rows=300)
+    run = run_dag(dag, DAY)
+    assert run.state == "success"
+    summary = run.xcom("write")
+    assert summary == {
+        "results": f"file://{tmp_path}/exports/participants.csv.results.jsonl", "rejects": None,
+        "rows": 2000, "created": 2000, "existing": 0, "failed": 0, "rejected": 0,
+    }  # fmt: skip
+    stats = api.stats
+    assert stats["dropped"] > 20
+    assert stats["by_status"].get(500, 0) + stats["by_status"].get(503, 0) > 20
+    assert stats["idempotent_replays"] == stats["dropped"]  # every lost response was replayed, not re-created
+    found = _created_registrations(api.store, rows)
+    assert len(found) == 2000
+    assert set(found.values()) == {1}
+    results = _lines(ObjectStoragePath(summary["results"]))
+    assert [r["line"] for r in results] == list(range(2, 2002))
+    assert {r["status"] for r in results} == {"created"}
+    assert len({r["id"] for r in results}) == 2000
+    assert all("@" not in json.dumps(r) for r in results)  # no email in the results
+    assert not (tmp_path / "exports" / "participants.csv.results.parts").exists()
+
+
+def test_bulk_events_jsonl_with_faults_create_each_slug_once(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    tag = uuid.uuid4().hex[:6]
+    rows = _event_rows(300, tag)
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/plans/season.jsonl"), rows)
+    api.set_faults(drop_rate=0.05, error_rate=0.05, seed=3)
+    run = run_dag(_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
+    assert run.state == "success"
+    assert run.xcom("write")["created"] == 300
+    slugs = [e["slug"] for e in _events_with_prefix(api.store, f"bulk-{tag}-")]
+    assert sorted(slugs) == sorted(r["slug"] for r in rows)
+    by_slug = {r["key"]: r["id"] for r in _lines(ObjectStoragePath(path + ".results.jsonl"))}
+    assert all(api.store.get_event(by_slug[r["slug"]])["event"]["name"] == r["name"] for r in rows)
+
+
+def test_task_retry_after_faults_outlast_the_retry_budget_creates_nothing_twice(
+    api, make_conn, run_dag, tmp_path, capfd
+):
+    """Try 1 dies on the 41st request (created, response lost); try 2 skips 40 and replays 1."""
+    make_conn(api, max_retries=0)
+    rows = _registration_rows(api.store, 300, uuid.uuid4().hex[:6])
+    path = _write_csv(ObjectStoragePath(f"file://{tmp_path}/participants.csv"), rows)
+    api.set_faults(drop_rate=0.05, seed=_seed_dropping_at(40, 0.05))
+    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path, retries=1,
+               retry_delay=dt.timedelta(0), on_retry_callback=lambda context: api.set_faults())  # fmt: skip
+    run = run_dag(dag, DAY)
+    assert run.state == "success"
+    assert run.ti("write").try_number == 2
+    summary = run.xcom("write")
+    assert (summary["created"], summary["existing"]) == (260, 40)  # 40 from try 1's checkpoint
+    assert api.stats["requests"] == 41 + 260  # nothing re-sent but the one whose answer was lost
+    assert api.stats["idempotent_replays"] == 1  # ... and that one was replayed, not created
+    log = "".join(capfd.readouterr())  # the task logs, as the worker writes them
+    assert "300/300 rows done, 260 created, 40 existing (skipped), 0 failed" in log
+    assert "@bulk.example" not in log  # progress, never the rows
+    found = _created_registrations(api.store, rows)
+    assert len(found) == 300
+    assert set(found.values()) == {1}
+
+
+def test_rerun_in_a_new_dag_run_creates_nothing_new(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    rows = _registration_rows(api.store, 120, uuid.uuid4().hex[:6])
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/participants.jsonl"), rows)
+    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path)
+    first = run_dag(dag, DAY).xcom("write")
+    ids = {r["line"]: r["id"] for r in _lines(ObjectStoragePath(first["results"]))}
+    api.reset_stats()
+    rerun = run_dag(dag, DAY + dt.timedelta(days=1))  # another run: other keys, same results file
+    assert rerun.state == "success"
+    summary = rerun.xcom("write")
+    assert (summary["created"], summary["existing"]) == (0, 120)
+    assert api.stats["requests"] == 0
+    assert {r["line"]: r["id"] for r in _lines(ObjectStoragePath(summary["results"]))} == ids
+    assert set(_created_registrations(api.store, rows).values()) == {1}
+
+
+def test_a_new_idempotency_namespace_creates_again_on_purpose(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    rows = _registration_rows(api.store, 30, uuid.uuid4().hex[:6])
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/participants.jsonl"), rows)
+    run_dag(_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
+    again = _dag(
+        IntervalsBulkRegisterParticipantsOperator, input_path=path, idempotency_namespace="2025-reload"
+    )
+    assert run_dag(again, DAY).xcom("write")["created"] == 30
+    assert set(_created_registrations(api.store, rows).values()) == {2}
+
+
+def test_identical_rows_are_distinct_rows(api, make_conn, run_dag, tmp_path):
+    """Two identical lines are two registrations; a rerun matches each to its own id."""
+    make_conn(api)
+    row = _registration_rows(api.store, 1, uuid.uuid4().hex[:6])[0]
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/twice.jsonl"), [row, row])
+    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path)
+    first = _lines(ObjectStoragePath(run_dag(dag, DAY).xcom("write")["results"]))
+    second = _lines(ObjectStoragePath(run_dag(dag, utc(2025, 6, 11)).xcom("write")["results"]))
+    assert [r["n"] for r in first] == [0, 1]
+    assert [r["id"] for r in second] == [r["id"] for r in first]
+    assert _created_registrations(api.store, [row]) == {row["email"]: 2}
+
+
+def test_checkpoints_of_a_try_that_died_are_skipped_then_folded_into_the_results(
+    api, make_conn, run_dag, tmp_path
+):
+    """A worker killed mid-load leaves only checkpoint objects; the next try skips what they record."""
+    make_conn(api)
+    rows = _registration_rows(api.store, 40, uuid.uuid4().hex[:6])
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
+    parts = tmp_path / "people.jsonl.results.parts"
+    parts.mkdir()
+    dead = [
+        {"line": i + 1, "digest": content_digest("", REGISTRATION, canonical(r)), "n": 0, "status": "created",
+         "id": f"pdead{i}"}
+        for i, r in enumerate(rows[:15])
+    ]  # fmt: skip
+    (parts / "try1-dead-00000.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dead))
+    run = run_dag(_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
+    summary = run.xcom("write")
+    assert (summary["existing"], summary["created"]) == (15, 25)
+    assert api.stats["requests"] == 25
+    results = _lines(ObjectStoragePath(summary["results"]))
+    assert [r["id"] for r in results[:15]] == [f"pdead{i}" for i in range(15)]
+    assert not parts.exists()
+
+
+def test_an_explicit_idempotency_key_makes_a_single_write_once_across_runs(api, make_conn, run_dag):
+    make_conn(api)
+    run_id = _runs(api.store, 1)[0]
+    email = f"keyed.{uuid.uuid4().hex[:6]}@bulk.example"
+    dag = _dag(IntervalsRegisterParticipantOperator, params={"order": uuid.uuid4().hex},
+               registration={"eventRunId": run_id, "email": email, "registrationType": "paid"},
+               idempotency_key="order-{{ params.order }}")  # fmt: skip
+    first, second = run_dag(dag, DAY), run_dag(dag, utc(2025, 6, 11))
+    assert second.xcom("write") == first.xcom("write")
+    assert _created_registrations(api.store, [{"eventRunId": run_id, "email": email}]) == {email: 1}
+
+
+# ----------------------------------------------------------------------------- bulk: bad rows
+
+
+BAD_CSV = (
+    "name,slug,type,date,lat,address\n"
+    "Good One,good-{tag}-1,race,2026-01-01,41.5,\n"  # line 2
+    "Bad Date,bad-{tag}-1,race,01/02/2026,,\n"  # line 3
+    "Bad Type,bad-{tag}-2,Race,2026-01-02,,\n"  # line 4
+    "Good Two,good-{tag}-2,race,2026-01-03,,\n"  # line 5
+    "Bad Lat,bad-{tag}-3,race,2026-01-04,north,\n"  # line 6
+    'Bad Address,bad-{tag}-4,race,2026-01-05,,"{{not json"\n'  # line 7
+    ",bad-{tag}-5,race,2026-01-06,,\n"  # line 8: no name
+    "Twice,good-{tag}-1,race,2026-01-07,,\n"  # line 9: slug of line 2
+)
+BAD_LINES = [(3, "date"), (4, "type"), (6, "lat"), (7, "address"), (8, "name"), (9, "slug")]
+
+
+def test_bad_rows_fail_before_any_request_with_every_line_reported(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    tag = uuid.uuid4().hex[:6]
+    (tmp_path / "season.csv").write_text(BAD_CSV.format(tag=tag))
+    dag = _dag(IntervalsBulkCreateEventsOperator, input_path=f"file://{tmp_path}/season.csv")
+    assert run_dag(dag, DAY).state == "failed"
+    assert api.stats["requests"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["season.csv"]  # no results, no rejects
+    with pytest.raises(IntervalsInvalidRowsError) as raised:
+        dag.task_dict["write"].execute(_context())
+    assert [(p.line, p.field) for p in raised.value.problems] == BAD_LINES
+    assert (raised.value.bad_rows, raised.value.rows) == (6, 8)
+    for line, field in BAD_LINES:
+        assert f"line {line}, field {field}:" in str(raised.value)
+    assert "already used on line 2" in str(raised.value)
+    assert "'01/02/2026': expected a real date" in str(raised.value)  # event values are not personal: quoted
+    assert api.stats["requests"] == 0
+
+
+def test_bad_registration_rows_never_show_personal_data(api, make_conn, tmp_path):
+    make_conn(api)
+    rows = [
+        {"eventRunId": "r1", "email": "jane.doe.at.example", "registrationType": "free", "name": "  "},
+        {"eventRunId": "r1", "email": "ok@example.com", "registrationType": "gold", "notes": 7},
+        {"eventRunId": "r1", "email": "ok@example.com", "registrationType": "free", "phone": "+1 555 0100"},
+    ]
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
+    op = IntervalsBulkRegisterParticipantsOperator(task_id="write", input_path=path)
+    with pytest.raises(IntervalsInvalidRowsError) as raised:
+        op.execute(_context())
+    problems = [(p.line, p.field) for p in raised.value.problems]
+    assert problems == [(1, "email"), (1, "name"), (2, "registrationType"), (2, "notes"), (3, "phone")]
+    assert "jane.doe" not in str(raised.value)
+    assert "ok@example.com" not in str(raised.value)
+    assert "555" not in str(raised.value)  # an unknown column of a personal export is not quoted either
+    assert "'gold'" in str(raised.value)  # not personal: quoted to help the fix
+
+
+def test_skip_invalid_writes_the_rejects_and_sends_the_rest(api, make_conn, run_dag, landing_zone):
+    make_conn(api)
+    root, conn_id = landing_zone
+    tag = uuid.uuid4().hex[:6]
+    path = ObjectStoragePath(f"{root}/plans/season.csv", conn_id=conn_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(BAD_CSV.format(tag=tag).encode())
+    dag = _dag(
+        IntervalsBulkCreateEventsOperator, input_path=f"{root}/plans/season.csv", input_conn_id=conn_id,
+        skip_invalid=True,
+    )  # fmt: skip
+    run = run_dag(dag, DAY)
+    assert run.state == "success"
+    summary = run.xcom("write")
+    assert (summary["rows"], summary["created"], summary["rejected"], summary["failed"]) == (8, 2, 6, 0)
+    rejects = _lines(ObjectStoragePath(summary["rejects"], conn_id=conn_id))
+    assert [(r["line"], r["errors"][0]["field"]) for r in rejects] == BAD_LINES
+    assert rejects[0]["row"]["date"] == "01/02/2026"  # the row as read, to fix and reload
+    results = _lines(ObjectStoragePath(summary["results"], conn_id=conn_id))
+    assert [(r["line"], r["status"]) for r in results] == [
+        (2, "created"), (3, "rejected"), (4, "rejected"), (5, "created"), (6, "rejected"), (7, "rejected"),
+        (8, "rejected"), (9, "rejected"),
+    ]  # fmt: skip
+    assert sorted(e["slug"] for e in _events_with_prefix(api.store, f"good-{tag}")) == [
+        f"good-{tag}-1", f"good-{tag}-2"
+    ]  # fmt: skip
+    assert not _events_with_prefix(api.store, f"bad-{tag}")
+
+
+def test_csv_cells_follow_the_documented_rules(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    tag = uuid.uuid4().hex[:6]
+    (tmp_path / "plan.csv").write_bytes(
+        (
+            "\ufeffname , slug,type,date,lat,lng,address,description,startTime\n"
+            f'Track Night,track-{tag},timeTrial,2026-03-01, 41.88 ,-87,"{{""city"": ""Chicago""}}",,\n'
+            f'Park Run,park-{tag},runClub,2026-03-02,,,,"Two\nlines",18:30\n'
+            f"Plain,plain-{tag},other,2026-03-03\n"
+        ).encode()
+    )
+    run = run_dag(_dag(IntervalsBulkCreateEventsOperator, input_path=f"file://{tmp_path}/plan.csv"), DAY)
+    assert run.state == "success"
+    results = _lines(ObjectStoragePath(run.xcom("write")["results"]))
+    assert [r["line"] for r in results] == [2, 3, 5]  # a quoted cell spans lines 3-4
+    first, second, third = (api.store.get_event(r["id"])["event"] for r in results)
+    assert (first["lat"], first["lng"], first["address"]) == (41.88, -87, {"city": "Chicago"})
+    assert "description" not in first
+    assert "startTime" not in first
+    assert (second["description"], second["startTime"]) == ("Two\nlines", "18:30")
+    assert third["slug"] == f"plain-{tag}"
+    assert "lat" not in third
+
+
+def test_rows_the_api_refuses_are_recorded_and_fail_the_task_at_the_end(api, make_conn, run_dag, tmp_path):
+    make_conn(api)
+    tag = uuid.uuid4().hex[:6]
+    taken = next(api.store.iter_events())["slug"]
+    rows = _event_rows(3, tag)
+    rows[1]["slug"] = taken
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/season.jsonl"), rows)
+    strict = run_dag(_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
+    assert strict.state == "failed"
+    results = _lines(ObjectStoragePath(path + ".results.jsonl"))
+    assert [r["status"] for r in results] == ["created", "failed", "created"]
+    assert results[1]["error"] == {
+        "type": "IntervalsConflictError", "status": 409, "code": "CONFLICT", "field": "slug",
+        "message": f"An event with slug {taken} already exists",
+    }  # fmt: skip
+    op = IntervalsBulkCreateEventsOperator(task_id="write", input_path=path)
+    with pytest.raises(IntervalsRowsFailedError) as raised:  # again: created rows are skipped
+        op.execute(_context())
+    assert f"line 2 (slug {taken!r}): 409 CONFLICT (field slug)" in str(raised.value)
+    assert raised.value.counts["existing"] == 2
+    lenient = _dag(IntervalsBulkCreateEventsOperator, input_path=path, fail_on_row_errors=False)
+    run = run_dag(lenient, DAY)
+    assert run.state == "success"
+    assert (run.xcom("write")["failed"], run.xcom("write")["existing"]) == (1, 2)
+    assert len(_events_with_prefix(api.store, f"bulk-{tag}-")) == 2
+
+
+def test_unknown_registration_run_is_a_row_error_naming_event_run_id(api, make_conn, tmp_path):
+    make_conn(api)
+    rows = _registration_rows(api.store, 2, uuid.uuid4().hex[:6])
+    rows[0]["eventRunId"] = "rnosuchrun00000"
+    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
+    op = IntervalsBulkRegisterParticipantsOperator(task_id="write", input_path=path, fail_on_row_errors=False)
+    summary = op.execute(_context())
+    assert (summary["created"], summary["failed"]) == (1, 1)
+    error = _lines(ObjectStoragePath(summary["results"]))[0]["error"]
+    assert (error["status"], error["field"]) == (404, "eventRunId")
+
+
+# ----------------------------------------------------------------------------- arguments and pacing
+
+
+@pytest.mark.parametrize(
+    ("arguments", "argument"),
+    [
+        ({"input_path": "file:///tmp/plan.xlsx"}, "input_path"),
+        ({"input_path": "file:///tmp/plan.csv", "format": "xml"}, "format"),
+        ({"input_path": "/tmp/plan.csv"}, "input_path"),
+        (
+            {"input_path": "file:///tmp/plan.csv", "max_requests_per_minute": "fast"},
+            "max_requests_per_minute",
+        ),
+        ({"input_path": "file:///tmp/plan.csv", "skip_invalid": "yes"}, "skip_invalid"),
+        ({"input_path": "file:///no/such/plan.csv"}, "input_path"),
+    ],
+    ids=["extension", "format", "not-a-url", "pacing", "flag", "missing-file"],
+)
+def test_bad_arguments_name_the_argument(api, make_conn, arguments, argument):
+    make_conn(api)
+    op = IntervalsBulkCreateEventsOperator(task_id="write", **arguments)
+    with pytest.raises(exc.IntervalsArgumentError) as raised:
+        op.execute(_context())
+    assert raised.value.argument == argument
+    assert api.stats["requests"] == 0
+
+
+def test_pacer_spaces_requests_to_the_rate():
+    now, waits = [100.0], []
+
+    def sleep(seconds):
+        waits.append(round(seconds, 6))
+        now[0] += seconds
+
+    pacer = Pacer(600, clock=lambda: now[0], sleep=sleep)  # one request per 0.1 s
+    for _ in range(4):
+        pacer.wait()
+    now[0] += 1.0  # idle for a while: no catching-up burst afterwards
+    pacer.wait()
+    pacer.wait()
+    assert waits == [0.1, 0.1, 0.1, 0.1]
