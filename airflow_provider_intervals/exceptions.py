@@ -8,7 +8,10 @@ message text. API errors are mapped from responses in exactly one place,
 
     IntervalsError (AirflowException)
     +-- IntervalsArgumentError (also ValueError)   bad argument, raised before any request
+    |   +-- IntervalsInvalidRowsError               a bulk file has rows the API would refuse
     +-- IntervalsConfigurationError                 connection missing/malformed (no API key, bad extra)
+    +-- IntervalsEmptyWindowError                   a landing found nothing and allow_empty=False
+    +-- IntervalsRowsFailedError                    a bulk load finished but the API refused some rows
     +-- IntervalsTransportError                     network failure, timeout, truncated body (retried)
     |   +-- IntervalsTimeoutError
     +-- IntervalsAPIError                           the API answered with an error status
@@ -161,6 +164,54 @@ class IntervalsServerError(IntervalsAPIError):
 
 class IntervalsMalformedResponseError(IntervalsAPIError):
     """The body is not the documented JSON shape (not JSON, missing ``data``, items without ``_id``)."""
+
+
+class IntervalsEmptyWindowError(IntervalsError):
+    """A landing window had no items and the operator was told not to publish an empty one."""
+
+
+class IntervalsInvalidRowsError(IntervalsArgumentError):
+    """A bulk file has rows the API would refuse; raised before any request.
+
+    :param input_path: the file.
+    :param problems: the first problems, each naming line and field (their ``str``).
+    :param bad_rows: how many rows have problems.
+    :param rows: how many rows the file has.
+    """
+
+    def __init__(self, input_path: str, problems: list[Any], bad_rows: int, rows: int) -> None:
+        self.problems = problems
+        self.bad_rows = bad_rows
+        self.rows = rows
+        listed = "\n".join(f"  {p}" for p in problems)
+        more = "\n  ... and more: the task log lists every one" if bad_rows > len(problems) else ""
+        expected = (
+            f"{bad_rows} of {rows} rows break the API's rules, so nothing was sent. Fix them, or pass "
+            f"skip_invalid=True to send the others and write these to a rejects file:\n{listed}{more}"
+        )
+        super().__init__("input_path", input_path, expected)
+
+
+class IntervalsRowsFailedError(IntervalsError):
+    """A bulk load went through every row, but the API refused some; see the results file.
+
+    :param results_path: the results file, where every failed row has its error.
+    :param failures: the first failures, as ``line N (key): error`` lines.
+    :param counts: the load's counts (``created``, ``existing``, ``failed``, ...).
+    """
+
+    def __init__(self, results_path: str, failures: list[str], counts: dict[str, int]) -> None:
+        self.results_path = results_path
+        self.failures = failures
+        self.counts = counts
+        listed = "\n".join(f"  {f}" for f in failures)
+        more = "\n  ..." if counts.get("failed", 0) > len(failures) else ""
+        super().__init__(
+            f"{counts.get('failed', 0)} row(s) were refused by the API ({counts.get('created', 0)} created, "
+            f"{counts.get('existing', 0)} already there). Every row's outcome is in {results_path}. "
+            f"Fix the rows and rerun (created rows are skipped), or pass fail_on_row_errors=False:"
+            f"\n{listed}{more}"
+        )
 
 
 def error_to_dict(error: IntervalsError) -> dict[str, Any]:

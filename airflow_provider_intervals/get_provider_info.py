@@ -70,6 +70,19 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_intervals.operators.landing",
+                    "airflow_provider_intervals.operators.events",
+                    "airflow_provider_intervals.operators.registrations",
+                    "airflow_provider_intervals.operators.groups",
+                    "airflow_provider_intervals.operators.writes.single",
+                    "airflow_provider_intervals.operators.writes.bulk",
+                ],
+            }
+        ],
         "sensors": [
             {
                 "integration-name": INTEGRATION,

@@ -79,6 +79,16 @@ def check_limit(value: Any, argument: str = "limit") -> int:
     return value
 
 
+def check_whole(argument: str, value: Any, low: int, high: int) -> int:
+    """Return ``value`` (an int, or its rendered template text) if it is a whole number in ``low..high``."""
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        raise exc.IntervalsArgumentError(argument, value, f"expected a whole number from {low} to {high}")
+    return number
+
+
 def check_id(argument: str, value: Any) -> str:
     """Return an object id or slug safe to put in a path or query."""
     if isinstance(value, str) and _ID_RE.match(value):

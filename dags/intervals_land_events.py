@@ -29,7 +29,12 @@ from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 
-LANDING = os.environ.get("INTERVALS_LANDING_PATH", "file:///tmp/intervals-landing")
+# Embedded default: a directory under the project (single machine only). On a distributed
+# Airflow point INTERVALS_LANDING_PATH at shared storage, e.g. s3://bucket/intervals.
+_DEFAULT_LANDING = "file://" + os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".local", "lake"
+)
+LANDING = os.environ.get("INTERVALS_LANDING_PATH", _DEFAULT_LANDING)
 
 with DAG(
     dag_id="intervals_land_events",

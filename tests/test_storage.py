@@ -16,7 +16,6 @@ from airflow_provider_intervals.storage import (
     CHECKPOINT_KEY,
     MANIFEST,
     SUCCESS,
-    EmptyWindowError,
     Stream,
     iter_records,
     land,
@@ -242,7 +241,7 @@ def test_empty_window_publishes_an_empty_manifest_or_fails(api, hooks, prefix):
     assert result.records == 0
     assert read_manifest(prefix)["parts"] == []
     other = prefix.parent / "date_to=2020-01-03"
-    with pytest.raises(EmptyWindowError, match="allow_empty=True"):
+    with pytest.raises(exc.IntervalsEmptyWindowError, match="allow_empty=True"):
         land(other, streams, hooks[:1], resource="events", description={}, allow_empty=False)
     assert not (other / MANIFEST).exists()
     assert not list(other.iterdir())  # not even the empty series directory is left

@@ -102,16 +102,6 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _whole(argument: str, value: Any, low: int, high: int) -> int:
-    """Return ``value`` (an int, or its rendered text) if it is a whole number in ``low..high``."""
-    number = value
-    if isinstance(value, str) and value.strip().isdigit():
-        number = int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-        raise exc.IntervalsArgumentError(argument, value, f"expected a whole number from {low} to {high}")
-    return number
-
-
 class IntervalsLandingOperator(BaseOperator):
     """Land one Intervals listing per run window in object storage, exactly once per window.
 
@@ -231,11 +221,13 @@ class IntervalsLandingOperator(BaseOperator):
             )
         if self.allow_empty not in (True, False, "True", "False"):
             raise exc.IntervalsArgumentError("allow_empty", self.allow_empty, "expected True or False")
-        self.records_per_part = _whole("records_per_part", self.records_per_part, 1, 100_000_000)
-        self.concurrency = _whole("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
-        self.compresslevel = _whole("compresslevel", self.compresslevel, 0, 9)
+        self.records_per_part = validation.check_whole(
+            "records_per_part", self.records_per_part, 1, 100_000_000
+        )
+        self.concurrency = validation.check_whole("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        self.compresslevel = validation.check_whole("compresslevel", self.compresslevel, 0, 9)
         if self.split_days is not None:
-            self.split_days = _whole("split_days", self.split_days, 1, 100_000)
+            self.split_days = validation.check_whole("split_days", self.split_days, 1, 100_000)
         return resolve_window(context, self.date_from, self.date_to)
 
     def streams(self, hook: IntervalsHook, window: Window) -> list[Stream]:

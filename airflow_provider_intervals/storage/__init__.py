@@ -12,7 +12,6 @@ from __future__ import annotations
 from airflow_provider_intervals.storage.formats import FORMATS, SCHEMAS, PartInfo
 from airflow_provider_intervals.storage.landing import (
     CHECKPOINT_KEY,
-    EmptyWindowError,
     LandingResult,
     PageClient,
     Stream,
@@ -27,7 +26,6 @@ __all__ = [
     "MANIFEST",
     "SCHEMAS",
     "SUCCESS",
-    "EmptyWindowError",
     "LandingResult",
     "PageClient",
     "PartInfo",

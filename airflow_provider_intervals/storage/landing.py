@@ -51,6 +51,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_intervals import api
+from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.storage import formats, pages, publish
 
 CHECKPOINT_KEY = "intervals_landing"
@@ -58,10 +59,6 @@ DEFAULT_RECORDS_PER_PART = 100_000
 DEFAULT_PROGRESS_INTERVAL = 5.0
 
 _log = logging.getLogger(__name__)
-
-
-class EmptyWindowError(AirflowException):
-    """The listing returned no items and the caller does not allow an empty window."""
 
 
 class PageClient(Protocol):
@@ -321,7 +318,8 @@ def land(
     :param records_per_part: items per part file before the next part starts.
     :param compresslevel: gzip level for ``jsonl``.
     :param state_store: the task context's ``task_state_store``, or ``None`` to disable resume.
-    :param allow_empty: publish an empty window (otherwise raise :class:`EmptyWindowError`).
+    :param allow_empty: publish an empty window (otherwise raise
+        ``IntervalsEmptyWindowError``).
     :param log: where progress goes; items are never logged.
     :param progress_interval: seconds between progress lines.
     """
@@ -350,7 +348,7 @@ def land(
         if state_store is not None:
             state_store.delete(CHECKPOINT_KEY)
         landing.remove_series_dir()
-        raise EmptyWindowError(
+        raise exc.IntervalsEmptyWindowError(
             f"No {resource} for {dict(description)} after {requests} requests; nothing published. "
             "Set allow_empty=True to publish an empty window."
         )

@@ -1,8 +1,6 @@
-"""Fixtures for landing tests: a real metadata DB, a DAG runner, a real S3 server (SeaweedFS).
+"""Fixtures for operator tests: a real S3 server (SeaweedFS) and landing zones on it and on disk.
 
-DAGs are built inside the tests (schedules and arguments vary per test) and written to
-the metadata DB the way the DAG processor would (``sync_bag_to_db``), so ``dag.test()``
-runs them like a DAG from a file.
+The metadata DB and the DAG runner (``airflow_db``, ``run_dag``) come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -21,58 +19,6 @@ import pytest
 
 ACCESS_KEY, SECRET_KEY = "intervals-test", "intervals-test-secret"
 UTC = dt.UTC
-
-
-@pytest.fixture(scope="session")
-def airflow_db():
-    """A fresh metadata DB (SQLite in the session's AIRFLOW_HOME), created once."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.utils import db
-
-    db.resetdb()
-    DagBundlesManager().sync_bundles_to_db()
-
-
-@pytest.fixture
-def run_dag(airflow_db):
-    """Return ``run(dag, logical_date)``: run one DAG run with ``dag.test()``, return a ``RunResult``."""
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    def run(dag, logical_date=None, **kwargs) -> RunResult:
-        bag = DagBag(dag_folder=os.devnull, collect_dags=False)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
-        return RunResult(dag.test(logical_date=logical_date, **kwargs))
-
-    return run
-
-
-class RunResult:
-    """A finished DAG run: its state, its task instances and their XComs."""
-
-    def __init__(self, dag_run) -> None:
-        self.dag_run = dag_run
-        self.state = str(dag_run.state)
-
-    def ti(self, task_id: str):
-        from airflow.utils.session import create_session
-
-        with create_session() as session:
-            tis = self.dag_run.get_task_instances(session=session)
-            ti = next(t for t in tis if t.task_id == task_id)
-            session.expunge(ti)
-            return ti
-
-    def xcom(self, task_id: str, key: str = "return_value"):
-        from airflow.models.xcom import XComModel
-        from airflow.utils.session import create_session
-
-        query = XComModel.get_many(
-            run_id=self.dag_run.run_id, dag_ids=self.dag_run.dag_id, task_ids=task_id, key=key
-        )
-        with create_session() as session:
-            row = session.scalars(query).first()
-            return None if row is None else XComModel.deserialize_value(row)
 
 
 def utc(*args: int) -> dt.datetime:

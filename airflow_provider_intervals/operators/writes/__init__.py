@@ -7,14 +7,11 @@
   rejects files beside it (:mod:`.results`), CSV rules in :mod:`.rows`, keys in :mod:`.keys`.
 """
 
+from airflow_provider_intervals.exceptions import IntervalsInvalidRowsError, IntervalsRowsFailedError
 from airflow_provider_intervals.operators.writes.bulk import (
     IntervalsBulkCreateEventsOperator,
     IntervalsBulkRegisterParticipantsOperator,
     IntervalsBulkWriteOperator,
-)
-from airflow_provider_intervals.operators.writes.errors import (
-    IntervalsInvalidRowsError,
-    IntervalsRowsFailedError,
 )
 from airflow_provider_intervals.operators.writes.single import (
     IntervalsCreateEventOperator,

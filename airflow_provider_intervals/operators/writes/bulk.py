@@ -13,7 +13,8 @@ A load reads its input twice, streaming, one row at a time:
 
 Failure policy: an API error about one row (400, 404, 409, 422) is recorded for that row
 and the load goes on; at the end the task fails with
-:class:`~.errors.IntervalsRowsFailedError` listing them, unless ``fail_on_row_errors=False``.
+:class:`~airflow_provider_intervals.exceptions.IntervalsRowsFailedError` listing them, unless
+``fail_on_row_errors=False``.
 Errors about every row (401, 403; transport errors and 5xx the hook's retries could not
 overcome; a 429 whose wait is too long) stop the load at once: the task fails, keeping a
 checkpoint, and its retry resumes where it stopped.
@@ -38,14 +39,12 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import validation
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
-from airflow_provider_intervals.operators.landing import _whole
 from airflow_provider_intervals.operators.writes import results as res
 from airflow_provider_intervals.operators.writes.errors import (
     ROW_ERRORS,
     SHOWN,
-    IntervalsInvalidRowsError,
-    IntervalsRowsFailedError,
     describe,
     error_record,
 )
@@ -207,7 +206,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         fmt, gzipped = detect_format(self.input_path.strip(), (self.format or "").strip() or None)
         self.skip_invalid = _flag("skip_invalid", self.skip_invalid)
         self.fail_on_row_errors = _flag("fail_on_row_errors", self.fail_on_row_errors)
-        self.checkpoint_rows = _whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
+        self.checkpoint_rows = validation.check_whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
         rpm = self.max_requests_per_minute
         if rpm not in (None, ""):
             try:
@@ -243,7 +242,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
         if counts[res.FAILED] and self.fail_on_row_errors:
-            raise IntervalsRowsFailedError(str(results_path), self._failures(layout), counts)
+            raise exc.IntervalsRowsFailedError(str(results_path), self._failures(layout), counts)
         return summary
 
     def check_pass(
@@ -274,7 +273,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
                 rejects.discard()
             raise
         if bad and rejects is None:
-            raise IntervalsInvalidRowsError(str(path), shown, bad, rows)
+            raise exc.IntervalsInvalidRowsError(str(path), shown, bad, rows)
         if rejects is not None and rejects.publish():
             self.log.warning("%d of %d rows are invalid: written to %s", bad, rows, layout.rejects)
             return rows, str(layout.rejects)

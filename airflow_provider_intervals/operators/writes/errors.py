@@ -1,11 +1,10 @@
 """Errors of the write operators, and how an API error is tied to its row and field.
 
-Two types join the provider's tree (:mod:`airflow_provider_intervals.exceptions`)::
-
-    IntervalsArgumentError
-    +-- IntervalsInvalidRowsError     a bulk file has rows that break the API's rules (no request sent)
-    IntervalsError
-    +-- IntervalsRowsFailedError      a bulk load finished, but the API refused some rows
+The bulk operators' own errors live in the provider's tree
+(:class:`~airflow_provider_intervals.exceptions.IntervalsInvalidRowsError`: a bulk file has
+rows that break the API's rules, no request sent;
+:class:`~airflow_provider_intervals.exceptions.IntervalsRowsFailedError`: a bulk load
+finished, but the API refused some rows).
 
 An API error on one row (409, 422, 404, 400) keeps its own type
 (:class:`~airflow_provider_intervals.exceptions.IntervalsConflictError`, ...); the single-row
@@ -17,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.operators.writes.rows import Kind, Problem
+from airflow_provider_intervals.operators.writes.rows import Kind
 
 # API errors that concern one row: recorded per row by the bulk operators. Anything else
 # (401, 403, transport failures and 5xx beyond the retries, 429 beyond the longest wait)
@@ -37,50 +36,6 @@ _FIXES = {
     404: "the {field} does not exist: check it against the event's runs",
     400: "the API could not read the request",
 }
-
-
-class IntervalsInvalidRowsError(exc.IntervalsArgumentError):
-    """A bulk file has rows the API would refuse; raised before any request.
-
-    :param input_path: the file.
-    :param problems: the first problems (``SHOWN`` at most), each naming line and field.
-    :param bad_rows: how many rows have problems.
-    :param rows: how many rows the file has.
-    """
-
-    def __init__(self, input_path: str, problems: list[Problem], bad_rows: int, rows: int) -> None:
-        self.problems = problems
-        self.bad_rows = bad_rows
-        self.rows = rows
-        listed = "\n".join(f"  {p}" for p in problems)
-        more = "\n  ... and more: the task log lists every one" if bad_rows > len(problems) else ""
-        expected = (
-            f"{bad_rows} of {rows} rows break the API's rules, so nothing was sent. Fix them, or pass "
-            f"skip_invalid=True to send the others and write these to a rejects file:\n{listed}{more}"
-        )
-        super().__init__("input_path", input_path, expected)
-
-
-class IntervalsRowsFailedError(exc.IntervalsError):
-    """A bulk load went through every row, but the API refused some; see the results file.
-
-    :param results_path: the results file, where every failed row has its error.
-    :param failures: the first failures, as ``line N (key): error`` lines.
-    :param counts: the load's counts (``created``, ``existing``, ``failed``, ...).
-    """
-
-    def __init__(self, results_path: str, failures: list[str], counts: dict[str, int]) -> None:
-        self.results_path = results_path
-        self.failures = failures
-        self.counts = counts
-        listed = "\n".join(f"  {f}" for f in failures)
-        more = "\n  ..." if counts.get("failed", 0) > len(failures) else ""
-        super().__init__(
-            f"{counts.get('failed', 0)} row(s) were refused by the API ({counts.get('created', 0)} created, "
-            f"{counts.get('existing', 0)} already there). Every row's outcome is in {results_path}. "
-            f"Fix the rows and rerun (created rows are skipped), or pass fail_on_row_errors=False:"
-            f"\n{listed}{more}"
-        )
 
 
 def error_field(kind: Kind, error: exc.IntervalsAPIError) -> str | None:
