@@ -75,7 +75,7 @@ def main(argv: list[str]) -> None:
         run(BIN / "ruff", "check", ROOT, cwd=ROOT)
         run(BIN / "ruff", "format", "--check", ROOT, cwd=ROOT)
     elif command == "demo":
-        run(PY, "-m", "airflow_provider_intervals.demo", *rest, cwd=ROOT)
+        run(PY, ROOT / "scripts" / "demo.py", *rest, cwd=ROOT)
     else:
         sys.exit(__doc__)
 
