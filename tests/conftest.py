@@ -113,3 +113,49 @@ class RunResult:
         with create_session() as session:
             row = session.scalars(query).first()
             return None if row is None else XComModel.deserialize_value(row)
+
+
+@pytest.fixture
+def post_events():
+    """Return ``post(sb, count, ...)``: POST events over HTTP from a thread, like an organiser would.
+
+    With ``wait`` (default) the thread first waits for the next API request (a sensor's first
+    poll, which takes or reads its baseline), so the events are published while it waits.
+    ``post.join()`` waits for the thread; the returned list fills with the new ids.
+    """
+    import threading
+    import time
+    import uuid
+
+    import requests
+
+    threads = []
+
+    def post(sb, count: int, date: str = "2025-04-15", event_type: str = "race", wait: bool = True) -> list:
+        ids: list[str] = []
+        start = sb.stats["requests"]
+
+        def work():
+            deadline = time.monotonic() + 60
+            while wait and sb.stats["requests"] == start and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3 if wait else 0)
+            for _ in range(count):
+                body = {
+                    "name": "New race",
+                    "slug": f"new-{uuid.uuid4().hex[:12]}",
+                    "type": event_type,
+                    "date": date,
+                }
+                headers = {"Authorization": f"Bearer {sb.api_key}"}
+                response = requests.post(f"{sb.url}/events", json=body, headers=headers, timeout=10)
+                response.raise_for_status()
+                ids.append(response.json()["data"]["eventId"])
+
+        threads.append(threading.Thread(target=work, daemon=True))
+        threads[-1].start()
+        return ids
+
+    post.join = lambda: [t.join() for t in threads]
+    yield post
+    post.join()

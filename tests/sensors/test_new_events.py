@@ -8,12 +8,10 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 
 import pytest
-import requests
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
@@ -23,36 +21,6 @@ from airflow_provider_intervals.triggers.new_events import (
 )
 
 WINDOW = {"date_from": "2025-04-01", "date_to": "2025-04-30"}
-
-
-def post_events(
-    sb, count: int, date: str = "2025-04-15", event_type: str = "race", wait: bool = True
-) -> list:
-    """POST ``count`` events over HTTP from a thread; return the list of ids it fills in.
-
-    With ``wait``, the thread first waits for the next API request (the sensor's first poll,
-    which takes or reads the baseline) so the events are posted while the sensor waits.
-    """
-    ids: list[str] = []
-    start = sb.stats["requests"]
-
-    def work():
-        deadline = time.monotonic() + 60
-        while wait and sb.stats["requests"] == start and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3 if wait else 0)
-        for _ in range(count):
-            slug = f"new-{uuid.uuid4().hex[:12]}"
-            body = {"name": "New race", "slug": slug, "type": event_type, "date": date}
-            response = requests.post(
-                f"{sb.url}/events", json=body, headers={"Authorization": f"Bearer {sb.api_key}"}, timeout=10
-            )
-            response.raise_for_status()
-            ids.append(response.json()["data"]["eventId"])
-
-    post_events.thread = threading.Thread(target=work, daemon=True)  # type: ignore[attr-defined]
-    post_events.thread.start()  # type: ignore[attr-defined]
-    return ids
 
 
 def sensor_dag(dag_id: str, **sensor_kwargs):
@@ -69,11 +37,11 @@ def conn(api, make_conn):
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
-def test_new_events_posted_while_waiting_are_detected_once(run_dag, api, conn, deferrable):
+def test_new_events_posted_while_waiting_are_detected_once(run_dag, api, conn, deferrable, post_events):
     dag = sensor_dag(f"new_events_{deferrable}_{uuid.uuid4().hex[:6]}", deferrable=deferrable, **WINDOW)
     posted = post_events(api, 3)
     first = run_dag(dag)
-    post_events.thread.join()
+    post_events.join()
     assert first.state == "success"
     summary = first.xcom("wait")
     assert sorted(summary["new_event_ids"]) == sorted(posted)
@@ -87,26 +55,26 @@ def test_new_events_posted_while_waiting_are_detected_once(run_dag, api, conn, d
     # The next run reports only what is newer: nothing twice.
     later = post_events(api, 2)
     second = run_dag(dag)
-    post_events.thread.join()
+    post_events.join()
     assert sorted(second.xcom("wait")["new_event_ids"]) == sorted(later)
 
 
-def test_nothing_new_times_out_softly_and_reports_nothing_twice(run_dag, api, conn):
+def test_nothing_new_times_out_softly_and_reports_nothing_twice(run_dag, api, conn, post_events):
     dag = sensor_dag(f"quiet_{uuid.uuid4().hex[:6]}", timeout=1.5, soft_fail=True, **WINDOW)
     post_events(api, 1)
     assert run_dag(dag).state == "success"
-    post_events.thread.join()
+    post_events.join()
     again = run_dag(dag)  # nothing new since: the sensor must not report the same event again
     assert again.ti("wait").state == "skipped"
 
 
-def test_events_outside_filters_are_not_new(run_dag, api, conn):
+def test_events_outside_filters_are_not_new(run_dag, api, conn, post_events):
     dag = sensor_dag(
         f"filters_{uuid.uuid4().hex[:6]}", event_type="runClub", timeout=2, soft_fail=True, **WINDOW
     )
     post_events(api, 2, event_type="race")  # wrong type
     result = run_dag(dag)
-    post_events.thread.join()
+    post_events.join()
     assert result.ti("wait").state == "skipped"
 
 
@@ -132,11 +100,11 @@ def test_known_event_ids_replace_the_baseline(run_dag, api, conn):
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
-def test_429_storm_delays_but_does_not_fail(run_dag, api, conn, deferrable):
+def test_429_storm_delays_but_does_not_fail(run_dag, api, conn, deferrable, post_events):
     dag = sensor_dag(f"storm_{deferrable}_{uuid.uuid4().hex[:6]}", deferrable=deferrable, **WINDOW)
     run_dag(sensor_dag(dag.dag_id, timeout=0.5, soft_fail=True, **WINDOW))  # take the baseline
     posted = post_events(api, 1, wait=False)
-    post_events.thread.join()
+    post_events.join()
     api.set_faults(rate_limit_burst=12)
     result = run_dag(dag)
     assert result.state == "success"
@@ -167,7 +135,9 @@ class _NoAssetStateSensor(IntervalsNewEventsSensor):
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
-def test_without_asset_state_store_the_baseline_lives_in_a_variable(run_dag, api, conn, deferrable):
+def test_without_asset_state_store_the_baseline_lives_in_a_variable(
+    run_dag, api, conn, deferrable, post_events
+):
     from airflow.models.variable import Variable as VariableModel
     from airflow.sdk import DAG
 
@@ -178,7 +148,7 @@ def test_without_asset_state_store_the_baseline_lives_in_a_variable(run_dag, api
         _NoAssetStateSensor(task_id="wait", poke_interval=0.2, timeout=20, deferrable=deferrable, **WINDOW)
     posted = post_events(api, 1)
     result = run_dag(dag)
-    post_events.thread.join()
+    post_events.join()
     assert result.xcom("wait")["new_event_ids"] == posted
     key = feeds.feed_key("intervals_default", {"event_type": None, **WINDOW})
     stored = json.loads(VariableModel.get(key))
@@ -191,12 +161,12 @@ def test_bad_filters_fail_before_any_request(run_dag, api, conn):
     assert api.stats["requests"] == 0
 
 
-def test_baseline_survives_a_new_process(run_dag, api, conn, tmp_path):
+def test_baseline_survives_a_new_process(run_dag, api, conn, tmp_path, post_events):
     """Take the baseline here; a separate Python process (same metadata DB) reports only newer events."""
     dag_id = f"durable_{uuid.uuid4().hex[:6]}"
     run_dag(sensor_dag(dag_id, timeout=0.5, soft_fail=True, **WINDOW))  # baseline only
     posted = post_events(api, 2, wait=False)
-    post_events.thread.join()
+    post_events.join()
     script = tmp_path / "run.py"
     script.write_text(
         textwrap.dedent(
@@ -244,7 +214,7 @@ def test_trigger_serializes_primitives_only_and_round_trips(api):
     assert rebuilt.serialize() == (path, kwargs)
 
 
-def test_event_trigger_works_with_asset_watcher_and_reports_each_batch(api, conn):
+def test_event_trigger_works_with_asset_watcher_and_reports_each_batch(api, conn, post_events):
     from airflow.sdk import Asset, AssetWatcher
 
     trigger = IntervalsNewEventsEventTrigger(
