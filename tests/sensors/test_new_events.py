@@ -260,3 +260,22 @@ def test_trigger_auth_error_event_rebuilds_the_typed_error(api, make_conn):
     assert isinstance(error, exc.IntervalsAuthenticationError)
     assert "password field" in str(error)
     assert "not-a-key" not in json.dumps(event.payload)
+
+
+def test_a_quiet_poll_costs_one_request_in_both_modes(api, conn):
+    """The rate-limit budget: with a baseline and nothing new, each poll is a single request."""
+    from airflow_provider_intervals import feeds
+    from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
+
+    last = [e["_id"] for e in api.store.iter_events(**WINDOW)][-1]
+    baseline = feeds.Baseline(established=True, watermark=last)
+    sensor = IntervalsNewEventsSensor(task_id="quiet", **WINDOW)
+    api.reset_stats()
+    assert sensor._poll(baseline).count == 0
+    assert api.stats["requests"] == 1
+
+    trigger = IntervalsNewEventsTrigger("intervals_default", feeds.check_filters(None, **WINDOW))
+    api.reset_stats()
+    scan = asyncio.run(trigger.poll(IntervalsAsyncHook("intervals_default"), baseline))
+    assert scan.count == 0
+    assert api.stats["requests"] == 1
