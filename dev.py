@@ -3,6 +3,7 @@
 
     python3 dev.py test [pytest args]   set up .venv (if needed) and run the whole test suite
     python3 dev.py demo                 set up .venv (if needed) and run the demo on embedded defaults
+    python3 dev.py standalone           start the full Airflow (UI) with the sandbox and the example DAGs
     python3 dev.py setup                only create/refresh .venv
     python3 dev.py lint                 ruff check + format check
     python3 dev.py lock                 re-resolve constraints.txt after changing pyproject.toml
@@ -76,6 +77,8 @@ def main(argv: list[str]) -> None:
         run(BIN / "ruff", "format", "--check", ROOT, cwd=ROOT)
     elif command == "demo":
         run(PY, ROOT / "scripts" / "demo.py", *rest, cwd=ROOT)
+    elif command == "standalone":
+        run(PY, ROOT / "scripts" / "demo.py", "--standalone", *rest, cwd=ROOT)
     else:
         sys.exit(__doc__)
 

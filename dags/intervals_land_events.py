@@ -5,15 +5,23 @@ Shows :class:`~airflow_provider_intervals.operators.events.IntervalsEventsOperat
 00:00, so it lands the events dated 2025-06-01 under
 ``{landing}/events/type=all/date_from=2025-06-01/date_to=2025-06-01/``, with a manifest and
 a ``_SUCCESS`` marker. A rerun or backfill of a day replaces that day's output only; a retry
-resumes from the last finished part. The task declares the asset ``{landing}/events`` so
-downstream DAGs can be scheduled on it (each asset event carries the manifest's path).
+resumes from the last finished part. The task updates the asset ``{landing}/events``; each
+asset event carries the window and its manifest's path, which ``intervals_warehouse_load``
+(scheduled on that asset) loads.
 
-Needs the ``intervals_default`` connection (API key in the password) and, for S3, an ``aws``
-connection named in ``INTERVALS_LANDING_CONN``. ``INTERVALS_LANDING_PATH`` is the landing
-zone; the default, a local directory, suits a single machine only.
+**Connections.** ``intervals_default`` (API key in the password) and, to land on S3, an
+``aws`` connection (``endpoint_url`` in its extra for an S3-compatible store).
 
-To land each day as its own task instead (e.g. a month's backfill in one run), map the
-operator over the days::
+**Where it lands**, first set wins: the Airflow Variable ``intervals_landing_path`` (read at
+run time, e.g. ``s3://lake/intervals``; ``intervals_landing_conn`` names the ``aws``
+connection), the environment variables ``INTERVALS_LANDING_PATH`` / ``INTERVALS_LANDING_CONN``,
+else ``file://{project}/.local/lake``: a local directory, right for one machine only.
+
+**Catch-up and backfill.** ``catchup`` is off so a new deployment does not replay a year;
+fill a past range with
+``airflow backfill create --dag-id intervals_land_events --from-date 2025-06-01 --to-date 2025-06-30``:
+each run lands its own day. To land each day as its own task in one run instead, map the
+operator::
 
     IntervalsEventsOperator.partial(task_id="land_day", output_path=LANDING).expand_kwargs(
         [{"date_from": d, "date_to": d} for d in ("2025-06-01", "2025-06-02", "2025-06-03")]
@@ -23,18 +31,11 @@ operator over the days::
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
+from include.locations import events_asset, setting
 
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-
-# Embedded default: a directory under the project (single machine only). On a distributed
-# Airflow point INTERVALS_LANDING_PATH at shared storage, e.g. s3://bucket/intervals.
-_DEFAULT_LANDING = "file://" + os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".local", "lake"
-)
-LANDING = os.environ.get("INTERVALS_LANDING_PATH", _DEFAULT_LANDING)
 
 with DAG(
     dag_id="intervals_land_events",
@@ -47,8 +48,10 @@ with DAG(
 ) as dag:
     IntervalsEventsOperator(
         task_id="land_events",
-        output_path=LANDING,
-        output_conn_id=os.environ.get("INTERVALS_LANDING_CONN") or None,
+        output_path=setting("landing_path"),
+        output_conn_id=setting("landing_conn"),
+        # The path is a run-time template, so the asset is named here, from the parse-time setting.
+        outlets=[events_asset()],
         retries=2,
         retry_delay=dt.timedelta(minutes=1),
     )

@@ -1,17 +1,31 @@
-"""The demo: the provider's main job on embedded defaults, from a fresh clone.
+"""The demo: the provider's main job, and what comes next, on embedded defaults from a fresh clone.
 
-Run by ``python3 dev.py demo``. It prepares a local Airflow home under ``.local/demo``,
-starts the Intervals sandbox (its own process, realistic seeded data), runs the example
-DAG ``intervals_land_events`` for a few days with ``airflow dags test`` (a real Airflow
-with a real metadata DB), checks every landed window against the sandbox, prints where
-the outputs are and what they contain, and stops everything it started.
+``python3 dev.py demo`` prepares a local Airflow home under ``.local/demo``, starts the
+Intervals sandbox (its own process, realistic seeded data, the enterprise plan's rate
+limits), then runs the example DAGs with ``airflow dags test`` (a real Airflow with a real
+metadata DB):
 
-    python3 dev.py demo [--days 3] [--first-day 2025-06-02] [--events 100000]
+1. ``intervals_land_events`` for a few days: each day's events land in ``.local/demo/lake``;
+   each landed window is checked record for record against the API;
+2. ``intervals_warehouse_load``: the landed windows, named by the asset events the landing
+   runs recorded, go into the DuckDB table ``intervals_events``; row counts are checked;
+3. ``intervals_organisation_report``: the week's report (HTML and CSV) in ``.local/demo/reports``.
+
+It prints where the outputs are and what they contain, and stops everything it started.
+
+``python3 dev.py standalone`` instead starts the full Airflow (``airflow standalone``: UI,
+scheduler, triggerer) with the provider, the sandbox's connection and the example DAGs,
+until Ctrl+C; ``--dry-run`` prepares everything and checks it, without starting Airflow.
+
+    python3 dev.py demo [--days 3] [--first-day 2025-06-03] [--events 20000]
+    python3 dev.py standalone [--events 20000] [--dry-run]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import datetime as dt
 import json
 import os
@@ -20,66 +34,120 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DAG_ID = "intervals_land_events"
+AIRFLOW = Path(sys.executable).parent / "airflow"
+SANDBOX_ARGS = ["--seed", "42", "--plan", "enterprise"]
 
 
-def main() -> None:
-    """Prepare, run the DAG for each day, verify and report."""
+def environment(work: Path) -> dict[str, str]:
+    """Return the environment of every Airflow command: its home, the DAGs and where they write."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(work / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "INTERVALS_LANDING_PATH": f"file://{work / 'lake'}",
+        "INTERVALS_WAREHOUSE_PATH": str(work / "warehouse" / "intervals.duckdb"),
+        "INTERVALS_REPORTS_PATH": f"file://{work / 'reports'}",
+        "INTERVALS_SEASON_PLAN": f"file://{work / 'season' / 'plan.jsonl'}",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments and run the demo, or start the full Airflow."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--first-day", default="2025-06-02", help="logical date of the first run")
-    parser.add_argument("--events", type=int, default=100_000, help="events in the sandbox")
-    args = parser.parse_args()
+    parser.add_argument("--days", type=int, default=3, help="days to land (default 3)")
+    parser.add_argument(
+        "--first-day",
+        default="2025-06-03",
+        help="logical date of the first landing run (lands the day before)",
+    )
+    parser.add_argument("--events", type=int, default=20_000, help="events in the sandbox (over two years)")
+    parser.add_argument("--work", type=Path, default=None, help="where everything goes (default .local/demo)")
+    parser.add_argument("--standalone", action="store_true", help="start airflow standalone instead")
+    parser.add_argument("--dry-run", action="store_true", help="with --standalone: prepare and check only")
+    args = parser.parse_args(argv)
+    if args.standalone:
+        standalone(args.work or ROOT / ".local" / "standalone", args.events, dry_run=args.dry_run)
+    else:
+        demo(
+            args.work or ROOT / ".local" / "demo",
+            args.days,
+            dt.date.fromisoformat(args.first_day),
+            args.events,
+        )
 
-    started = time.monotonic()
-    work = ROOT / ".local" / "demo"
-    shutil.rmtree(work, ignore_errors=True)
-    home, lake = work / "airflow", work / "lake"
-    home.mkdir(parents=True)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "INTERVALS_LANDING_PATH": f"file://{lake}",
-    }
-    os.environ.update(env)  # for the checks below, made in this process
 
+# ----------------------------------------------------------------------------- the demo
+
+
+def demo(work: Path, days: int, first: dt.date, events: int) -> None:
+    """Run the chain: land ``days`` days, load them into DuckDB, render the week's report."""
     from airflow_provider_intervals.sandbox.process import SandboxProcess
 
-    print(f"Starting the Intervals sandbox with {args.events:,} seeded events ...", flush=True)
-    with SandboxProcess(args.events, ["--seed", "42", "--plan", "enterprise"]) as sandbox:
+    started = time.monotonic()
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "airflow").mkdir(parents=True)
+    env = environment(work)
+    os.environ.update(env)  # for the checks made in this process
+
+    print(f"Starting the Intervals sandbox with {events:,} seeded events ...", flush=True)
+    with SandboxProcess(events, SANDBOX_ARGS) as sandbox:
         env["AIRFLOW_CONN_INTERVALS_DEFAULT"] = os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = (
             sandbox.connection_json
         )
         print(f"  sandbox at {sandbox.url} (enterprise plan rate limits on)")
-        print(f"Preparing the Airflow home {home} ...", flush=True)
+        print(f"Preparing the Airflow home {work / 'airflow'} ...", flush=True)
         _airflow(env, "db", "migrate")
-        first = dt.date.fromisoformat(args.first_day)
-        summaries = []
-        for offset in range(args.days):
+        windows = []
+        for offset in range(days):
             logical = first + dt.timedelta(days=offset)
             day = logical - dt.timedelta(days=1)
-            print(f"Running {DAG_ID} for {logical} (lands the events dated {day}) ...", flush=True)
-            _airflow(env, "dags", "test", DAG_ID, logical.isoformat())
-            summaries.append(_check_window(lake, logical - dt.timedelta(days=1)))
+            print(
+                f"Running intervals_land_events for {logical} (lands the events dated {day}) ...", flush=True
+            )
+            _airflow(env, "dags", "test", "intervals_land_events", logical.isoformat())
+            windows.append(_check_window(work / "lake", day))
+
+        last = first + dt.timedelta(days=days - 1)
+        print(f"Running intervals_warehouse_load on the {days} landed windows ...", flush=True)
+        conf = json.dumps({"reload_latest": days})
+        _airflow(env, "dags", "test", "intervals_warehouse_load", last.isoformat(), "-c", conf)
+        warehouse = _check_warehouse(Path(env["INTERVALS_WAREHOUSE_PATH"]), windows)
+
+        week_start = windows[0]["day"] - dt.timedelta(days=windows[0]["day"].weekday())
+        monday = week_start + dt.timedelta(days=7)
+        print(f"Running intervals_organisation_report for the week of {week_start} ...", flush=True)
+        _airflow(env, "dags", "test", "intervals_organisation_report", monday.isoformat())
+        report = _check_report(work / "reports" / "organisation_report" / f"week={week_start}")
         requests_made = sandbox.control("stats")["requests"]
-    _report(lake, summaries, requests_made, time.monotonic() - started)
+    summary = {
+        "landed": [{"day": str(w["day"]), "records": len(w["records"]), "manifest": str(w["manifest_path"])}
+                   for w in windows],
+        "warehouse": warehouse, "report": report, "api_requests": requests_made,
+    }  # fmt: skip
+    (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    _print_summary(work, windows, warehouse, report, requests_made, time.monotonic() - started)
 
 
 def _airflow(env: dict[str, str], *command: str) -> None:
-    airflow = Path(sys.executable).parent / "airflow"
-    result = subprocess.run([str(airflow), *command], env=env, capture_output=True, text=True)
+    result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True)
     if result.returncode:
         print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
         sys.exit(f"airflow {' '.join(command)} failed with exit code {result.returncode}")
 
 
-def _check_window(lake: Path, day: dt.date) -> dict:
+def _airflow_json(env: dict[str, str], *command: str) -> Any:
+    result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True, check=True)
+    line = next(x for x in result.stdout.splitlines() if x.startswith("["))  # after any warnings
+    return json.loads(line)
+
+
+def _check_window(lake: Path, day: dt.date) -> dict[str, Any]:
     """Read the published window back and compare it, record for record, with the API."""
     from airflow.sdk import ObjectStoragePath
 
@@ -90,28 +158,137 @@ def _check_window(lake: Path, day: dt.date) -> dict:
     manifest_path = prefix / "_manifest.json"
     manifest = json.loads(manifest_path.read_text())
     landed = list(iter_records(ObjectStoragePath(f"file://{manifest_path}")))
-    expected = list(IntervalsHook().iter_events(date_from=day, date_to=day))
+    hook = IntervalsHook()
+    try:
+        expected = list(hook.iter_events(date_from=day, date_to=day))
+    finally:
+        hook.close()
     if landed != expected:
         sys.exit(f"The landed window {day} differs from the API's events for that day")
-    return {"day": day, "prefix": prefix, "manifest": manifest, "records": landed}
+    return {
+        "day": day,
+        "prefix": prefix,
+        "manifest": manifest,
+        "manifest_path": manifest_path,
+        "records": landed,
+    }
 
 
-def _report(lake: Path, summaries: list[dict], requests_made: int, seconds: float) -> None:
-    print("\n=== Landed windows (each equal, record for record, to the API's events of its day) ===")
-    for s in summaries:
-        parts = s["manifest"].get("parts", [])
-        print(f"{s['day']}: {len(s['records']):>4} events, {len(parts)} part(s), published at")
-        print(f"    {s['prefix']}")
-    sample = summaries[-1]["records"][:3]
-    print(f"\nA few events of {summaries[-1]['day']}:")
-    for event in sample:
-        print(f"    {event['_id']}  {event['date']}  {event['type']:<9}  {event['name']}")
-    print(f"\nManifest of {summaries[-1]['day']}:")
-    manifest = {k: v for k, v in summaries[-1]["manifest"].items() if k != "parts"}
-    print("    " + json.dumps(manifest, default=str)[:600])
-    total = sum(len(s["records"]) for s in summaries)
-    print(f"\n{total} events in {len(summaries)} windows; API requests (landing + checks): {requests_made}")
-    print(f"Outputs: {lake}\nDone in {seconds:.0f}s; the sandbox has been stopped.")
+def _check_warehouse(path: Path, windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Compare the DuckDB table with the landed windows: same ids per day, no duplicates."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        query = "SELECT date::VARCHAR, COUNT(*) FROM intervals_events GROUP BY 1 ORDER BY 1"
+        per_day = dict(con.execute(query).fetchall())
+        total, distinct = con.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM intervals_events"
+        ).fetchone()
+        sample = con.execute(
+            "SELECT event_id, date::VARCHAR, type, name, city FROM intervals_events"
+            " ORDER BY date, event_id LIMIT 3"
+        ).fetchall()
+    want = {str(w["day"]): len(w["records"]) for w in windows}
+    if per_day != want or total != distinct:
+        sys.exit(f"The warehouse rows per day {per_day} differ from the landed windows {want}")
+    return {"path": str(path), "table": "intervals_events", "rows": total, "rows_per_day": per_day,
+            "sample": [list(r) for r in sample]}  # fmt: skip
+
+
+def _check_report(folder: Path) -> dict[str, Any]:
+    """Read the report's numbers back (``summary.csv``) and check the HTML shows the same totals."""
+    summary = list(csv.DictReader((folder / "summary.csv").open()))
+    events = sum(int(r["events"]) for r in summary)
+    registrations = sum(int(r["registrations"]) for r in summary)
+    page = (folder / "report.html").read_text()
+    if (
+        f'id="total-events">{events:,}<' not in page
+        or f'id="total-registrations">{registrations:,}<' not in page
+    ):
+        sys.exit(f"The report {folder / 'report.html'} does not show the numbers of its summary.csv")
+    return {"html": str(folder / "report.html"), "summary_csv": str(folder / "summary.csv"),
+            "events": events, "registrations": registrations, "by_type": summary}  # fmt: skip
+
+
+def _print_summary(work: Path, windows, warehouse, report, requests_made: int, seconds: float) -> None:
+    print("\n=== 1. Landed windows (each equal, record for record, to the API's events of its day) ===")
+    for w in windows:
+        parts = w["manifest"].get("parts", [])
+        print(
+            f"{w['day']}: {len(w['records']):>4} events, {len(parts)} part(s), "
+            f"published at\n    {w['prefix']}"
+        )
+    print("\n=== 2. Warehouse (DuckDB, loaded from the asset events' manifests) ===")
+    print(f"{warehouse['path']}  table {warehouse['table']}: {warehouse['rows']} rows, no duplicate ids")
+    print("    rows per day: " + ", ".join(f"{d}: {n}" for d, n in warehouse["rows_per_day"].items()))
+    for row in warehouse["sample"]:
+        print("    " + "  ".join("(virtual)" if v is None else str(v) for v in row))
+    print("\n=== 3. Weekly organisation report ===")
+    print(f"{report['events']} events, {report['registrations']} registrations; by type:")
+    for r in report["by_type"]:
+        print(f"    {r['type']:<10} {int(r['events']):>4} events  {int(r['registrations']):>5} registrations")
+    print(f"Open it: {report['html']}\nNumbers: {report['summary_csv']}")
+    print(f"\nAPI requests: {requests_made}. Everything is under {work}")
+    print(f"Done in {seconds:.0f}s; the sandbox has been stopped. Next: python3 dev.py standalone (the UI).")
+
+
+# ----------------------------------------------------------------------------- airflow standalone
+
+
+def standalone(work: Path, events: int, *, dry_run: bool = False) -> list[str]:
+    """Start ``airflow standalone`` with the sandbox's connection and the example DAGs.
+
+    Prepares ``work`` (an Airflow home, a sample season plan), starts the sandbox, checks the
+    connection and that every example DAG parses, then runs Airflow until it exits (Ctrl+C)
+    and stops the sandbox. With ``dry_run`` it returns the command instead of running it.
+    """
+    from airflow_provider_intervals.sandbox.process import SandboxProcess
+
+    (work / "airflow").mkdir(parents=True, exist_ok=True)
+    env = environment(work)
+    sys.path.append(str(ROOT / "dags"))
+    from include.season import sample_plan, write_plan
+
+    plan = env["INTERVALS_SEASON_PLAN"]
+    if not Path(plan.removeprefix("file://")).exists():
+        write_plan(plan, sample_plan(2026))
+    command = [str(AIRFLOW), "standalone"]
+    print(f"Starting the Intervals sandbox with {events:,} seeded events ...", flush=True)
+    with SandboxProcess(events, SANDBOX_ARGS) as sandbox:
+        env["AIRFLOW_CONN_INTERVALS_DEFAULT"] = sandbox.connection_json
+        _check_standalone(env)
+        print(f"  sandbox at {sandbox.url}; connection intervals_default points at it")
+        print(f"  Airflow home {env['AIRFLOW_HOME']}; example DAGs from {env['AIRFLOW__CORE__DAGS_FOLDER']}")
+        print(f"  sample season plan for intervals_publish_season: {plan}")
+        if dry_run:
+            print("Dry run: would now run " + " ".join(command))
+            return command
+        print("Starting airflow standalone: the UI at http://localhost:8080 (login printed below); "
+              "Ctrl+C stops Airflow and the sandbox.", flush=True)  # fmt: skip
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.call(command, env=env)
+    return command
+
+
+def _check_standalone(env: dict[str, str]) -> None:
+    """Migrate the metadata DB, parse the example DAGs, test the connection: fail before starting.
+
+    ``dags reserialize`` parses the DAGs folder as the DAG processor does (the folder on
+    ``sys.path``) and stores them, so the UI lists them from the start.
+    """
+    _airflow(env, "db", "migrate")
+    _airflow(env, "dags", "reserialize")
+    dag_ids = sorted(d["dag_id"] for d in _airflow_json(env, "dags", "list", "-o", "json"))
+    errors = _airflow_json(env, "dags", "list-import-errors", "-o", "json")
+    if errors:
+        sys.exit(f"The example DAGs have import errors:\n{json.dumps(errors, indent=2)}")
+    os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = env["AIRFLOW_CONN_INTERVALS_DEFAULT"]
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
+    ok, message = IntervalsHook().test_connection()
+    if not ok:
+        sys.exit(f"The sandbox connection does not work: {message}")
+    print(f"  example DAGs: {', '.join(dag_ids)}")
 
 
 if __name__ == "__main__":
