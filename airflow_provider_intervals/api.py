@@ -247,12 +247,16 @@ def data_from_response(status: int, body: bytes, request_id: str | None = None) 
     return data
 
 
-def created_id(data: dict[str, Any], key: str) -> str:
-    """Return the new object's id from a 201 body's ``data`` (``eventId`` or ``participantId``)."""
+def created_id(data: dict[str, Any], key: str, status: int = 201, body: bytes | None = None) -> str:
+    """Return the new object's id from a 201 body's ``data`` (``eventId`` or ``participantId``).
+
+    :param status: the response's status and ``body`` its body, quoted if the id is missing.
+    """
     value = data.get(key)
     if not isinstance(value, str) or not value:
+        got = _excerpt(body) if body is not None else repr(data)
         raise exc.IntervalsMalformedResponseError(
-            201, None, f"expected data.{key} in the response, got {data!r}"
+            status, None, f"expected data.{key} in the response, got {got!r}", body_excerpt=got
         )
     return value
 

@@ -194,7 +194,7 @@ class IntervalsHook(HttpHook):
         data = api.data_from_response(
             response.status_code, response.content, response.headers.get("X-Request-Id")
         )
-        return api.created_id(data, id_field)
+        return api.created_id(data, id_field, response.status_code, response.content)
 
     def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
         """Yield the pages of a listing, lazily, starting with ``request``.

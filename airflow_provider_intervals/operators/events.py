@@ -77,7 +77,7 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
     def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
         """Return ``GET /groups/{slug}/events`` for the sub-window."""
         return hook.group_events_request(
-            self.group_slug,
+            validation.check_id("group_slug", self.group_slug),  # named as the caller wrote it
             event_type=self.event_type or None,
             date_from=window.date_from,
             date_to=window.date_to,

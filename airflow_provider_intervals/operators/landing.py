@@ -26,6 +26,7 @@ replaces its own snapshot.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -95,6 +96,13 @@ def resolve_window(context: Any, date_from: Any, date_to: Any) -> Window:
         date_to = run.date_to if date_to is None else date_to
     start, end = validation.check_date_range(_strip(date_from), _strip(date_to))
     return Window(start, end)
+
+
+def _is_storage_url(value: Any) -> bool:
+    """Whether ``value`` is ``scheme://`` plus a non-empty location (``file:///data``, ``s3://b/k``)."""
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value.strip()):
+        return False
+    return bool(value.strip().split("://", 1)[1].strip("/"))
 
 
 def _strip(value: Any) -> Any:
@@ -213,7 +221,8 @@ class IntervalsLandingOperator(BaseOperator):
             raise exc.IntervalsArgumentError(
                 "format", self.format, f"expected one of {', '.join(formats.FORMATS)}"
             )
-        if not isinstance(self.output_path, str) or not self.output_path.strip():
+        if not _is_storage_url(self.output_path):
+            # A bare path would land relative to the worker's working directory: refuse it.
             raise exc.IntervalsArgumentError(
                 "output_path",
                 self.output_path,
@@ -249,7 +258,13 @@ class IntervalsLandingOperator(BaseOperator):
         """Land the run's window and return its manifest's location, window and counts."""
         window = self.check_arguments(context)
         streams = self.streams(self.hook, window)  # checks the filters: still no request made
-        root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
+        try:
+            root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
+        except (ValueError, ImportError) as error:  # unknown scheme, bucket missing, ...
+            raise exc.IntervalsArgumentError(
+                "output_path", self.output_path, f"{error}; expected e.g. 's3://bucket/intervals'"
+            ) from error
+        self.hook.session  # noqa: B018 - a connection without a key fails here, before any output
         prefix = window_prefix(root, self.directory or self.resource, self.partition(window))
         description = {"window": {"date_from": window.date_from, "date_to": window.date_to},
                        "filters": self.filters()}  # fmt: skip

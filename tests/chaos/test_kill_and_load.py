@@ -1,0 +1,215 @@
+"""Chaos in real processes: a task killed with SIGKILL mid-window, mapped tasks sharing a rate limit,
+and a 1,000,000-event window under ``ulimit -n 256`` and a memory cap.
+
+The tasks run in subprocesses (``tests/chaos/runner.py``: ``dag.test`` against the session's
+metadata DB) and the sandbox runs as its own process (``SandboxProcess``), so a kill, a file
+limit or an address-space limit hits the task and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_intervals.sandbox import Store
+from airflow_provider_intervals.sandbox.process import SandboxProcess
+from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
+
+pytestmark = pytest.mark.chaos
+
+RUNNER = Path(__file__).with_name("runner.py")
+SEED = 7
+FULL = {"date_from": "2025-01-01", "date_to": "2026-12-31"}  # the sandbox's whole seeded range
+
+
+def _store(events: int) -> Store:
+    """The ground truth of a sandbox process started with ``--events N --seed SEED`` (CLI defaults)."""
+    return Store(events, SEED, dt.date(2025, 1, 1), 730, "enterprise")
+
+
+def _env(sb: SandboxProcess, **extra) -> dict[str, str]:
+    conn = json.loads(sb.connection_json)
+    conn["extra"] = {"retry_backoff": 0.01, "retry_backoff_max": 0.5, "max_retries": 10, "timeout": 10,
+                     **extra}  # fmt: skip
+    return {**os.environ, "AIRFLOW_CONN_INTERVALS_DEFAULT": json.dumps(conn)}
+
+
+def _runner(spec: dict, env: dict, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(RUNNER), json.dumps(spec)], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, **popen,
+    )  # fmt: skip
+
+
+def _result(process: subprocess.Popen, timeout: float = 600) -> dict:
+    out, _ = process.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"the runner printed no result (exit {process.returncode}):\n{out[-4000:]}"
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _files(prefix: ObjectStoragePath) -> list[str]:
+    root = prefix.path.rstrip("/")
+    return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root)) if prefix.exists() else []
+
+
+def _digest(records) -> tuple[int, str, int]:
+    """Count, a digest of the ids in order, and the number of distinct ids, streaming."""
+    sha, ids, count = hashlib.sha256(), set(), 0
+    for record in records:
+        sha.update(record["_id"].encode() + b"\n")
+        ids.add(record["_id"])
+        count += 1
+    return count, sha.hexdigest(), len(ids)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(tmp_path, chaos_report):
+    events = 20_000
+    with SandboxProcess(events, ["--no-rate-limit", "--seed", str(SEED), "--latency", "0.02"]) as sb:
+        env = _env(sb)
+        output = f"file://{tmp_path}/lake"
+        spec = {
+            "dag_id": f"chaos_kill_{uuid.uuid4().hex[:8]}", "output_path": output,
+            "logical_date": "2027-01-01T00:00:00+00:00",
+            "operator": {**FULL, "records_per_part": 1000, "concurrency": 2, "retries": 1},
+        }  # fmt: skip
+        prefix = ObjectStoragePath(output) / "events/type=all" / "date_from=2025-01-01/date_to=2026-12-31"
+        victim = _runner(spec, env, start_new_session=True)
+        # Kill once at least three parts are finished and before the window is published.
+        deadline = time.monotonic() + 300
+        while len([f for f in _files(prefix) if f.endswith(".jsonl.gz")]) < 4:
+            assert victim.poll() is None, victim.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "the task wrote no parts"
+            time.sleep(0.05)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        killed_requests = sb.control("stats")["requests"]
+        left = _files(prefix)
+        assert victim.returncode == -signal.SIGKILL
+        assert MANIFEST not in left
+        assert SUCCESS not in left
+
+        retried = _result(_runner(spec, env))
+        stats = sb.control("stats")
+    (task,) = retried["tasks"]
+    assert retried["state"] == "success"
+    assert task["state"] == "success"
+    summary = task["xcom"]
+    records = list(iter_records(prefix, verify=True))
+    want = [e for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
+            for e in _store(events).iter_events(date_from=half[0], date_to=half[1])]  # fmt: skip
+    assert [r["_id"] for r in records] == [e["_id"] for e in want]
+    assert records == want
+    assert len({r["_id"] for r in records}) == events
+    parts = [p["path"] for p in read_manifest(prefix)["parts"]]
+    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *parts])  # the killed try's parts are gone
+    chaos_report(killed_after_requests=killed_requests, parts_before_kill=len(left),
+                 resumed_parts=summary["resumed_parts"], requests_total=stats["requests"],
+                 records_checked=len(records), failures=1)  # fmt: skip
+
+
+def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
+    api, make_conn, run_dag, tmp_path, chaos_report
+):
+    """Four mapped tasks, four sub-windows at once each, under 10 requests/s (burst 4) for their key.
+
+    ``dag.test`` runs the mapped task instances one after the other (its executor-backed mode
+    needs an API server); inside each, four sessions page at once against the one key.
+    """
+    from airflow.sdk import DAG
+
+    from airflow_provider_intervals.operators.events import IntervalsEventsOperator
+    from airflow_provider_intervals.operators.landing import Window
+
+    make_conn(api, max_retries=8, page_size=50)
+    api.rate_limits = {"enterprise": (10, 1.0, 4)}
+    quarters = [("2025-01-01", "2025-03-31"), ("2025-04-01", "2025-06-30"), ("2025-07-01", "2025-09-30"),
+                ("2025-10-01", "2025-12-31")]  # fmt: skip
+    dag = DAG(f"chaos_mapped_{uuid.uuid4().hex[:8]}", schedule=None,
+              start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    with dag:
+        IntervalsEventsOperator.partial(
+            task_id="land", output_path=f"file://{tmp_path}/lake", concurrency=4, records_per_part=300
+        ).expand_kwargs([{"date_from": a, "date_to": b} for a, b in quarters])
+    try:
+        run = run_dag(dag, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    finally:
+        stats = api.stats
+        api.rate_limits = False
+    assert run.state == "success"
+    summaries = [_xcom(run.dag_run, "land", i) for i in range(4)]
+    checked = 0
+    for summary, (date_from, date_to) in zip(summaries, quarters, strict=False):
+        assert (summary["date_from"], summary["date_to"]) == (date_from, date_to)
+        prefix = ObjectStoragePath(summary["manifest"]).parent
+        got = list(iter_records(prefix, verify=True))
+        want = [
+            e for sub in Window(date_from, date_to).split(4) for e in api.store.iter_events(**sub.__dict__)
+        ]
+        assert got == want
+        assert len({r["_id"] for r in got}) == len(got)
+        checked += len(got)
+    # The limit was real: requests were refused with 429, and every one was waited out.
+    assert stats["rate_limited"] > 0
+    assert stats["requests"] == sum(s["requests"] for s in summaries) + stats["rate_limited"]
+    chaos_report(tasks=4, streams_per_task=4, rate_limited_429s=stats["rate_limited"],
+                 requests=stats["requests"], records_checked=checked, failures=0)  # fmt: skip
+
+
+def _xcom(dag_run, task_id: str, map_index: int):
+    """The return value of one mapped task instance."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id,
+                               map_indexes=map_index, key="return_value")  # fmt: skip
+    with create_session() as session:
+        return XComModel.deserialize_value(session.scalars(query).one())
+
+
+OPEN_FILES = 256
+MEMORY_CAP_MB = 768  # address space: Python + Airflow + the provider peak near 510 MB of it
+
+
+def _limit_resources() -> None:  # runs in the child, before exec
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_MB << 20, MEMORY_CAP_MB << 20))
+
+
+@pytest.mark.slow
+def test_a_million_event_window_lands_under_256_open_files_and_a_memory_cap(tmp_path, chaos_report):
+    """1,000,000 events, one window, ``ulimit -n 256`` and 768 MB of address space (about 70 s)."""
+    events = 1_000_000
+    with SandboxProcess(events, ["--no-rate-limit", "--seed", str(SEED)]) as sb:
+        spec = {"execute": True, "output_path": f"file://{tmp_path}/lake", "operator": dict(FULL)}
+        result = _result(_runner(spec, _env(sb), preexec_fn=_limit_resources), timeout=1200)
+        stats = sb.control("stats")
+    (task,) = result["tasks"]
+    process = result["process"]
+    assert process["nofile"] == OPEN_FILES
+    assert process["as"] == MEMORY_CAP_MB << 20
+    summary = task["xcom"]
+    assert summary["records"] == events
+    prefix = ObjectStoragePath(summary["manifest"]).parent
+    want = _digest(e for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
+                   for e in _store(events).iter_events(date_from=half[0], date_to=half[1]))  # fmt: skip
+    got = _digest(iter_records(prefix, verify=True))
+    assert got == want
+    assert got[2] == events
+    assert stats["requests"] == summary["requests"]
+    chaos_report(records_checked=got[0], requests=stats["requests"], open_files_limit=OPEN_FILES,
+                 memory_cap_mb=MEMORY_CAP_MB, peak_rss_mb=process["VmHWM"] // 1024,
+                 peak_vm_mb=process["VmPeak"] // 1024, failures=0)  # fmt: skip
