@@ -170,6 +170,16 @@ def test_register_participant_returns_only_the_new_id(api, make_conn, run_dag):
     assert isinstance(participant_id, str)
     regs = [r for r in api.store.registrations(api.store.run_event_index(run_id)) if r["email"] == email]
     assert [r["_id"] for r in regs] == [participant_id]
+    # The rendered template (stored in the metadata DB, shown in the UI) has the email masked.
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag.dag_id).all()
+        rendered = [json.dumps(row.rendered_fields) for row in rows]
+    assert rendered
+    assert all(email not in text for text in rendered)
+    assert any("***" in text for text in rendered)
 
 
 @pytest.mark.parametrize(

@@ -129,12 +129,17 @@ class IntervalsCreateEventOperator(IntervalsWriteOneOperator):
         self.event = event
 
 
+# Registration fields that identify a person: masked once rendered.
+PERSONAL_FIELDS = ("email", "name", "notes")
+
+
 class IntervalsRegisterParticipantOperator(IntervalsWriteOneOperator):
     """Register one participant for an event run (``POST /registration``) and return the id.
 
-    The body is personal data: it is never logged, and only the participant id reaches XCom.
-    Mind that rendered template fields are shown in the UI: pass the email from a source
-    only authorised users can see.
+    The body is personal data: it is never logged, only the participant id reaches XCom,
+    and the rendered ``email``, ``name`` and ``notes`` are registered with Airflow's secrets
+    masker right after rendering, so the rendered-fields table (the UI's *Rendered Template*
+    view) and the task log show ``***`` instead.
 
     :param registration: the body: ``eventRunId``, ``email``, ``registrationType`` and
         optional ``name``, ``status``, ``paceGroup``, ``notes``. Templated.
@@ -148,3 +153,19 @@ class IntervalsRegisterParticipantOperator(IntervalsWriteOneOperator):
     def __init__(self, *, registration: dict[str, Any] | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registration = registration
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render, then mask the participant's personal fields before Airflow stores the rendering."""
+        super().render_template_fields(context, jinja_env)
+        from airflow.sdk.log import mask_secret
+
+        body = self.registration
+        if isinstance(body, str):
+            try:
+                body = json.loads(body)
+            except ValueError:
+                return  # not a JSON object: execute() rejects it without sending anything
+        for field in PERSONAL_FIELDS:
+            value = body.get(field) if isinstance(body, dict) else None
+            if isinstance(value, str) and value.strip():
+                mask_secret(value)
