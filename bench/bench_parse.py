@@ -9,6 +9,8 @@ what any DAG file pays) and then times only the DAG file's import, as the DAG pr
 would pay it per file in a fresh process:
 
 - ``airflow-only``: a DAG with a ``BaseOperator`` (nothing but ``airflow.sdk``);
+- ``airflow-assets``: plain ``BaseOperator`` tasks declaring the same inlet/outlet assets as
+  the provider's sensor and operator (asset URI handling loads Airflow's providers manager);
 - ``provider``: the same DAG importing the provider's operators (events, landing, writes),
   the sensor and the hook, and instantiating an operator and the sensor.
 
@@ -35,10 +37,22 @@ with DAG("parse_airflow_only", schedule=None, start_date=dt.datetime(2025, 1, 1)
     BaseOperator(task_id="noop")
 """
 
+# The same DAG shape with plain operators and the same assets the provider's operators
+# declare (an inlet feed and a file:// outlet): what asset-aware scheduling costs any DAG.
+AIRFLOW_ASSETS = """
+import datetime as dt
+from airflow.sdk import DAG, Asset, BaseOperator
+
+with DAG("parse_airflow_assets", schedule=None, start_date=dt.datetime(2025, 1, 1)) as dag:
+    BaseOperator(task_id="noop")
+    BaseOperator(task_id="wait", inlets=[Asset(name="feed", uri="intervals://intervals_default/events")]) >> (
+        BaseOperator(task_id="land", outlets=[Asset(uri="file:///tmp/lake/events")])
+    )
+"""
+
 PROVIDER = """
 import datetime as dt
 from airflow.sdk import DAG, BaseOperator
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 from airflow_provider_intervals.operators.writes import IntervalsBulkCreateEventsOperator
 from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
@@ -93,9 +107,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-parse-") as tmp:
-        files = {"airflow-only": Path(tmp) / "airflow_only.py", "provider": Path(tmp) / "provider.py"}
-        files["airflow-only"].write_text(AIRFLOW_ONLY)
-        files["provider"].write_text(PROVIDER)
+        files = {
+            "airflow-only": Path(tmp) / "airflow_only.py",
+            "airflow-assets": Path(tmp) / "airflow_assets.py",
+            "provider": Path(tmp) / "provider.py",
+        }
+        for name, text in zip(files, (AIRFLOW_ONLY, AIRFLOW_ASSETS, PROVIDER), strict=True):
+            files[name].write_text(text)
         env = _env(tmp)
         times: dict[str, list[float]] = {name: [] for name in files}
         for _ in range(args.repeat):  # interleaved: machine load drifts hit both alike
@@ -110,6 +128,9 @@ def main() -> None:
     added = medians["provider"] - medians["airflow-only"]
     print(f"  added by the provider: {added * 1000:.1f} ms per DAG file in a fresh process "
           f"({medians['provider'] / medians['airflow-only']:.2f}x)")  # fmt: skip
+    same_assets = medians["provider"] - medians["airflow-assets"]
+    print(f"  added beyond a plain-Airflow DAG declaring the same assets: {same_assets * 1000:.1f} ms "
+          f"({medians['provider'] / medians['airflow-assets']:.2f}x)")  # fmt: skip
     ours = {k: v for k, v in provider_rows.items() if k.startswith("airflow_provider_intervals")}
     top = max(ours.values(), key=lambda v: v[1])[1] if ours else 0
     print(f"\n-X importtime: airflow_provider_intervals modules, cumulative {top / 1000:.1f} ms; self "

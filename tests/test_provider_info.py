@@ -106,3 +106,16 @@ def test_airflow_cli_lists_provider_and_hook():
         check=True,
     )
     assert any(h["connection_type"] == "intervals" for h in json.loads(hooks.stdout))
+
+
+def test_dag_parse_imports_stay_light():
+    """Importing the operators and sensor (what a DAG file does) must not load the http provider,
+    aiohttp or the hooks: those load when a task runs. Checked in a fresh interpreter."""
+    modules = ["operators.events", "operators.groups", "operators.registrations", "operators.writes",
+               "sensors.new_events"]  # fmt: skip
+    heavy = ["airflow.providers.http.hooks.http", "aiohttp", "airflow_provider_intervals.hooks.intervals",
+             "airflow_provider_intervals.triggers.new_events"]  # fmt: skip
+    code = "import sys, airflow.sdk\n" + "".join(f"import airflow_provider_intervals.{m}\n" for m in modules)
+    code += f"print([m for m in {heavy!r} if m in sys.modules])\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -52,7 +52,7 @@ class IntervalsHook(HttpHook):
     """
 
     conn_name_attr = "intervals_conn_id"
-    default_conn_name = "intervals_default"
+    default_conn_name = api.DEFAULT_CONN_ID
     conn_type = "intervals"
     hook_name = "Intervals"
     default_host = api.DEFAULT_BASE_URL

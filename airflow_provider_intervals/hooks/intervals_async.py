@@ -43,7 +43,7 @@ class IntervalsAsyncHook(BaseHook):
     """
 
     conn_name_attr = "intervals_conn_id"
-    default_conn_name = "intervals_default"
+    default_conn_name = api.DEFAULT_CONN_ID
     conn_type = "intervals"
     hook_name = "Intervals (async)"
 

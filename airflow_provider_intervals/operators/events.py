@@ -20,11 +20,13 @@ Example (``CronDataIntervalTimetable("@daily")``, so each run covers the previou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intervals import api, validation
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+
+if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
 class IntervalsEventsOperator(IntervalsLandingOperator):

@@ -8,9 +8,13 @@ The listing has no date filter: the run's window (see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_provider_intervals import api
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+
+if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
 class IntervalsGroupsOperator(IntervalsLandingOperator):

@@ -30,14 +30,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
 from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
+
+if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 MAX_CONCURRENCY = 8
 
@@ -151,7 +153,7 @@ class IntervalsLandingOperator(BaseOperator):
         self,
         *,
         output_path: str,
-        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        intervals_conn_id: str = api.DEFAULT_CONN_ID,
         output_conn_id: str | None = None,
         date_from: Any = None,
         date_to: Any = None,
@@ -194,6 +196,8 @@ class IntervalsLandingOperator(BaseOperator):
 
     def get_hook(self) -> IntervalsHook:
         """Return a new hook: one per concurrent worker, so each has its own session."""
+        from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
         return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
 
     # ------------------------------------------------------------------ subclass interface

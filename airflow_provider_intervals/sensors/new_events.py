@@ -13,16 +13,17 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_intervals import api, feeds
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import feeds
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
-from airflow_provider_intervals.triggers.new_events import IntervalsNewEventsTrigger
+
+if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
 def default_feed(intervals_conn_id: str) -> Asset:
@@ -66,7 +67,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        intervals_conn_id: str = api.DEFAULT_CONN_ID,
         event_type: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
@@ -91,6 +92,8 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
     @cached_property
     def hook(self) -> IntervalsHook:
         """The sync hook, created on first use."""
+        from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
         return IntervalsHook(self.intervals_conn_id)
 
     # ------------------------------------------------------------------ arguments and state
@@ -166,6 +169,8 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
         first = self.poke(context)  # takes the baseline on the worker, where the state store is
         if first.is_done:
             return first.xcom_value
+        from airflow_provider_intervals.triggers.new_events import IntervalsNewEventsTrigger
+
         deadline = time.time() + self.timeout
         self.defer(
             trigger=IntervalsNewEventsTrigger(

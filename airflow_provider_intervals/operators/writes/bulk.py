@@ -34,13 +34,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
+from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import validation
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.writes import results as res
 from airflow_provider_intervals.operators.writes.errors import (
     ROW_ERRORS,
@@ -59,6 +58,9 @@ from airflow_provider_intervals.operators.writes.rows import (
     detect_format,
     iter_rows,
 )
+
+if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 DEFAULT_PROGRESS_INTERVAL = 10.0
 
@@ -170,7 +172,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         *,
         input_path: str,
         input_conn_id: str | None = None,
-        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        intervals_conn_id: str = api.DEFAULT_CONN_ID,
         format: str | None = None,
         skip_invalid: bool = False,
         fail_on_row_errors: bool = True,
@@ -195,6 +197,8 @@ class IntervalsBulkWriteOperator(BaseOperator):
     @cached_property
     def hook(self) -> IntervalsHook:
         """The Intervals hook."""
+        from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
         return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
 
     def check_arguments(self) -> tuple[ObjectStoragePath, str, bool]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.writes.errors import ROW_ERRORS, annotate
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.rows import (
@@ -30,6 +30,9 @@ from airflow_provider_intervals.operators.writes.rows import (
     canonical,
     coerce_text_fields,
 )
+
+if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
 class IntervalsWriteOneOperator(BaseOperator):
@@ -51,7 +54,7 @@ class IntervalsWriteOneOperator(BaseOperator):
     def __init__(
         self,
         *,
-        intervals_conn_id: str = IntervalsHook.default_conn_name,
+        intervals_conn_id: str = api.DEFAULT_CONN_ID,
         idempotency_namespace: str | None = None,
         idempotency_key: str | None = None,
         **kwargs: Any,
@@ -64,6 +67,8 @@ class IntervalsWriteOneOperator(BaseOperator):
     @cached_property
     def hook(self) -> IntervalsHook:
         """The Intervals hook."""
+        from airflow_provider_intervals.hooks.intervals import IntervalsHook
+
         return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
 
     def checked_body(self) -> dict[str, Any]:
