@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import subprocess
@@ -45,6 +44,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 CONTENDERS = ("operator", "operator-1", "bare-loop", "http-operator")
 DATE_FROM, DATE_TO = "2025-01-01", "2026-12-31"  # the sandbox's seeded range (730 days)
@@ -191,15 +192,19 @@ def _prepare(name: str, url: str, key: str, out: Path):
     raise SystemExit(f"unknown contender {name!r}")
 
 
-def child(name: str, url: str, key: str) -> None:
-    """Run one contender in this (fresh) process and print its measurements as JSON."""
+def measure(prepare, *args) -> None:
+    """In this (fresh) process: ``pull = prepare(*args, out)``, run it, print its measurements as JSON.
+
+    Memory is the peak RSS the pull adds over the post-import baseline; sockets the most
+    open at once. Shared with ``bench_peers.py``.
+    """
     import gc
     import logging
 
     logging.disable(logging.INFO)  # log lines are not what we measure
-    out = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    out = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
-        pull = _prepare(name, url, key, out)
+        pull = prepare(*args, out)
         gc.collect()
         baseline_kb = _rss_kb()
         maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -220,36 +225,63 @@ def child(name: str, url: str, key: str) -> None:
         shutil.rmtree(out, ignore_errors=True)
 
 
+def child(name: str, url: str, key: str) -> None:
+    """Run one of this script's contenders in this (fresh) process and print its measurements."""
+    measure(_prepare, name, url, key)
+
+
 # ----------------------------------------------------------------------------- parent side
 
 
-def start_sandbox(events: int, latency: float = 0.0) -> tuple[subprocess.Popen, str, str]:
-    """Start the sandbox CLI with ``events`` seeded events; return the process, URL and key."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_intervals.sandbox", "--port", "0", "--events", str(events),
-         "--seed", "11", "--no-rate-limit", "--latency", str(latency)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    url = key = None
-    for line in process.stdout:
-        if m := re.search(r"listening on (\S+)", line):
-            url = m.group(1)
-        elif m := re.search(r"API key \(all scopes\): (\S+)", line):
-            key = m.group(1)
-        if url and key:
-            return process, url.rstrip("/"), key
-    raise SystemExit("the sandbox did not start")
+def start_sandbox(events: int, latency: float = 0.0) -> SandboxProcess:
+    """Start the sandbox as its own process with ``events`` seeded events (rate limits off)."""
+    args = ["--seed", "11", "--no-rate-limit", "--latency", str(latency)]
+    return SandboxProcess(events, args).start()
 
 
-def run_child(name: str, url: str, key: str) -> dict:
-    """Run one contender in a fresh interpreter; return its measurements."""
+def run_child(script: str, name: str, sandbox: SandboxProcess) -> dict:
+    """Run contender ``name`` of ``script`` in a fresh interpreter; add the API requests it made."""
+    sandbox.control("reset-stats", {})
     done = subprocess.run(
-        [sys.executable, __file__, "--child", name, "--url", url, "--key", key],
+        [sys.executable, script, "--child", name, "--url", sandbox.url, "--key", sandbox.api_key],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["requests"] = sandbox.control("stats")["requests"]
+    return result
+
+
+def compare(script: str, sizes: list[int], contenders: list[str], repeat: int, latency: float = 0.0) -> None:
+    """Run every contender of ``script`` per size, ``repeat`` interleaved rounds; print the table.
+
+    The fastest round counts for throughput; memory and sockets are the worst of all rounds.
+    """
+    rows = []
+    for size in sizes:
+        with start_sandbox(size, latency) as sandbox:
+            results: dict[str, dict] = {}
+            for round_ in range(repeat):  # rounds interleave the contenders: drifts hit all alike
+                for name in contenders:
+                    print(f"  {size:>9,} events, round {round_ + 1}: {name} ...", file=sys.stderr, flush=True)
+                    r = run_child(script, name, sandbox)
+                    best = results.setdefault(name, r)
+                    worst = {k: max(r[k], best[k]) for k in ("added_mb", "sockets")}
+                    results[name] = {**(r if r["seconds"] < best["seconds"] else best), **worst}
+        base = results.get("bare-loop")
+        for name, r in results.items():
+            rate = r["events"] / r["seconds"]
+            ratio = rate / (base["events"] / base["seconds"]) if base else float("nan")
+            rows.append((size, name, r["events"], rate, ratio, r["added_mb"], r["sockets"],
+                         r["requests"] / max(r["events"], 1), r["seconds"]))  # fmt: skip
+    header = (f"{'events':>9}  {'contender':<14} {'landed':>9} {'events/s':>9} {'vs bare':>7} "
+              f"{'added MB':>9} {'sockets':>7} {'req/event':>9} {'seconds':>8}")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for size, name, landed, rate, ratio, added, sockets, per_event, seconds in rows:
+        print(f"{size:>9,}  {name:<14} {landed:>9,} {rate:>9,.0f} {ratio:>6.2f}x {added:>9.1f} {sockets:>7} "
+              f"{per_event:>9.4f} {seconds:>8.1f}")  # fmt: skip
 
 
 def main() -> None:
@@ -270,40 +302,7 @@ def main() -> None:
         return
 
     contenders = [c for c in args.contenders.split(",") if c]
-    rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        process, url, key = start_sandbox(size, args.latency)
-        try:
-            results: dict[str, dict] = {}
-            for round_ in range(args.repeat):  # rounds interleave the contenders: drifts hit all alike
-                for name in contenders:
-                    print(f"  {size:>9,} events, round {round_ + 1}: {name} ...", file=sys.stderr, flush=True)
-                    r = run_child(name, url, key)
-                    best = results.setdefault(name, r)
-                    if r["seconds"] < best["seconds"]:
-                        results[name] = {**r, "added_mb": max(r["added_mb"], best["added_mb"]),
-                                         "sockets": max(r["sockets"], best["sockets"])}  # fmt: skip
-                    else:
-                        best["added_mb"] = max(r["added_mb"], best["added_mb"])
-                        best["sockets"] = max(r["sockets"], best["sockets"])
-        finally:
-            process.terminate()
-            process.wait()
-        base = results.get("bare-loop")
-        for name, r in results.items():
-            rate = r["events"] / r["seconds"]
-            ratio = rate / (base["events"] / base["seconds"]) if base else float("nan")
-            rows.append((size, name, r["events"], rate, ratio, r["added_mb"], r["sockets"], r["seconds"]))
-
-    header = (
-        f"{'events':>9}  {'contender':<14} {'landed':>9} {'events/s':>9} {'vs bare':>7} {'added MB':>9} "
-        f"{'sockets':>7} {'seconds':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for size, name, landed, rate, ratio, added, sockets, seconds in rows:
-        print(f"{size:>9,}  {name:<14} {landed:>9,} {rate:>9,.0f} {ratio:>6.2f}x {added:>9.1f} {sockets:>7} "
-              f"{seconds:>8.1f}")  # fmt: skip
+    compare(__file__, [int(x) for x in args.sizes.split(",")], contenders, args.repeat, args.latency)
 
 
 if __name__ == "__main__":

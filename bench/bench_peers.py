@@ -21,14 +21,8 @@ extract, normalize and load), memory is peak RSS added over the child's post-imp
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,51 +89,10 @@ def _prepare_dlt(url: str, key: str, out: Path):
 
 def child(name: str, url: str, key: str) -> None:
     """Run one contender here (a fresh process); print its measurements as JSON."""
-    if name != "dlt":
+    if name == "dlt":
+        bl.measure(_prepare_dlt, url, key)
+    else:
         bl.child(name, url, key)
-        return
-    import gc
-    import logging
-    import resource
-
-    logging.disable(logging.INFO)
-    out = Path(tempfile.mkdtemp(prefix="bench-dlt-"))
-    try:
-        pull = _prepare_dlt(url, key, out)
-        gc.collect()
-        baseline_kb = bl._rss_kb()
-        maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        sampler = bl.Sampler()
-        sampler.start()
-        started = time.perf_counter()
-        events = pull()
-        seconds = time.perf_counter() - started
-        sampler.stop()
-        maxrss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak_kb = max(sampler.peak_kb, maxrss_after if maxrss_after > maxrss_before else 0)
-        print(json.dumps({"events": events, "seconds": seconds, "added_mb": (peak_kb - baseline_kb) / 1024,
-                          "baseline_mb": baseline_kb / 1024, "sockets": sampler.max_sockets}))  # fmt: skip
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
-def _control(url: str, path: str, post: bool = False) -> dict:
-    request = urllib.request.Request(f"{url}/_sandbox/{path}", data=b"{}" if post else None,
-                                     method="POST" if post else "GET")  # fmt: skip
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def run_child(name: str, url: str, key: str) -> dict:
-    """Run one contender in a fresh interpreter; add the requests it made."""
-    _control(url, "reset-stats", post=True)
-    done = subprocess.run([sys.executable, __file__, "--child", name, "--url", url, "--key", key],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["requests"] = _control(url, "stats")["requests"]
-    return result
 
 
 def main() -> None:
@@ -161,37 +114,7 @@ def main() -> None:
     if "dlt" in contenders and not dlt_available():
         print(f"dlt is not installed: skipping it (install {DLT_REQUIREMENT!r})", file=sys.stderr)
         contenders.remove("dlt")
-    rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        process, url, key = bl.start_sandbox(size)
-        try:
-            results: dict[str, dict] = {}
-            for round_ in range(args.repeat):
-                for name in contenders:
-                    print(f"  {size:>9,} events, round {round_ + 1}: {name} ...", file=sys.stderr, flush=True)
-                    r = run_child(name, url, key)
-                    best = results.get(name)
-                    if best is None or r["seconds"] < best["seconds"]:
-                        results[name] = {**r, "added_mb": max(r["added_mb"], (best or r)["added_mb"])}
-                    else:
-                        best["added_mb"] = max(r["added_mb"], best["added_mb"])
-        finally:
-            process.terminate()
-            process.wait()
-        base = results.get("bare-loop")
-        for name, r in results.items():
-            rate = r["events"] / r["seconds"]
-            ratio = rate / (base["events"] / base["seconds"]) if base else float("nan")
-            rows.append((size, name, r["events"], rate, ratio, r["added_mb"], r["sockets"],
-                         r["requests"] / max(r["events"], 1), r["seconds"]))  # fmt: skip
-    header = (f"{'events':>9}  {'contender':<14} {'landed':>9} {'events/s':>9} {'vs bare':>7} "
-              f"{'added MB':>9} "
-              f"{'sockets':>7} {'req/event':>9} {'seconds':>8}")  # fmt: skip
-    print(header)
-    print("-" * len(header))
-    for size, name, landed, rate, ratio, added, sockets, per_event, seconds in rows:
-        print(f"{size:>9,}  {name:<14} {landed:>9,} {rate:>9,.0f} {ratio:>6.2f}x {added:>9.1f} {sockets:>7} "
-              f"{per_event:>9.4f} {seconds:>8.1f}")  # fmt: skip
+    bl.compare(__file__, [int(x) for x in args.sizes.split(",")], contenders, args.repeat)
 
 
 if __name__ == "__main__":
