@@ -128,6 +128,9 @@ def _prepare(name: str, url: str, key: str, out: Path):
         # the baseline is taken after every import, as for the other contenders.
         from airflow.sdk import BaseHook, ObjectStoragePath
 
+        import airflow_provider_intervals.hooks.intervals  # noqa: F401 - imported at first use by the task
+        from airflow_provider_intervals import storage  # noqa: F401
+
         BaseHook.get_connection("intervals_default")
         warm = ObjectStoragePath(f"file://{out}") / "warm-up"
         with warm.open("wb") as f:  # the first write through ObjectStoragePath loads the lineage plugins
@@ -233,10 +236,9 @@ def child(name: str, url: str, key: str) -> None:
 # ----------------------------------------------------------------------------- parent side
 
 
-def start_sandbox(events: int, latency: float = 0.0) -> SandboxProcess:
-    """Start the sandbox as its own process with ``events`` seeded events (rate limits off)."""
-    args = ["--seed", "11", "--no-rate-limit", "--latency", str(latency)]
-    return SandboxProcess(events, args).start()
+def sandbox_process(events: int, latency: float = 0.0) -> SandboxProcess:
+    """The sandbox as its own process with ``events`` seeded events (rate limits off); ``with`` starts it."""
+    return SandboxProcess(events, ["--seed", "11", "--no-rate-limit", "--latency", str(latency)])
 
 
 def run_child(script: str, name: str, sandbox: SandboxProcess) -> dict:
@@ -260,7 +262,7 @@ def compare(script: str, sizes: list[int], contenders: list[str], repeat: int, l
     """
     rows = []
     for size in sizes:
-        with start_sandbox(size, latency) as sandbox:
+        with sandbox_process(size, latency) as sandbox:
             results: dict[str, dict] = {}
             for round_ in range(repeat):  # rounds interleave the contenders: drifts hit all alike
                 for name in contenders:
