@@ -228,6 +228,28 @@ def error_from_response(
     return cls(status, code if isinstance(code, str) else None, message, **kwargs)
 
 
+def raise_for_status(request: Request, status: int, headers: Any, body: bytes, now: float) -> None:
+    """Raise the typed error for an error status (``headers``: any mapping with ``get``)."""
+    if status >= 400:
+        raise error_from_response(
+            request,
+            status,
+            body,
+            request_id=headers.get("X-Request-Id"),
+            retry_after_header=headers.get("Retry-After"),
+            now=now,
+        )
+
+
+def transport_error(request: Request, error: Exception, timeout: float | None) -> exc.IntervalsTransportError:
+    """Describe a request that got no complete answer; ``timeout`` is set when it timed out."""
+    if timeout is not None:
+        return exc.IntervalsTimeoutError(f"{request.method} {request.path} timed out after {timeout}s")
+    return exc.IntervalsTransportError(
+        f"{request.method} {request.path} failed: {type(error).__name__}: {error}"
+    )
+
+
 def envelope_from_response(status: int, body: bytes, request_id: str | None = None) -> dict[str, Any]:
     """Return a success body, checking it is an object with ``data`` as documented."""
     payload = decode_json(status, body, request_id)
@@ -342,6 +364,14 @@ class RetryPolicy:
         if isinstance(error, exc.IntervalsRateLimitError):
             return error.retry_after is None or error.retry_after - now <= self.max_rate_limit_wait
         return isinstance(error, exc.IntervalsTransportError | exc.IntervalsServerError)
+
+    def wait_before_retry(
+        self, error: Exception, attempt: int, request: Request, idempotent: bool, now: float
+    ) -> float | None:
+        """Return the seconds to wait before retrying, or ``None`` when ``error`` must be raised."""
+        if not self.should_retry(error, attempt, request, idempotent, now):
+            return None
+        return self.delay(error, attempt, now, random.random)
 
     def delay(
         self, error: Exception, attempt: int, now: float, rand: Callable[[], float] = random.random

@@ -186,3 +186,25 @@ def test_check_date_accepts_dates_and_refuses_datetimes():
     assert validation.check_date("d", "2025-06-14") == "2025-06-14"
     with pytest.raises(exc.IntervalsArgumentError, match="not a datetime"):
         validation.check_date("d", dt.datetime(2025, 6, 14, tzinfo=dt.UTC))
+
+
+def test_wait_before_retry_combines_the_predicate_and_the_wait():
+    policy = api.RetryPolicy(max_retries=1, backoff=1.0, backoff_max=5.0)
+    server = exc.IntervalsServerError(503, None, "x")
+    wait = policy.wait_before_retry(server, 0, EVENTS, False, now=0.0)
+    assert wait is not None
+    assert 0.0 <= wait <= 1.0
+    assert policy.wait_before_retry(server, 1, EVENTS, False, now=0.0) is None
+    assert (
+        policy.wait_before_retry(exc.IntervalsValidationError(422, None, "x"), 0, EVENTS, False, now=0.0)
+        is None
+    )
+
+
+def test_transport_error_names_the_request_and_a_timeout():
+    timed_out = api.transport_error(EVENTS, TimeoutError(), 2.5)
+    assert isinstance(timed_out, exc.IntervalsTimeoutError)
+    assert "GET /events timed out after 2.5s" in str(timed_out)
+    reset = api.transport_error(EVENTS, ConnectionResetError("peer reset"), None)
+    assert type(reset) is exc.IntervalsTransportError
+    assert "ConnectionResetError: peer reset" in str(reset)

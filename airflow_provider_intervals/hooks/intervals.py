@@ -8,7 +8,6 @@ retry timing, cursors) lives in :mod:`airflow_provider_intervals.api`; the hook 
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -139,13 +138,9 @@ class IntervalsHook(HttpHook):
             )
             response.content  # noqa: B018 - read the whole body now, so a truncated one fails here
         except requests.Timeout as error:
-            raise exc.IntervalsTimeoutError(
-                f"{request.method} {request.path} timed out after {self.settings.timeout}s"
-            ) from error
+            raise api.transport_error(request, error, self.settings.timeout) from error
         except requests.RequestException as error:
-            raise exc.IntervalsTransportError(
-                f"{request.method} {request.path} failed: {type(error).__name__}: {error}"
-            ) from error
+            raise api.transport_error(request, error, None) from error
         return response
 
     def _send(self, request: api.Request, idempotency_key: str | None = None) -> requests.Response:
@@ -156,20 +151,14 @@ class IntervalsHook(HttpHook):
         while True:
             try:
                 response = self._attempt(request, headers)
-                if response.status_code < 400:
-                    return response
-                raise api.error_from_response(
-                    request,
-                    response.status_code,
-                    response.content,
-                    request_id=response.headers.get("X-Request-Id"),
-                    retry_after_header=response.headers.get("Retry-After"),
-                    now=time.time(),
+                api.raise_for_status(
+                    request, response.status_code, response.headers, response.content, time.time()
                 )
+                return response
             except exc.IntervalsError as error:
-                if not policy.should_retry(error, attempt, request, bool(idempotency_key), time.time()):
+                wait = policy.wait_before_retry(error, attempt, request, bool(idempotency_key), time.time())
+                if wait is None:
                     raise
-                wait = policy.delay(error, attempt, time.time(), random.random)
                 attempt += 1
                 self.log.warning(
                     "%s %s: %s; retry %d/%d in %.2fs",

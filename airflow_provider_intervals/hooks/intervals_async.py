@@ -10,7 +10,6 @@ the connection is looked up with ``BaseHook.aget_connection`` and waits use
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -90,13 +89,9 @@ class IntervalsAsyncHook(BaseHook):
             ) as response:
                 return response.status, response.headers, await response.read()
         except TimeoutError as error:
-            raise exc.IntervalsTimeoutError(
-                f"{request.method} {request.path} timed out after {timeout}s"
-            ) from error
+            raise api.transport_error(request, error, timeout) from error
         except aiohttp.ClientError as error:
-            raise exc.IntervalsTransportError(
-                f"{request.method} {request.path} failed: {type(error).__name__}: {error}"
-            ) from error
+            raise api.transport_error(request, error, None) from error
 
     async def send(self, session: Any, request: api.Request) -> tuple[int, Any, bytes]:
         """Send a GET with the sync hook's retry rules; return ``(status, headers, body)`` of the success.
@@ -109,20 +104,12 @@ class IntervalsAsyncHook(BaseHook):
         while True:
             try:
                 status, headers, body = await self._attempt(session, request, url, settings.timeout)
-                if status < 400:
-                    return status, headers, body
-                raise api.error_from_response(
-                    request,
-                    status,
-                    body,
-                    request_id=headers.get("X-Request-Id"),
-                    retry_after_header=headers.get("Retry-After"),
-                    now=time.time(),
-                )
+                api.raise_for_status(request, status, headers, body, time.time())
+                return status, headers, body
             except exc.IntervalsError as error:
-                if not settings.retry.should_retry(error, attempt, request, False, time.time()):
+                wait = settings.retry.wait_before_retry(error, attempt, request, False, time.time())
+                if wait is None:
                     raise
-                wait = settings.retry.delay(error, attempt, time.time(), random.random)
                 attempt += 1
                 self.log.warning(
                     "%s %s: %s; retry %d/%d in %.2fs",
