@@ -163,14 +163,29 @@ def decode_json(status: int, body: bytes, request_id: str | None = None) -> Any:
         ) from None
 
 
+def _field(payload: Any, name: str) -> Any:
+    """Return ``error.<name>`` as the reference nests it, else a top-level ``<name>``, else ``None``.
+
+    The reference puts every detail of an error inside ``error``; reading the top level too
+    keeps the client working if an edition of the API moves a field (the spec's tolerant
+    reading decision).
+    """
+    if not isinstance(payload, dict):
+        return None
+    error = payload.get("error")
+    if isinstance(error, dict) and error.get(name) is not None:
+        return error[name]
+    return payload.get(name)
+
+
 def parse_retry_after(payload: Any, header: str | None, now: float) -> float | None:
-    """Return the moment to retry as epoch seconds, from the body's ``retryAfter`` or ``Retry-After``.
+    """Return the moment to retry as epoch seconds, from ``error.retryAfter`` or ``Retry-After``.
 
     The API sends ``retryAfter`` in epoch *milliseconds*; a value below 10^11 can only be
     epoch seconds (10^11 ms is 1973), so we accept both. A standard ``Retry-After`` header
     (delta seconds) is honoured too.
     """
-    value = payload.get("retryAfter") if isinstance(payload, dict) else None
+    value = _field(payload, "retryAfter")
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return value / 1000.0 if value >= 1e11 else float(value)
     if header:
@@ -219,7 +234,7 @@ def error_from_response(
         kwargs["scope"] = request.scope
         message += f". The key needs the scope {request.scope!r} for {request.method} {request.path}."
     elif cls is exc.IntervalsValidationError:
-        errors = payload.get("errors") if isinstance(payload, dict) else None
+        errors = _field(payload, "errors")
         kwargs["errors"] = errors if isinstance(errors, dict) else {}
         if kwargs["errors"]:
             message += ": " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in kwargs["errors"].items())
@@ -353,7 +368,11 @@ class RetryPolicy:
     def should_retry(
         self, error: Exception, attempt: int, request: Request, idempotent: bool, now: float
     ) -> bool:
-        """Retry transport errors, 429 and 5xx; a POST only when it carries an Idempotency-Key.
+        """Retry transport errors, 429, 5xx and malformed bodies; a POST only with an Idempotency-Key.
+
+        A malformed ``200`` (a body cut short by a proxy, even with a matching
+        ``Content-Length``) is transient like a 5xx; a POST replays under its key, so a
+        retry never creates twice.
 
         :param attempt: how many retries have been made already.
         :param idempotent: whether a POST carries an ``Idempotency-Key``.
@@ -363,15 +382,10 @@ class RetryPolicy:
             return False
         if isinstance(error, exc.IntervalsRateLimitError):
             return error.retry_after is None or error.retry_after - now <= self.max_rate_limit_wait
-        return isinstance(error, exc.IntervalsTransportError | exc.IntervalsServerError)
-
-    def wait_before_retry(
-        self, error: Exception, attempt: int, request: Request, idempotent: bool, now: float
-    ) -> float | None:
-        """Return the seconds to wait before retrying, or ``None`` when ``error`` must be raised."""
-        if not self.should_retry(error, attempt, request, idempotent, now):
-            return None
-        return self.delay(error, attempt, now, random.random)
+        return isinstance(
+            error,
+            exc.IntervalsTransportError | exc.IntervalsServerError | exc.IntervalsMalformedResponseError,
+        )
 
     def delay(
         self, error: Exception, attempt: int, now: float, rand: Callable[[], float] = random.random
@@ -386,68 +400,47 @@ class RetryPolicy:
         return rand() * min(self.backoff_max, self.backoff * 2**attempt)
 
 
-# --------------------------------------------------------------------------- connection settings
+@dataclass
+class Retries:
+    """The retry budget of one request, spent as its attempts fail.
 
-DEFAULT_TIMEOUT = 30.0
-# Connection extras this provider reads. The sync hook must not forward them as HTTP
-# headers (HttpHook sends every unknown extra key as a header).
-EXTRA_KEYS = (
-    "timeout",
-    "max_retries",
-    "retry_backoff",
-    "retry_backoff_max",
-    "page_size",
-    "intervals_version",
-)
+    A 429 that says when to come back (``retryAfter``) is the plan's pace, not a fault: it
+    does not count against ``max_retries`` while the waits for this request add up to at
+    most ``max_rate_limit_wait``. Every other retryable error spends one retry.
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Per-connection settings read from the connection's extras, shared by both hooks.
-
-    :param timeout: seconds per request.
-    :param page_size: items per list request.
-    :param retry: the retry policy.
-    :param version: the pinned ``Intervals-Version``, or ``None`` for the latest.
+    :param policy: the connection's retry policy.
+    :param request: the request being retried.
+    :param idempotent: whether a POST carries an ``Idempotency-Key``.
+    :param paced: whether a token bucket paces the key; its pause then replaces the jitter
+        that keeps unpaced clients sharing a key out of lockstep.
     """
 
-    timeout: float = DEFAULT_TIMEOUT
-    page_size: int = DEFAULT_PAGE_SIZE
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    version: str | None = None
+    policy: RetryPolicy
+    request: Request
+    idempotent: bool = False
+    paced: bool = False
+    attempt: int = 0
+    rate_limit_waited: float = 0.0
 
-    @classmethod
-    def from_extra(cls, conn_id: str, extra: dict[str, Any]) -> Settings:
-        """Read and check the extras; a bad value names the connection, the key and the range."""
+    def next_wait(
+        self, error: Exception, now: float, rand: Callable[[], float] = random.random
+    ) -> float | None:
+        """Return the seconds to wait before retrying after ``error``, or ``None`` to raise it."""
+        policy = self.policy
+        if isinstance(error, exc.IntervalsRateLimitError) and error.retry_after is not None:
+            if self.request.method != "GET" and not self.idempotent:
+                return None
+            wait = max(0.0, error.retry_after - now)
+            if self.rate_limit_waited + wait > policy.max_rate_limit_wait:
+                return None
+            self.rate_limit_waited += wait
+            return wait if self.paced else wait + rand() * min(1.0, policy.backoff)
+        if not policy.should_retry(error, self.attempt, self.request, self.idempotent, now):
+            return None
+        wait = policy.delay(error, self.attempt, now, rand)
+        self.attempt += 1
+        return wait
 
-        def number(key: str, default: float, low: float, high: float, whole: bool = False) -> Any:
-            value = extra.get(key)
-            if value in (None, ""):
-                return default
-            try:
-                parsed = float(value)
-            except (TypeError, ValueError):
-                parsed = None
-            if (
-                isinstance(value, bool)
-                or parsed is None
-                or not low <= parsed <= high
-                or (whole and parsed != int(parsed))
-            ):
-                raise exc.IntervalsConfigurationError(
-                    f"Connection {conn_id!r} has extra {key}={value!r}: "
-                    f"expected a {'whole ' if whole else ''}number from {low:g} to {high:g}"
-                )
-            return int(parsed) if whole else parsed
-
-        version = extra.get("intervals_version") or None
-        return cls(
-            timeout=number("timeout", DEFAULT_TIMEOUT, 0.001, 3600),
-            page_size=number("page_size", DEFAULT_PAGE_SIZE, 1, v.MAX_PAGE_SIZE, whole=True),
-            retry=RetryPolicy(
-                max_retries=number("max_retries", 5, 0, 100, whole=True),
-                backoff=number("retry_backoff", 1.0, 0, 600),
-                backoff_max=number("retry_backoff_max", 60.0, 0, 3600),
-            ),
-            version=None if version is None else v.check_date("intervals_version", version),
-        )
+    def describe(self) -> str:
+        """Say which retry this is, e.g. ``retry 2/5`` or ``rate limited`` for a free 429 wait."""
+        return f"retry {self.attempt}/{self.policy.max_retries}"

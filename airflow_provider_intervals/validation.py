@@ -89,6 +89,15 @@ def check_whole(argument: str, value: Any, low: int, high: int) -> int:
     return number
 
 
+def check_flag(argument: str, value: Any) -> bool:
+    """Return a boolean given as ``True``/``False`` or its text (``true``, ``False``, ...)."""
+    if value in (True, False):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise exc.IntervalsArgumentError(argument, value, "expected True or False")
+
+
 def check_id(argument: str, value: Any) -> str:
     """Return an object id or slug safe to put in a path or query."""
     if isinstance(value, str) and _ID_RE.match(value):

@@ -54,11 +54,37 @@ def test_403_names_the_scope_and_401_the_key():
     assert "API key" in str(unauthorized)
 
 
-def test_422_carries_field_errors():
-    body = {"error": {"code": "VALIDATION_ERROR", "message": "Invalid"}, "errors": {"limit": ["too big"]}}
+FIELD_ERRORS = {"eventRunId": ["Required"], "email": ["Required"]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The reference's own example: everything about the error inside ``error``.
+        {"error": {"code": "VALIDATION_ERROR", "message": "Invalid request body", "errors": FIELD_ERRORS}},
+        # Tolerated: an edition that moves the map to the top level.
+        {"error": {"code": "VALIDATION_ERROR", "message": "Invalid request body"}, "errors": FIELD_ERRORS},
+    ],
+    ids=["nested", "top-level"],
+)
+def test_422_carries_field_errors(body):
     err = api.error_from_response(EVENTS, 422, _body(body))
-    assert err.errors == {"limit": ["too big"]}
-    assert "limit: too big" in str(err)
+    assert err.errors == FIELD_ERRORS
+    assert (
+        str(err)
+        == "Intervals API 422 VALIDATION_ERROR: Invalid request body: eventRunId: Required; email: Required"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"error": {"code": "VALIDATION_ERROR", "message": "Invalid"}}, {"error": "bad"}, {}, []],
+    ids=["no-errors", "error-not-object", "empty-object", "not-object"],
+)
+def test_422_without_a_field_map_still_maps(body):
+    err = api.error_from_response(EVENTS, 422, _body(body))
+    assert type(err) is exc.IntervalsValidationError
+    assert err.errors == {}
 
 
 @pytest.mark.parametrize(
@@ -71,12 +97,18 @@ def test_422_carries_field_errors():
     ],
     ids=["ms", "s", "header", "none"],
 )
-def test_retry_after_units(retry_after, header, expected):
+@pytest.mark.parametrize("where", ["nested", "top-level"])
+def test_retry_after_units(retry_after, header, expected, where):
     body = {"error": {"code": "RATE_LIMITED", "message": "Slow down"}}
     if retry_after is not None:
-        body["retryAfter"] = retry_after
+        (body["error"] if where == "nested" else body)["retryAfter"] = retry_after
     err = api.error_from_response(EVENTS, 429, _body(body), retry_after_header=header, now=1_000_000.0)
     assert err.retry_after == pytest.approx(expected) if expected else err.retry_after is None
+
+
+def test_nested_retry_after_wins_over_a_top_level_one():
+    body = {"error": {"code": "RATE_LIMITED", "message": "x", "retryAfter": 1709234567890}, "retryAfter": 5}
+    assert api.error_from_response(EVENTS, 429, _body(body)).retry_after == pytest.approx(1709234567.89)
 
 
 def test_error_body_not_json_quotes_status_and_body():
@@ -165,7 +197,7 @@ class TestRetryPolicy:
             (exc.IntervalsValidationError(422, None, "x"), False),
             (exc.IntervalsAuthenticationError(401, None, "x"), False),
             (exc.IntervalsConflictError(409, None, "x"), False),
-            (exc.IntervalsMalformedResponseError(200, None, "x"), False),
+            (exc.IntervalsMalformedResponseError(200, None, "x"), True),  # a 200 cut short: transient
         ],
     )
     def test_which_errors_are_retried(self, error, retried):
@@ -188,17 +220,35 @@ def test_check_date_accepts_dates_and_refuses_datetimes():
         validation.check_date("d", dt.datetime(2025, 6, 14, tzinfo=dt.UTC))
 
 
-def test_wait_before_retry_combines_the_predicate_and_the_wait():
-    policy = api.RetryPolicy(max_retries=1, backoff=1.0, backoff_max=5.0)
+def test_retries_spend_the_budget_on_faults():
+    retries = api.Retries(api.RetryPolicy(max_retries=1, backoff=1.0, backoff_max=5.0), EVENTS)
     server = exc.IntervalsServerError(503, None, "x")
-    wait = policy.wait_before_retry(server, 0, EVENTS, False, now=0.0)
-    assert wait is not None
-    assert 0.0 <= wait <= 1.0
-    assert policy.wait_before_retry(server, 1, EVENTS, False, now=0.0) is None
-    assert (
-        policy.wait_before_retry(exc.IntervalsValidationError(422, None, "x"), 0, EVENTS, False, now=0.0)
-        is None
-    )
+    assert 0.0 <= retries.next_wait(server, now=0.0) <= 1.0
+    assert retries.next_wait(server, now=0.0) is None  # the one retry is spent
+    fresh = api.Retries(api.RetryPolicy(max_retries=1), EVENTS)
+    assert fresh.next_wait(exc.IntervalsValidationError(422, None, "x"), now=0.0) is None
+
+
+def test_a_429_with_retry_after_does_not_spend_the_budget():
+    policy = api.RetryPolicy(max_retries=0, max_rate_limit_wait=60.0)
+    retries = api.Retries(policy, EVENTS, paced=True)
+    limited = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "x", retry_after=110.0)
+    for _ in range(5):  # max_retries=0, yet every 429 within the wait budget is waited out
+        assert retries.next_wait(limited, now=100.0) == 10.0  # paced: exactly until retryAfter
+    assert retries.attempt == 0
+    assert retries.next_wait(limited, now=100.0) == 10.0  # 60 s of 429 waits in all
+    assert retries.next_wait(limited, now=100.0) is None  # the 7th would pass max_rate_limit_wait
+    blind = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "x", retry_after=None)
+    assert api.Retries(policy, EVENTS).next_wait(blind, now=0.0) is None  # no retryAfter: a fault
+
+
+def test_unpaced_429_waits_add_jitter_and_posts_need_a_key():
+    limited = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "x", retry_after=110.0)
+    retries = api.Retries(api.RetryPolicy(backoff=1.0), EVENTS)
+    assert retries.next_wait(limited, now=100.0, rand=lambda: 0.5) == 10.5
+    post = api.Request("POST", "/events", body={})
+    assert api.Retries(api.RetryPolicy(), post).next_wait(limited, now=100.0) is None
+    assert api.Retries(api.RetryPolicy(), post, idempotent=True).next_wait(limited, now=100.0) is not None
 
 
 def test_transport_error_names_the_request_and_a_timeout():
