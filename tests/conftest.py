@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 _HOME = Path(tempfile.mkdtemp(prefix="intervals-airflow-home-"))
@@ -46,10 +47,10 @@ def make_conn(monkeypatch):
     import json
 
     def make(sb, conn_id: str = "intervals_default", key: str | None = None, **extra) -> str:
-        conn = json.loads(sb.connection_json())
+        conn = json.loads(sb.connection_json(key or None))
         if key is not None:
             conn["password"] = key
-        conn["extra"] = {**FAST_RETRIES, **extra}
+        conn["extra"] = {**conn.get("extra", {}), **FAST_RETRIES, **extra}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
         return conn_id
 
@@ -159,3 +160,65 @@ def post_events():
     post.join = lambda: [t.join() for t in threads]
     yield post
     post.join()
+
+
+# ----------------------------------------------------------------------------- a server of canned answers
+
+
+class _CannedHandler(BaseHTTPRequestHandler):
+    """Answers each request with the next scripted ``(status, body)``, then ``server.canned``.
+
+    For the shapes the spec allows but the sandbox never sends (top-level error fields, a
+    ``Retry-After`` header, non-JSON bodies); it records each request's path and headers.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        answer = self.server.script.pop(0) if self.server.script else self.server.canned
+        status, body, *headers = answer
+        self.server.hits += 1
+        self.server.seen.append((self.command, self.path, dict(self.headers)))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers[0].items() if headers else ():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _reply
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def canned(make_conn):
+    """A loopback server of canned answers; the default connection points at it, unpaced.
+
+    ``server.canned = (status, body)`` answers every request; ``server.script`` (a list of
+    ``(status, body[, headers])``) answers the next ones first. ``server.seen`` lists
+    ``(method, path, headers)`` of every request; ``server.configure(**extra)`` redefines the
+    connection's extras.
+    """
+    import json
+    import threading
+    import types
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CannedHandler)
+    server.canned, server.script, server.seen, server.hits = (200, b""), [], [], 0
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    conn = {"conn_type": "intervals", "host": "127.0.0.1", "port": server.server_address[1], "schema": "http",
+            "password": "itv_canned", "extra": {"plan": "unknown"}}  # fmt: skip
+    target = types.SimpleNamespace(connection_json=lambda key=None: json.dumps(conn))
+    server.configure = lambda **extra: make_conn(target, **extra)
+    server.configure(max_retries=1)
+    yield server
+    server.shutdown()
+    server.server_close()

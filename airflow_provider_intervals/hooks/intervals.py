@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_intervals import __version__, api
+from airflow_provider_intervals import __version__, api, pacing
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.connection import EXTRA_KEYS, Settings, resolve_base_url
+
+T = TypeVar("T")
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -39,15 +42,26 @@ class IntervalsHook(HttpHook):
     """Interact with the Intervals partner API.
 
     The connection (type ``intervals``) holds the API key in its password field; host,
-    schema and port give the base URL (default ``https://api.intervals.run``). Extras:
-    ``timeout`` (seconds, default 30), ``max_retries`` (default 5), ``retry_backoff`` and
-    ``retry_backoff_max`` (seconds, default 1 and 60), ``page_size`` (1-100, default 100)
-    and ``intervals_version`` (a ``YYYY-MM-DD`` API version to pin).
+    schema and port give the base URL (default ``https://api.intervals.run``; a host with no
+    scheme means ``https``, plain ``http`` only to loopback unless the extra
+    ``allow_insecure_http`` says so). Extras: ``timeout`` (seconds, default 30),
+    ``max_retries`` (default 5), ``retry_backoff`` and ``retry_backoff_max`` (seconds,
+    default 1 and 60), ``max_rate_limit_wait`` (seconds, default 900), ``page_size``
+    (1-100, default 100), ``intervals_version`` (a ``YYYY-MM-DD`` API version to pin), and
+    the pacing: ``plan`` (``free``, ``premium``, ``enterprise`` or ``unknown``) or
+    ``requests_per_minute`` with ``burst``; with neither, the plan is learned once per
+    process from ``GET /organization``.
+
+    Every request with one API key goes through one token bucket per process (see
+    :mod:`airflow_provider_intervals.pacing`), so all the hooks of a task together run at
+    the plan's allowance without drawing a 429 for every page.
 
     Listing methods (``iter_*``) are lazy generators over every page: they hold one page
     at a time, whatever the listing's size.
 
     :param intervals_conn_id: the Airflow connection to use.
+    :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
+        below the plan's allowance (e.g. to leave room for other tasks using the key).
     """
 
     conn_name_attr = "intervals_conn_id"
@@ -56,9 +70,15 @@ class IntervalsHook(HttpHook):
     hook_name = "Intervals"
     default_host = api.DEFAULT_BASE_URL
 
-    def __init__(self, intervals_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        intervals_conn_id: str = default_conn_name,
+        max_requests_per_minute: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(method="GET", http_conn_id=intervals_conn_id, **kwargs)
         self.intervals_conn_id = intervals_conn_id
+        self.max_requests_per_minute = max_requests_per_minute
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -78,9 +98,17 @@ class IntervalsHook(HttpHook):
         return self.get_connection(self.intervals_conn_id)
 
     @cached_property
-    def settings(self) -> api.Settings:
-        """Timeout, page size, retry policy and pinned version from the connection's extras."""
-        return api.Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
+    def settings(self) -> Settings:
+        """Timeout, page size, retry policy, pacing and pinned version from the connection's extras."""
+        return Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
+
+    def _set_base_url(self, connection: Any) -> None:
+        # HttpHook defaults a scheme-less host to plain http; the key must not go out in clear.
+        conn = connection
+        insecure = self.settings.allow_insecure_http
+        self.base_url = resolve_base_url(self.intervals_conn_id, conn.host, conn.schema, conn.port, insecure)
+        self._srv_lookup_enabled = False
+        self._base_url_initialized = True
 
     @property
     def page_size(self) -> int:
@@ -95,7 +123,7 @@ class IntervalsHook(HttpHook):
                 "in the connection's password field"
             )
         session = super().get_conn(headers, extra_options)
-        for key in api.EXTRA_KEYS:  # ours, not headers
+        for key in EXTRA_KEYS:  # ours, not headers
             session.headers.pop(key, None)
         session.headers["User-Agent"] = (
             f"airflow-provider-intervals/{__version__} {session.headers['User-Agent']}"
@@ -125,6 +153,74 @@ class IntervalsHook(HttpHook):
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    @cached_property
+    def bucket(self) -> pacing.TokenBucket | None:
+        """The process's token bucket for this key, or ``None`` when the plan is unknown.
+
+        The rate comes from the extras (``requests_per_minute`` + ``burst``, or ``plan``);
+        without them it is learned once per process from ``GET /organization``'s ``plan``.
+        """
+        key = self._connection.password or ""
+        rate = self._rate(key)
+        if self.max_requests_per_minute:
+            cap = pacing.Rate.per_minute(float(self.max_requests_per_minute), 1)
+            rate = cap if rate is None or cap.per_second < rate.per_second else rate
+        if rate is None:
+            return None
+        self.log.info("Pacing requests with this API key at %s", rate.describe())
+        return pacing.bucket_for(key, rate)
+
+    def _rate(self, key: str) -> pacing.Rate | None:
+        settings = self.settings
+        if settings.pacing_known:
+            return settings.configured_rate()
+        known, rate = pacing.learned_rate(key)
+        if not known:
+            try:
+                self.get_organization()  # learns the plan, once per process
+            except exc.IntervalsPermissionError:
+                self.log.info(
+                    "The key cannot read GET /organization (scope read:series), so its plan is unknown: "
+                    "requests are not paced (set the connection extra plan, or requests_per_minute and burst)"
+                )
+                pacing.remember_rate(key, None)
+            known, rate = pacing.learned_rate(key)
+        return rate
+
+    def _learn_plan(self, organization: dict[str, Any]) -> None:
+        key = self._connection.password or ""
+        plan = organization.get("plan")
+        rate = pacing.Rate.for_plan(plan if isinstance(plan, str) else None)
+        if rate is None:
+            self.log.info(
+                "The key's plan is %r, not a documented one: requests are not paced "
+                "(set the connection extra plan, or requests_per_minute and burst)",
+                plan,
+            )
+        pacing.remember_rate(key, rate)
+        if rate is not None:  # the organisation request spent one of the allowance's tokens
+            pacing.bucket_for(key, rate).reserve()
+
+    def _pace(self, request: api.Request) -> None:
+        bucket = self.bucket
+        if bucket is None:
+            return
+        limit = self.settings.retry.max_rate_limit_wait
+        wait = bucket.reserve(max_wait=limit)
+        if wait is None:
+            ahead = bucket.wait_for_next()
+            raise exc.IntervalsRateLimitError(
+                429,
+                None,
+                f"{request.method} {request.path}: the plan's allowance for this key "
+                f"({bucket.rate.describe()}) has no request left for {ahead:.0f}s, "
+                f"longer than max_rate_limit_wait={limit:g}s; "
+                "run later, or raise the connection extra max_rate_limit_wait",
+                retry_after=time.time() + ahead,
+            )
+        if wait > 0:
+            self._sleep(wait)
+
     def _attempt(self, request: api.Request, headers: dict[str, str]) -> requests.Response:
         url = self.url_from_endpoint(request.path)
         try:
@@ -143,47 +239,76 @@ class IntervalsHook(HttpHook):
             raise api.transport_error(request, error, None) from error
         return response
 
-    def _send(self, request: api.Request, idempotency_key: str | None = None) -> requests.Response:
-        """Send ``request`` with retries; return the successful response or raise the typed error."""
+    def _send(
+        self,
+        request: api.Request,
+        parse: Callable[[api.Request, requests.Response], T],
+        idempotency_key: str | None = None,
+        *,
+        paced: bool = True,
+    ) -> T:
+        """Send ``request`` with pacing and retries; return ``parse``'s reading of the success.
+
+        Parsing is inside the retry loop: a ``200`` whose body is cut short is retried like a
+        5xx (a POST replays under its ``Idempotency-Key``).
+        """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        policy = self.settings.retry
-        attempt = 0
+        bucket = self.bucket if paced else None
+        retries = api.Retries(self.settings.retry, request, bool(idempotency_key), paced=bucket is not None)
         while True:
             try:
+                if bucket is not None:
+                    self._pace(request)
                 response = self._attempt(request, headers)
                 api.raise_for_status(
                     request, response.status_code, response.headers, response.content, time.time()
                 )
-                return response
+                return parse(request, response)
             except exc.IntervalsError as error:
-                wait = policy.wait_before_retry(error, attempt, request, bool(idempotency_key), time.time())
+                now = time.time()
+                if (
+                    bucket is not None
+                    and isinstance(error, exc.IntervalsRateLimitError)
+                    and error.retry_after
+                ):
+                    # The server has a token again at retryAfter: nobody in this process goes sooner.
+                    bucket.pause_until(time.monotonic() + error.retry_after - now)
+                wait = retries.next_wait(error, now)
                 if wait is None:
                     raise
-                attempt += 1
                 self.log.warning(
-                    "%s %s: %s; retry %d/%d in %.2fs",
-                    request.method, request.path, error, attempt, policy.max_retries, wait,
-                )  # fmt: skip
+                    "%s %s: %s; %s in %.2fs", request.method, request.path, error, retries.describe(), wait
+                )
                 self._sleep(wait)
 
-    def _get_data(self, request: api.Request, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        try:
-            response = self._send(request)
-        except exc.IntervalsNotFoundError:
-            if missing_ok:
-                return None
-            raise
+    @staticmethod
+    def _data(request: api.Request, response: requests.Response) -> dict[str, Any]:
         return api.data_from_response(
             response.status_code, response.content, response.headers.get("X-Request-Id")
         )
 
-    def _post(self, request: api.Request, idempotency_key: str | None, id_field: str) -> str:
-        # Always send a key: a retry after a lost response then replays instead of creating twice.
-        response = self._send(request, idempotency_key=idempotency_key or str(uuid.uuid4()))
-        data = api.data_from_response(
-            response.status_code, response.content, response.headers.get("X-Request-Id")
+    @staticmethod
+    def _page(request: api.Request, response: requests.Response) -> api.Page:
+        return api.parse_page(
+            request, response.status_code, response.content, response.headers.get("X-Request-Id")
         )
-        return api.created_id(data, id_field, response.status_code, response.content)
+
+    def _get_data(self, request: api.Request, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        try:
+            return self._send(request, self._data)
+        except exc.IntervalsNotFoundError:
+            if missing_ok:
+                return None
+            raise
+
+    def _post(self, request: api.Request, idempotency_key: str | None, id_field: str) -> str:
+        def created(request: api.Request, response: requests.Response) -> str:
+            return api.created_id(
+                self._data(request, response), id_field, response.status_code, response.content
+            )
+
+        # Always send a key: a retry after a lost response then replays instead of creating twice.
+        return self._send(request, created, idempotency_key=idempotency_key or str(uuid.uuid4()))
 
     def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
         """Yield the pages of a listing, lazily, starting with ``request``.
@@ -192,10 +317,7 @@ class IntervalsHook(HttpHook):
         """
         next_request: api.Request | None = request
         while next_request is not None:
-            response = self._send(next_request)
-            page = api.parse_page(
-                next_request, response.status_code, response.content, response.headers.get("X-Request-Id")
-            )
+            page = self._send(next_request, self._page)
             yield page
             next_request = page.next_request
 
@@ -211,7 +333,20 @@ class IntervalsHook(HttpHook):
     # :meth:`iter_pages`, e.g. to land pages or resume after a cursor); ``iter_*`` yield items.
 
     def get_organization(self) -> dict[str, Any]:
-        """Return the organisation the API key belongs to (``GET /organization``)."""
+        """Return the organisation the API key belongs to (``GET /organization``).
+
+        Its ``plan`` sets the pacing when the connection's extras do not: the first call of a
+        process is sent unpaced and teaches the process the key's allowance.
+        """
+        key = self._connection.password or ""
+        if (
+            "bucket" not in self.__dict__
+            and not self.settings.pacing_known
+            and not pacing.learned_rate(key)[0]
+        ):
+            organization = self._send(api.organization_request(), self._data, paced=False)
+            self._learn_plan(organization)
+            return organization
         return self._get_data(api.organization_request())
 
     def events_request(

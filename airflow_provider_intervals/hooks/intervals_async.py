@@ -11,32 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_intervals import __version__, api
+from airflow_provider_intervals import __version__, api, pacing
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.connection import Settings, resolve_base_url
 
-
-def base_url(host: str | None, schema: str | None, port: int | None) -> str:
-    """Build the base URL the way the sync hook (HttpHook) does.
-
-    ``host`` if it has a scheme, else ``{schema or 'http'}://{host}``, plus ``:port``;
-    the API's public URL when the connection has no host.
-    """
-    url = host or api.DEFAULT_BASE_URL
-    if "://" not in url:
-        url = f"{schema or 'http'}://{url}"
-    return f"{url.rstrip('/')}:{port}" if port else url.rstrip("/")
+T = TypeVar("T")
+# An answer as the transport read it: status, headers, body.
+Answer = tuple[int, Any, bytes]
 
 
 class IntervalsAsyncHook(BaseHook):
     """Async access to the Intervals API for triggers (aiohttp).
 
     Reads the same ``intervals`` connection and extras as the sync hook and obeys the same
-    rules (checks, retries, 429 waits, error types).
+    rules (checks, https, retries, 429 waits, error types), and paces through the same
+    per-key token bucket: every trigger of a triggerer that uses one key shares it.
 
     :param intervals_conn_id: the Airflow connection to use.
     """
@@ -49,9 +43,11 @@ class IntervalsAsyncHook(BaseHook):
     def __init__(self, intervals_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.intervals_conn_id = intervals_conn_id
-        self._config: tuple[str, dict[str, str], api.Settings] | None = None
+        self._config: tuple[str, dict[str, str], Settings, str] | None = None
+        self._bucket: pacing.TokenBucket | None = None
+        self._paced: bool | None = None
 
-    async def _configure(self) -> tuple[str, dict[str, str], api.Settings]:
+    async def _configure(self) -> tuple[str, dict[str, str], Settings, str]:
         if self._config is None:
             conn = await self.aget_connection(self.intervals_conn_id)
             if not conn.password:
@@ -59,7 +55,10 @@ class IntervalsAsyncHook(BaseHook):
                     f"Connection {self.intervals_conn_id!r} has no API key: put the Intervals API key "
                     "in the connection's password field"
                 )
-            settings = api.Settings.from_extra(self.intervals_conn_id, conn.extra_dejson)
+            settings = Settings.from_extra(self.intervals_conn_id, conn.extra_dejson)
+            url = resolve_base_url(
+                self.intervals_conn_id, conn.host, conn.schema, conn.port, settings.allow_insecure_http
+            )
             headers = {
                 "Authorization": f"Bearer {conn.password}",
                 "Accept": "application/json",
@@ -67,16 +66,45 @@ class IntervalsAsyncHook(BaseHook):
             }
             if settings.version:
                 headers["Intervals-Version"] = settings.version
-            self._config = (base_url(conn.host, conn.schema, conn.port), headers, settings)
+            self._config = (url, headers, settings, conn.password)
         return self._config
 
-    async def settings(self) -> api.Settings:
-        """Return the connection's settings (page size, timeout, retry policy)."""
+    async def settings(self) -> Settings:
+        """Return the connection's settings (page size, timeout, retry policy, pacing)."""
         return (await self._configure())[2]
 
-    async def _attempt(
-        self, session: Any, request: api.Request, url: str, timeout: float
-    ) -> tuple[int, Any, bytes]:
+    async def bucket(self, session: Any) -> pacing.TokenBucket | None:
+        """Return the process's token bucket for this key, learning the plan once if needed.
+
+        :param session: the session to learn the plan with (``GET /organization``).
+        """
+        if self._paced is None:
+            _, _, settings, key = await self._configure()
+            if settings.pacing_known:
+                rate = settings.configured_rate()
+            else:
+                known, rate = pacing.learned_rate(key)
+                if not known:
+                    rate = await self._learn_rate(session, key)
+            self._bucket = None if rate is None else pacing.bucket_for(key, rate)
+            self._paced = self._bucket is not None
+        return self._bucket
+
+    async def _learn_rate(self, session: Any, key: str) -> pacing.Rate | None:
+        try:
+            organization = await self.send(session, api.organization_request(), _data, paced=False)
+        except exc.IntervalsPermissionError:
+            organization = {}
+        plan = organization.get("plan")
+        rate = pacing.Rate.for_plan(plan if isinstance(plan, str) else None)
+        if rate is None:
+            self.log.info("The key's plan is %r: requests are not paced", plan)
+        pacing.remember_rate(key, rate)
+        if rate is not None:  # the organisation request spent one token too
+            pacing.bucket_for(key, rate).reserve()
+        return rate
+
+    async def _attempt(self, session: Any, request: api.Request, url: str, timeout: float) -> Answer:
         import aiohttp
 
         try:
@@ -93,35 +121,68 @@ class IntervalsAsyncHook(BaseHook):
         except aiohttp.ClientError as error:
             raise api.transport_error(request, error, None) from error
 
-    async def send(self, session: Any, request: api.Request) -> tuple[int, Any, bytes]:
-        """Send a GET with the sync hook's retry rules; return ``(status, headers, body)`` of the success.
+    async def _pace(self, bucket: pacing.TokenBucket, request: api.Request, limit: float) -> None:
+        wait = bucket.reserve(max_wait=limit)
+        if wait is None:
+            ahead = bucket.wait_for_next()
+            raise exc.IntervalsRateLimitError(
+                429,
+                None,
+                f"{request.method} {request.path}: the plan's allowance for this key "
+                f"({bucket.rate.describe()}) has no request left for {ahead:.0f}s, "
+                f"longer than max_rate_limit_wait={limit:g}s",
+                retry_after=time.time() + ahead,
+            )
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def send(
+        self,
+        session: Any,
+        request: api.Request,
+        parse: Callable[[api.Request, Answer], T],
+        *,
+        paced: bool = True,
+    ) -> T:
+        """Send a GET with the sync hook's pacing and retry rules; return ``parse``'s reading.
+
+        Parsing is inside the retry loop, so a ``200`` whose body is cut short is retried.
 
         :param session: an ``aiohttp.ClientSession`` from :meth:`session`.
         :param request: the request, built by :mod:`airflow_provider_intervals.api`.
+        :param parse: turns the successful answer into the caller's value.
         """
-        url, _, settings = await self._configure()
-        attempt = 0
+        url, _, settings, _ = await self._configure()
+        bucket = await self.bucket(session) if paced else None
+        retries = api.Retries(settings.retry, request, paced=bucket is not None)
         while True:
             try:
-                status, headers, body = await self._attempt(session, request, url, settings.timeout)
-                api.raise_for_status(request, status, headers, body, time.time())
-                return status, headers, body
+                if bucket is not None:
+                    await self._pace(bucket, request, settings.retry.max_rate_limit_wait)
+                answer = await self._attempt(session, request, url, settings.timeout)
+                api.raise_for_status(request, answer[0], answer[1], answer[2], time.time())
+                return parse(request, answer)
             except exc.IntervalsError as error:
-                wait = settings.retry.wait_before_retry(error, attempt, request, False, time.time())
+                now = time.time()
+                if (
+                    bucket is not None
+                    and isinstance(error, exc.IntervalsRateLimitError)
+                    and error.retry_after
+                ):
+                    bucket.pause_until(time.monotonic() + error.retry_after - now)
+                wait = retries.next_wait(error, now)
                 if wait is None:
                     raise
-                attempt += 1
                 self.log.warning(
-                    "%s %s: %s; retry %d/%d in %.2fs",
-                    request.method, request.path, error, attempt, settings.retry.max_retries, wait,
-                )  # fmt: skip
+                    "%s %s: %s; %s in %.2fs", request.method, request.path, error, retries.describe(), wait
+                )
                 await asyncio.sleep(wait)
 
     async def session(self) -> Any:
         """Return a new ``aiohttp.ClientSession`` with auth and provider headers (close it after use)."""
         import aiohttp
 
-        _, headers, _ = await self._configure()
+        _, headers, _, _ = await self._configure()
         return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=1))
 
     async def iter_pages(self, request: api.Request) -> AsyncIterator[api.Page]:
@@ -130,8 +191,7 @@ class IntervalsAsyncHook(BaseHook):
         async with session:
             next_request: api.Request | None = request
             while next_request is not None:
-                status, headers, body = await self.send(session, next_request)
-                page = api.parse_page(next_request, status, body, headers.get("X-Request-Id"))
+                page = await self.send(session, next_request, _page)
                 yield page
                 next_request = page.next_request
 
@@ -139,5 +199,14 @@ class IntervalsAsyncHook(BaseHook):
         """Return the key's organisation (``GET /organization``)."""
         session = await self.session()
         async with session:
-            status, headers, body = await self.send(session, api.organization_request())
-        return api.data_from_response(status, body, headers.get("X-Request-Id"))
+            return await self.send(session, api.organization_request(), _data)
+
+
+def _data(request: api.Request, answer: Answer) -> dict[str, Any]:
+    status, headers, body = answer
+    return api.data_from_response(status, body, headers.get("X-Request-Id"))
+
+
+def _page(request: api.Request, answer: Answer) -> api.Page:
+    status, headers, body = answer
+    return api.parse_page(request, status, body, headers.get("X-Request-Id"))

@@ -16,6 +16,18 @@ import threading
 from airflow_provider_intervals.sandbox.app import Sandbox
 
 
+def _rate_limit(text: str) -> tuple[int, float, int]:
+    try:
+        requests, seconds, burst = text.split("/")
+        limit = (int(requests), float(seconds), int(burst))
+    except ValueError:
+        expected = "expected REQUESTS/SECONDS/BURST, e.g. 100/6/20"
+        raise argparse.ArgumentTypeError(f"{text!r}: {expected}") from None
+    if min(limit) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: every part must be positive")
+    return limit
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog="python -m airflow_provider_intervals.sandbox", description=__doc__)
@@ -29,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None)
     p.add_argument("--no-has-more", action="store_true", help="omit hasMore, as the reference's examples do")
     p.add_argument("--no-rate-limit", action="store_true")
+    p.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="REQUESTS/SECONDS/BURST",
+        help="replace the plan's documented limit, e.g. 100/6/20 (premium on a 10x clock)",
+    )
     p.add_argument("--error-rate", type=float, default=0.0)
     p.add_argument("--error-statuses", default="500,503", help="comma-separated")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
@@ -36,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truncate-rate", type=float, default=0.0)
     p.add_argument("--fault-seed", type=int, default=1)
     return p
+
+
+def _limits(args: argparse.Namespace) -> dict[str, tuple[int, float, int]] | None:
+    return None if args.rate_limit is None else {args.plan: args.rate_limit}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         has_more=not args.no_has_more,
         host=args.host,
         port=args.port,
-        rate_limits=False if args.no_rate_limit else None,
+        rate_limits=False if args.no_rate_limit else _limits(args),
         start_date=args.start_date,
         days=args.days,
         api_key=args.api_key,

@@ -133,17 +133,38 @@ class Sandbox:
         """Base URL of the running sandbox, e.g. ``http://127.0.0.1:8787``."""
         return f"http://{self.host}:{self.port}"
 
+    def connection_extra(self, key: str | None = None) -> dict[str, Any]:
+        """Return the pacing extras that match this sandbox's limit for ``key``'s plan.
+
+        The documented limits need none (the hook learns the plan from ``GET /organization``);
+        overridden limits (a scaled clock) become ``requests_per_minute`` and ``burst``; no limit
+        becomes ``plan: unknown`` (no pacing).
+        """
+        info = self.keys.get(key or self.api_key)
+        plan = info.plan if info is not None else self.plan
+        limit = self.limiter.limit_for(plan)
+        if limit is None:
+            return {"plan": "unknown"}
+        if self.limiter.is_documented(plan):
+            return {}
+        requests, period, burst = limit
+        return {"requests_per_minute": requests * 60.0 / period, "burst": burst}
+
     def connection_json(self, key: str | None = None) -> str:
-        """Return an Airflow connection, as JSON for ``AIRFLOW_CONN_*``, pointing at this sandbox."""
-        return json.dumps(
-            {
-                "conn_type": "intervals",
-                "host": self.host,
-                "port": self.port,
-                "schema": "http",
-                "password": key or self.api_key,
-            }
-        )
+        """Return an Airflow connection, as JSON for ``AIRFLOW_CONN_*``, pointing at this sandbox.
+
+        Its extras pace the client to this sandbox's limits (see :meth:`connection_extra`).
+        """
+        conn: dict[str, Any] = {
+            "conn_type": "intervals",
+            "host": self.host,
+            "port": self.port,
+            "schema": "http",
+            "password": key or self.api_key,
+        }
+        if extra := self.connection_extra(key):
+            conn["extra"] = extra
+        return json.dumps(conn)
 
     def start(self) -> Sandbox:
         """Bind and serve in a background daemon thread; return ``self``."""

@@ -45,6 +45,10 @@ class RateLimiter:
         """Return ``(requests, period, burst)`` for ``plan``, or ``None`` if unlimited."""
         return self._effective.get(plan)
 
+    def is_documented(self, plan: str) -> bool:
+        """Tell whether ``plan``'s limit is the reference's own (not overridden or disabled)."""
+        return self._effective.get(plan) == DEFAULT_RATE_LIMITS.get(plan) is not None
+
     def acquire(self, key: str, plan: str) -> int | None:
         """Take one token from ``key``'s bucket.
 

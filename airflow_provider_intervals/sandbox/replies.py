@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,8 @@ class Stats:
                 0,
             )
             self.by_status: dict[int, int] = {}
+            self.first_at: float | None = None
+            self.last_at: float | None = None
 
     def bump(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""
@@ -61,12 +64,16 @@ class Stats:
             self.counters[name] += n
 
     def status(self, status: int) -> None:
-        """Count one response with ``status``."""
+        """Count one response with ``status``, and when the first and the last were answered."""
+        now = time.time()
         with self._lock:
             self.counters["requests"] += 1
             self.by_status[status] = self.by_status.get(status, 0) + 1
+            self.first_at = self.first_at or now
+            self.last_at = now
 
     def snapshot(self) -> dict[str, Any]:
-        """Return a copy of the counters, with ``by_status``."""
+        """Return a copy of the counters, with ``by_status`` and ``first_at`` / ``last_at`` (epoch s)."""
         with self._lock:
-            return {**self.counters, "by_status": dict(self.by_status)}
+            times = {"first_at": self.first_at, "last_at": self.last_at}
+            return {**self.counters, "by_status": dict(self.by_status), **times}

@@ -226,31 +226,52 @@ def test_server_error_without_retries_left(api, make_conn):
     assert err.value.status == 503
 
 
-def test_rate_limited_without_retries_left(api, make_conn):
+def test_rate_limited_beyond_the_longest_wait(api, make_conn):
     import time
 
-    make_conn(api, max_retries=0)
-    api.set_faults(rate_limit_burst=1)
+    make_conn(api, max_retries=5, max_rate_limit_wait=0.01)
+    api.set_faults(rate_limit_burst=1, rate_limit_retry_ms=2000)
     with pytest.raises(exc.IntervalsRateLimitError) as err:
         IntervalsHook().get_organization()
     assert err.value.status == 429
     assert err.value.retry_after is not None
-    assert time.time() - 5 < err.value.retry_after < time.time() + 3600
+    assert time.time() < err.value.retry_after < time.time() + 3
+    assert api.stats["requests"] == 1  # raised at once: a 2 s wait is past max_rate_limit_wait
 
 
-def test_real_rate_limit_is_waited_out(api, make_conn):
-    """A plan limit of 5 requests per second, burst 5: 12 pages need the hook to wait, not fail."""
-    make_conn(api)
+def test_429s_with_retry_after_do_not_spend_the_retry_budget(api, make_conn):
+    make_conn(api, max_retries=0)
+    api.set_faults(rate_limit_burst=3, rate_limit_retry_ms=20)
+    assert IntervalsHook().get_organization()["_id"] == api.store.organization()["_id"]
+    assert api.stats["by_status"] == {429: 3, 200: 1}
+
+
+@pytest.mark.parametrize(
+    ("extra", "max_429s"),
+    [({}, 0), ({"plan": "unknown", "requests_per_minute": None, "burst": None}, None)],
+    ids=["paced-to-the-plan", "unpaced-waits-out-429s"],
+)
+def test_real_rate_limit_is_waited_out(api, make_conn, extra, max_429s):
+    """A plan limit of 5 requests per second, burst 5: 12 pages need the hook to wait, not fail.
+
+    With the sandbox's matching connection the hook paces to the limit and draws no 429;
+    with the plan unknown it waits each 429's retryAfter out and still gets every page.
+    """
+    from airflow_provider_intervals import pacing
+
     api.add_key("slow-plan-key", scopes=None, plan="premium")
     saved = api.rate_limits
     api.rate_limits = {"premium": (5, 1.0, 5)}
+    pacing.forget()
     try:
-        make_conn(api, key="slow-plan-key")
+        make_conn(api, key="slow-plan-key", **extra)
         got = [e["_id"] for e in IntervalsHook().iter_events(limit=100, date_from="2025-01-01")]
     finally:
         api.rate_limits = saved
+        pacing.forget()
     assert got == [e["_id"] for e in api.store.iter_events(date_from="2025-01-01")]
-    assert api.stats["by_status"].get(429, 0) >= 1
+    drawn = api.stats["by_status"].get(429, 0)
+    assert drawn == 0 if max_429s == 0 else drawn >= 1
 
 
 # ----------------------------------------------------------------------------- retries

@@ -25,7 +25,6 @@ from airflow_provider_intervals.operators.writes import (
     IntervalsRegisterParticipantOperator,
     IntervalsRowsFailedError,
 )
-from airflow_provider_intervals.operators.writes.bulk import Pacer
 from airflow_provider_intervals.operators.writes.rows import REGISTRATION, canonical, content_digest
 
 
@@ -550,19 +549,3 @@ def test_bad_arguments_name_the_argument(api, make_conn, arguments, argument):
         op.execute(_context())
     assert raised.value.argument == argument
     assert api.stats["requests"] == 0
-
-
-def test_pacer_spaces_requests_to_the_rate():
-    now, waits = [100.0], []
-
-    def sleep(seconds):
-        waits.append(round(seconds, 6))
-        now[0] += seconds
-
-    pacer = Pacer(600, clock=lambda: now[0], sleep=sleep)  # one request per 0.1 s
-    for _ in range(4):
-        pacer.wait()
-    now[0] += 1.0  # idle for a while: no catching-up burst afterwards
-    pacer.wait()
-    pacer.wait()
-    assert waits == [0.1, 0.1, 0.1, 0.1]

@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import threading
 import types
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -300,45 +298,6 @@ def test_bad_hook_argument_fails_before_any_request(api, make_conn, call, argume
 
 
 # ----------------------------------------------------------------------------- malformed responses
-
-
-class _CannedHandler(BaseHTTPRequestHandler):
-    """Answers every request with the server's canned status and body."""
-
-    protocol_version = "HTTP/1.1"
-
-    def _reply(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        status, body = self.server.canned
-        self.server.hits += 1
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _reply
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def canned(make_conn):
-    """A loopback server answering ``server.canned = (status, body)``; the default connection points at it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CannedHandler)
-    server.canned, server.hits, server.daemon_threads = (200, b""), 0, True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    sb = types.SimpleNamespace(connection_json=lambda: json.dumps(
-        {"conn_type": "intervals", "host": "127.0.0.1", "port": server.server_address[1], "schema": "http",
-         "password": "itv_canned"}))  # fmt: skip
-    make_conn(sb, max_retries=1)
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 LIST = lambda h: list(h.iter_events())  # noqa: E731

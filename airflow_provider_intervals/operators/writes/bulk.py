@@ -65,33 +65,6 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
 DEFAULT_PROGRESS_INTERVAL = 10.0
 
 
-class Pacer:
-    """Space requests evenly to stay under ``per_minute`` (no limit when ``None``).
-
-    :param per_minute: the most requests to start in any minute.
-    :param clock: monotonic clock (seconds).
-    :param sleep: how to wait.
-    """
-
-    def __init__(
-        self, per_minute: float | None, clock: Any = time.monotonic, sleep: Any = time.sleep
-    ) -> None:
-        self.interval = 60.0 / per_minute if per_minute else 0.0
-        self.clock = clock
-        self.sleep = sleep
-        self._next = 0.0
-
-    def wait(self) -> None:
-        """Return when the next request may start."""
-        if not self.interval:
-            return
-        now = self.clock()
-        if self._next > now:
-            self.sleep(self._next - now)
-            now = self._next
-        self._next = now + self.interval
-
-
 class Progress:
     """Count rows by outcome and log the counts and the rate every ``interval`` seconds.
 
@@ -127,14 +100,6 @@ class Progress:
             self.what, self.done, self.total, self.counts[res.CREATED], self.counts[res.EXISTING],
             self.counts[res.FAILED], self.counts[res.REJECTED], rate,
         )  # fmt: skip
-
-
-def _flag(argument: str, value: Any) -> bool:
-    if value in (True, False):
-        return bool(value)
-    if isinstance(value, str) and value.strip() in ("True", "False", "true", "false"):
-        return value.strip().lower() == "true"
-    raise exc.IntervalsArgumentError(argument, value, "expected True or False")
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
@@ -199,7 +164,9 @@ class IntervalsBulkWriteOperator(BaseOperator):
         """The Intervals hook."""
         from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
-        return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
+        return IntervalsHook(
+            intervals_conn_id=self.intervals_conn_id, max_requests_per_minute=self.max_requests_per_minute
+        )
 
     def check_arguments(self) -> tuple[ObjectStoragePath, str, bool]:
         """Check the rendered arguments; return the input path, its format and whether gzipped."""
@@ -208,8 +175,8 @@ class IntervalsBulkWriteOperator(BaseOperator):
                 "input_path", self.input_path, "expected a storage URL such as 's3://bucket/season.csv'"
             )
         fmt, gzipped = detect_format(self.input_path.strip(), (self.format or "").strip() or None)
-        self.skip_invalid = _flag("skip_invalid", self.skip_invalid)
-        self.fail_on_row_errors = _flag("fail_on_row_errors", self.fail_on_row_errors)
+        self.skip_invalid = validation.check_flag("skip_invalid", self.skip_invalid)
+        self.fail_on_row_errors = validation.check_flag("fail_on_row_errors", self.fail_on_row_errors)
         self.checkpoint_rows = validation.check_whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
         rpm = self.max_requests_per_minute
         if rpm not in (None, ""):
@@ -303,7 +270,6 @@ class IntervalsBulkWriteOperator(BaseOperator):
             )
         writer = res.ResultsWriter(layout, attempt, known, self.checkpoint_rows)
         progress = Progress(self.log, self.kind.name, rows, self.progress_interval)
-        pacer = Pacer(self.max_requests_per_minute)
         send = getattr(self.hook, self.kind.hook_method)
         seen: dict[str, int] = {}
         try:
@@ -330,7 +296,6 @@ class IntervalsBulkWriteOperator(BaseOperator):
                     "status": res.EXISTING, "id": known.get(digest, occurrence), "error": None,
                 }  # fmt: skip
                 if record["id"] is None:
-                    pacer.wait()
                     try:
                         record["id"] = send(row.body, idempotency_key=record["idempotency_key"])
                         record["status"] = res.CREATED

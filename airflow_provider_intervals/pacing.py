@@ -1,0 +1,188 @@
+"""Client-side pacing: one token bucket per API key, at the plan's rate and burst.
+
+The API limits requests per credential (``docs/intervals-api.md``, *Rate limits*): every
+request made with one key spends one allowance, whichever task, sub-window or trigger
+sends it. So the bucket is keyed by the key (a digest of it, never the key itself) and
+shared by every hook of the process: the sub-windows of a landing, the async hook's
+streams in a triggerer, the rows of a bulk write.
+
+The bucket *reserves*: :meth:`TokenBucket.reserve` books the next free slot and returns
+how long to wait for it, so callers in threads (sleep) and in an event loop (``await
+asyncio.sleep``) share one bucket without holding a lock while they wait. A 429 tells
+us when the server's own bucket has a token again (``retryAfter``): :meth:`pause_until`
+moves the next slot there, and the slots after it follow at the plan's rate, so one 429
+costs one request and not a storm of retries.
+
+Across processes (mapped tasks, several workers) each process has its own bucket; see the
+README (*Rate limits across tasks*) for the Airflow pool that keeps them to one allowance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# plan -> (requests, period in seconds, burst): the reference's rate-limit section.
+PLAN_LIMITS: dict[str, tuple[int, float, int]] = {
+    "free": (100, 86400.0, 20),
+    "premium": (100, 60.0, 20),
+    "enterprise": (1000, 60.0, 50),
+}
+# ``plan`` extra values: the documented plans, or "unknown" for no pacing.
+PLANS = (*PLAN_LIMITS, "unknown")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A request allowance: ``per_second`` on average, ``burst`` at once.
+
+    :param per_second: the sustained rate.
+    :param burst: how many requests may go at once from a full bucket.
+    """
+
+    per_second: float
+    burst: int
+
+    @classmethod
+    def for_plan(cls, plan: str | None) -> Rate | None:
+        """Return a documented plan's rate, or ``None`` for an unknown plan (no pacing)."""
+        limit = PLAN_LIMITS.get(plan or "")
+        return None if limit is None else cls(limit[0] / limit[1], limit[2])
+
+    @classmethod
+    def per_minute(cls, requests: float, burst: int) -> Rate:
+        """Return the rate of ``requests`` per minute with ``burst``."""
+        return cls(requests / 60.0, burst)
+
+    def describe(self) -> str:
+        """Say the rate the way a plan states it, e.g. ``1000 requests/min (burst 50)``."""
+        per_minute = self.per_second * 60
+        if per_minute >= 1:
+            return f"{per_minute:g} requests/min (burst {self.burst})"
+        return f"{self.per_second * 86400:g} requests/day (burst {self.burst})"
+
+
+class TokenBucket:
+    """A thread-safe token bucket that books slots in advance.
+
+    It keeps one token (half a token for a burst of 1) of *headroom* below the server's
+    bucket: the server counts a request when it arrives, and a request that travels faster
+    than the one before it (the first one pays for the TCP handshake) would otherwise find
+    the server's token not yet refilled. The headroom costs ``1 / rate`` seconds once per
+    pull, and saves a 429 on almost every burst.
+
+    :param rate: the allowance to pace to.
+    :param clock: a monotonic clock in seconds (tests pass their own).
+    """
+
+    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.rate = rate
+        self._tokens = self.capacity
+        self._stamp = clock()
+        self.reserved = 0
+        self.waited = 0.0
+
+    @property
+    def headroom(self) -> float:
+        """Tokens kept below the server's level."""
+        return min(1.0, self.rate.burst / 2)
+
+    @property
+    def capacity(self) -> float:
+        """The most tokens the bucket holds: the burst less the headroom."""
+        return self.rate.burst - self.headroom
+
+    def _level(self, now: float) -> float:
+        # ``_stamp`` may lie in the future after a pause: the level is then below what
+        # it will be at the stamp, which is exactly the wait the next caller owes.
+        return min(self.capacity, self._tokens + (now - self._stamp) * self.rate.per_second)
+
+    def reserve(self, max_wait: float = math.inf) -> float | None:
+        """Book the next request's slot and return the seconds to wait for it.
+
+        :param max_wait: book nothing and return ``None`` when the slot lies further ahead
+            than this (the caller raises instead of holding a worker for hours).
+        """
+        with self._lock:
+            now = self._clock()
+            level = self._level(now) - 1.0
+            wait = max(0.0, -level / self.rate.per_second)
+            if wait > max_wait:
+                return None
+            self._tokens, self._stamp = level, now
+            self.reserved += 1
+            self.waited += wait
+            return wait
+
+    def wait_for_next(self) -> float:
+        """Return the seconds until a slot is free, booking nothing (for estimates and logs)."""
+        with self._lock:
+            level = self._level(self._clock()) - 1.0
+            return max(0.0, -level / self.rate.per_second)
+
+    def pause_until(self, moment: float) -> None:
+        """Book nothing before ``moment`` (monotonic seconds), when the server has a token again.
+
+        Called on a 429 with ``moment`` from its ``retryAfter``; the requests after it follow
+        at the plan's rate (keeping the headroom). A pause earlier than what is already
+        booked changes nothing.
+        """
+        with self._lock:
+            now = self._clock()
+            next_slot = now + max(0.0, (1.0 - self._level(now)) / self.rate.per_second)
+            if next_slot < moment:
+                self._tokens, self._stamp = 1.0 - self.headroom, moment
+
+
+def key_digest(api_key: str) -> str:
+    """Name a key without revealing it (buckets and caches are keyed by this)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+_BUCKETS: dict[str, TokenBucket] = {}
+_PLANS: dict[str, Rate | None] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def bucket_for(api_key: str, rate: Rate) -> TokenBucket:
+    """Return the process's bucket for ``api_key``, created at ``rate`` or re-rated to it.
+
+    :param api_key: the key (only its digest is kept).
+    :param rate: the allowance the caller paces to; a new rate replaces the bucket's rate
+        and keeps what it has booked.
+    """
+    digest = key_digest(api_key)
+    with _REGISTRY_LOCK:
+        bucket = _BUCKETS.get(digest)
+        if bucket is None:
+            bucket = _BUCKETS[digest] = TokenBucket(rate)
+        elif bucket.rate != rate:
+            with bucket._lock:
+                bucket.rate = rate
+        return bucket
+
+
+def learned_rate(api_key: str) -> tuple[bool, Rate | None]:
+    """Return ``(known, rate)``: whether this process has learned the key's plan, and its rate."""
+    with _REGISTRY_LOCK:
+        digest = key_digest(api_key)
+        return digest in _PLANS, _PLANS.get(digest)
+
+
+def remember_rate(api_key: str, rate: Rate | None) -> None:
+    """Cache the rate learned from ``GET /organization`` for the rest of the process (the task)."""
+    with _REGISTRY_LOCK:
+        _PLANS[key_digest(api_key)] = rate
+
+
+def forget() -> None:
+    """Drop every bucket and learned plan (tests and benchmarks start clean with this)."""
+    with _REGISTRY_LOCK:
+        _BUCKETS.clear()
+        _PLANS.clear()

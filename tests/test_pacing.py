@@ -1,0 +1,126 @@
+"""The token bucket on a fake clock: rate, burst, headroom, pauses after a 429, the registry."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_intervals import pacing
+from airflow_provider_intervals.pacing import Rate, TokenBucket
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drain(bucket: TokenBucket, clock: Clock, n: int) -> list[float]:
+    """Send ``n`` requests as a caller would: book, sleep the wait; return each send time."""
+    sent = []
+    for _ in range(n):
+        clock.now += bucket.reserve()
+        sent.append(clock.now)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("plan", "per_second", "burst"),
+    [("free", 100 / 86400, 20), ("premium", 100 / 60, 20), ("enterprise", 1000 / 60, 50),
+     ("unknown", None, None), ("elite", None, None), (None, None, None)],
+    ids=["free", "premium", "enterprise", "unknown", "undocumented", "none"],
+)  # fmt: skip
+def test_plans_have_the_documented_rates(plan, per_second, burst):
+    rate = Rate.for_plan(plan)
+    assert (rate is None) if per_second is None else rate == Rate(pytest.approx(per_second), burst)
+
+
+def test_burst_then_the_plan_rate_keeping_one_token_of_headroom():
+    clock = Clock()
+    bucket = TokenBucket(Rate(5.0, 4), clock)  # 5/s, burst 4: 3 at once (one held back), then 0.2 s apart
+    start = clock.now
+    sent = drain(bucket, clock, 13)
+    assert [round(t - start, 6) for t in sent] == [0, 0, 0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0]
+    # In every window the server sees at most burst + rate * length requests, with a token to spare.
+    for i, t in enumerate(sent):
+        in_window = sum(1 for u in sent if t <= u <= t + 1.0)
+        assert in_window <= 4 + 5 * 1.0 - 1, i
+
+
+def test_an_idle_bucket_refills_to_its_capacity_only():
+    clock = Clock()
+    bucket = TokenBucket(Rate(1.0, 3), clock)
+    drain(bucket, clock, 5)
+    clock.now += 3600
+    # Capacity 2 (the burst of 3 less the headroom), then 1 s apart.
+    assert [bucket.reserve() for _ in range(4)] == [0.0, 0.0, pytest.approx(1.0), pytest.approx(2.0)]
+
+
+def test_pause_until_retry_after_then_resume_at_the_rate():
+    clock = Clock()
+    bucket = TokenBucket(Rate(2.0, 2), clock)
+    drain(bucket, clock, 1)
+    bucket.pause_until(clock.now + 10.0)  # a 429 said: come back in 10 s
+    waits = []
+    for _ in range(3):  # three callers book at once, as the streams of a task would
+        waits.append(bucket.reserve())
+    # The first goes at retryAfter plus the headroom (half a period), the others at the rate.
+    assert waits == [pytest.approx(10.5), pytest.approx(11.0), pytest.approx(11.5)]
+
+
+def test_an_earlier_pause_never_brings_requests_forward():
+    clock = Clock()
+    bucket = TokenBucket(Rate(1.0, 1), clock)
+    bucket.pause_until(clock.now + 30)
+    bucket.pause_until(clock.now + 5)
+    assert bucket.reserve() == pytest.approx(30.5)
+
+
+def test_a_slot_past_max_wait_books_nothing():
+    clock = Clock()
+    bucket = TokenBucket(Rate(100 / 86400, 20), clock)  # the free plan
+    assert [bucket.reserve() for _ in range(19)] == [0.0] * 19  # the burst, less the headroom
+    assert bucket.reserve(max_wait=900) == pytest.approx(864.0)  # one request per 864 s
+    assert bucket.reserve(max_wait=900) is None  # 1,728 s ahead: the caller raises instead
+    assert bucket.wait_for_next() == pytest.approx(1728.0)
+    assert bucket.reserved == 20
+
+
+def test_threads_share_one_bucket_without_double_booking():
+    clock = Clock()
+    bucket = TokenBucket(Rate(10.0, 1), clock)
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def book():
+        for _ in range(50):
+            wait = bucket.reserve()
+            with lock:
+                waits.append(wait)
+
+    threads = [threading.Thread(target=book) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # The clock stood still: 200 bookings, each 0.1 s after the one before, none shared.
+    assert sorted(round(w, 6) for w in waits) == [round(0.05 + 0.1 * i, 6) for i in range(200)]
+
+
+def test_the_registry_keys_buckets_by_a_digest_of_the_key():
+    pacing.forget()
+    try:
+        one = pacing.bucket_for("itv_secret_one", Rate(1.0, 1))
+        assert pacing.bucket_for("itv_secret_one", Rate(1.0, 1)) is one
+        assert pacing.bucket_for("itv_secret_two", Rate(1.0, 1)) is not one
+        assert pacing.bucket_for("itv_secret_one", Rate(2.0, 5)) is one
+        assert one.rate == Rate(2.0, 5)
+        assert not any("secret" in name for name in pacing._BUCKETS)
+        pacing.remember_rate("itv_secret_one", None)
+        assert pacing.learned_rate("itv_secret_one") == (True, None)
+        assert pacing.learned_rate("itv_secret_two") == (False, None)
+    finally:
+        pacing.forget()
