@@ -3,6 +3,8 @@
 Faults that concern the wire happen here: a *dropped* request is fully processed (a POST
 has created its object) and then the connection is closed with no response; a *truncated*
 response announces its full Content-Length but sends half the body, then closes.
+What http.server itself rejects (a bad request line, oversized headers, a method with no
+handler) is answered in the API's error envelope too, not with its HTML page.
 Out-of-process control lives under ``/_sandbox/`` (no API key; not an API path):
 ``GET /_sandbox/stats``, ``POST /_sandbox/reset-stats``, ``GET /_sandbox/faults`` and
 ``POST /_sandbox/faults`` (a JSON object of :meth:`Sandbox.set_faults` keyword arguments).
@@ -14,6 +16,7 @@ import contextlib
 import json
 import socket
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +91,27 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         """Serve a DELETE (always 404 or 405)."""
         self._serve("DELETE")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer what http.server itself rejects in the API's error envelope, then close.
+
+        A bad request line, oversized headers or a method with no handler would otherwise
+        get http.server's HTML page.
+
+        :param code: the HTTP status.
+        :param message: http.server's reason, sent as the error's message.
+        :param explain: http.server's longer explanation (not sent: the message says enough).
+        """
+        status = HTTPStatus(code)
+        # Until it has read a version, http.server assumes HTTP/0.9 and would send no status line.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self.close_connection = True
+        reply = error(code, status.name, message or status.phrase)
+        reply.headers.append(("Connection", "close"))
+        if self.command == "HEAD":
+            reply.body = b""
+        self._send(reply)
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

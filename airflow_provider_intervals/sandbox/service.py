@@ -69,7 +69,7 @@ class Service:
             if fault[1] == 429:
                 retry = int(time.time() * 1000) + int(faults.rate_limit_retry_ms)
                 return error(
-                    429, "RATE_LIMITED", "Rate limit exceeded (injected by the sandbox)", retryAfter=retry
+                    429, "RATE_LIMITED", "Rate limit exceeded (injected by the sandbox)", retry_after=retry
                 )
             code, msg = FAULT_CODES.get(fault[1], ("INTERNAL_ERROR", "Injected error"))
             return error(fault[1], code, msg)
@@ -81,7 +81,7 @@ class Service:
                 429,
                 "RATE_LIMITED",
                 f"Rate limit exceeded for plan {info.plan} ({requests} requests per {period:g}s)",
-                retryAfter=retry_at,
+                retry_after=retry_at,
             )
         reply = self._route(method, target, headers, body, key.strip(), info)
         if fault is not None:
