@@ -68,6 +68,7 @@ class Stats:
                     "rate_limited",
                     "dropped",
                     "truncated",
+                    "truncated_short",
                     "idempotent_replays",
                     "events_created",
                     "registrations_created",

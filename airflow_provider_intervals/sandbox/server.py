@@ -2,7 +2,9 @@
 
 Faults that concern the wire happen here: a *dropped* request is fully processed (a POST
 has created its object) and then the connection is closed with no response; a *truncated*
-response announces its full Content-Length but sends half the body, then closes.
+response (``truncate_mode="wire"``) announces its full Content-Length but sends half the
+body, then closes; a *short* one (``truncate_mode="short"``, 2xx only) sends half the body
+with a Content-Length that matches it and keeps the connection alive: valid HTTP, invalid JSON.
 What http.server itself rejects (a bad request line, oversized headers, a method with no
 handler) is answered in the API's error envelope too, not with its HTML page.
 Out-of-process control lives under ``/_sandbox/`` (no API key; not an API path):
@@ -20,6 +22,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_intervals.sandbox.faults import cut_short
 from airflow_provider_intervals.sandbox.replies import Reply, error
 
 if TYPE_CHECKING:
@@ -137,19 +140,20 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if reply.fault == "drop":
             self.close_connection = True
             return
-        self._send(reply, truncate=reply.fault == "truncate")
+        self._send(reply)
 
-    def _send(self, reply: Reply, truncate: bool = False) -> None:
-        body = reply.body
+    def _send(self, reply: Reply) -> None:
+        # A short body is cut before its length is announced: the framing stays right.
+        body = cut_short(reply.body) if reply.fault == "truncate_short" else reply.body
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         for name, value in reply.headers:
             self.send_header(name, value)
-        if truncate:
+        if reply.fault == "truncate":  # a wire cut: less than announced, then the connection ends
             self.send_header("Connection", "close")
             self.close_connection = True
-            body = body[: len(body) // 2]
+            body = cut_short(body)
         # Headers and body in one write: two small writes would meet Nagle/delayed-ACK stalls.
         self._headers_buffer.append(b"\r\n" + body)
         self.flush_headers()

@@ -2,10 +2,10 @@
 
 Check order, per request (documented so clients and tests can rely on it):
 ``latency`` fault -> auth (401) -> injected faults (5xx, 429 burst; drop/truncate are
-decided here but applied when sending, *after* processing) -> rate limit (429) ->
-route (404 unknown path, 405 wrong method) -> scope (403) -> malformed JSON body (400)
--> idempotency replay / conflict (409) -> query/body validation (422) -> path and
-referenced objects (404) -> cursor validity (422) -> the answer.
+decided here but applied when sending, *after* processing, a short body only to a 2xx)
+-> rate limit (429) -> route (404 unknown path, 405 wrong method) -> scope (403) ->
+malformed JSON body (400) -> idempotency replay / conflict (409) -> query/body
+validation (422) -> path and referenced objects (404) -> cursor validity (422) -> the answer.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class Service:
         if reply.fault:
             self.stats.bump("faults_injected")
             self.stats.bump("dropped" if reply.fault == "drop" else "truncated")
+            if reply.fault == "truncate_short":
+                self.stats.bump("truncated_short")
         return reply
 
     def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -84,7 +86,8 @@ class Service:
                 retry_after=retry_at,
             )
         reply = self._route(method, target, headers, body, key.strip(), info)
-        if fault is not None:
+        # A short body stands for a proxy cutting a success short: error replies go whole.
+        if fault is not None and (fault[0] != "truncate_short" or 200 <= reply.status < 300):
             reply.fault = fault[0]
         return reply
 
