@@ -14,6 +14,7 @@ import sys
 import threading
 
 from airflow_provider_intervals.sandbox.app import Sandbox
+from airflow_provider_intervals.sandbox.faults import TRUNCATE_MODES
 
 
 def _rate_limit(text: str) -> tuple[int, float, int]:
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     p.add_argument("--drop-rate", type=float, default=0.0)
     p.add_argument("--truncate-rate", type=float, default=0.0)
+    p.add_argument(
+        "--truncate-mode",
+        default="wire",
+        choices=TRUNCATE_MODES,
+        help="wire: full Content-Length, half the body, connection closed; "
+        "short: half the body with a matching Content-Length, connection kept",
+    )
     p.add_argument("--fault-seed", type=int, default=1)
     return p
 
@@ -82,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency,
         drop_rate=args.drop_rate,
         truncate_rate=args.truncate_rate,
+        truncate_mode=args.truncate_mode,
         seed=args.fault_seed,
     )
     done = threading.Event()

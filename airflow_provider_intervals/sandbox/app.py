@@ -106,7 +106,9 @@ class Sandbox:
         """Replace the fault settings (no arguments: no faults). See :class:`Faults` for the keys.
 
         :param settings: ``error_rate``, ``error_statuses``, ``rate_limit_burst``,
-            ``rate_limit_retry_ms``, ``latency``, ``drop_rate``, ``truncate_rate``, ``seed``.
+            ``rate_limit_retry_ms``, ``latency``, ``drop_rate``, ``truncate_rate``,
+            ``truncate_mode`` (``wire`` or ``short``), ``seed``.
+        :raises ValueError: for a ``truncate_mode`` other than ``wire`` or ``short``.
         """
         if "error_statuses" in settings:
             settings["error_statuses"] = tuple(settings["error_statuses"])

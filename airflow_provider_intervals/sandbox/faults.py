@@ -3,10 +3,16 @@
 One seeded ``random.Random`` draw per request picks at most one of error / drop /
 truncate, so ``error_rate`` is the share of requests answered with an error, and runs
 with the same seed and request sequence fail the same way.
+
+A truncated success is cut one of two ways (``truncate_mode``): ``wire`` announces the
+full Content-Length, sends half the body and closes the connection (the client sees an
+incomplete read); ``short`` sends half the body with a *matching* Content-Length and keeps
+the connection open, as a proxy or load balancer can (valid HTTP, invalid JSON).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +25,8 @@ FAULT_CODES = {
     503: ("SERVICE_UNAVAILABLE", "Service unavailable (injected by the sandbox)"),
     504: ("GATEWAY_TIMEOUT", "Gateway timeout (injected by the sandbox)"),
 }
+
+TRUNCATE_MODES = ("wire", "short")
 
 
 @dataclass
@@ -33,7 +41,10 @@ class Faults:
     :param latency: seconds added to every API request.
     :param drop_rate: share of requests whose connection is closed with no response; the
         request *is processed first*, so a dropped POST has still created its object.
-    :param truncate_rate: share of responses cut to half their body (full Content-Length).
+    :param truncate_rate: share of responses cut to half their body.
+    :param truncate_mode: how a response is cut: ``wire`` (the full Content-Length announced,
+        then the connection closes; any routed reply, 4xx included) or ``short`` (a matching
+        Content-Length on a kept-alive connection; 2xx replies only, others go whole).
     :param seed: seed of the fault draws.
     """
 
@@ -44,6 +55,7 @@ class Faults:
     latency: float = 0.0
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
+    truncate_mode: str = "wire"
     seed: int = 1
     fail_next_count: int = 0
     fail_next_status: int = 500
@@ -51,6 +63,9 @@ class Faults:
     _lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        if self.truncate_mode not in TRUNCATE_MODES:
+            allowed = " or ".join(repr(m) for m in TRUNCATE_MODES)
+            raise ValueError(f"truncate_mode must be {allowed}, not {self.truncate_mode!r}")
         self.error_statuses = tuple(int(s) for s in self.error_statuses)
         self._rng = random.Random(self.seed)
 
@@ -63,8 +78,8 @@ class Faults:
     def draw(self) -> tuple[str, int] | None:
         """Decide this request's fault.
 
-        :return: ``None``, or ``(kind, status)`` with kind ``error``, ``burst``, ``drop``
-            or ``truncate``.
+        :return: ``None``, or ``(kind, status)`` with kind ``error``, ``burst``, ``drop``,
+            ``truncate`` (a wire cut) or ``truncate_short`` (a short body).
         """
         with self._lock:
             if self.fail_next_count > 0:
@@ -83,7 +98,7 @@ class Faults:
                 return ("drop", 0)
             r -= self.drop_rate
             if r < self.truncate_rate:
-                return ("truncate", 0)
+                return ("truncate_short" if self.truncate_mode == "short" else "truncate", 0)
             return None
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,7 +111,30 @@ class Faults:
             "latency": self.latency,
             "drop_rate": self.drop_rate,
             "truncate_rate": self.truncate_rate,
+            "truncate_mode": self.truncate_mode,
             "seed": self.seed,
             "fail_next_count": self.fail_next_count,
             "fail_next_status": self.fail_next_status,
         }
+
+
+def cut_short(body: bytes) -> bytes:
+    """Return the first half of ``body``, shortened further until it is not valid JSON.
+
+    Half a JSON object never parses; a body whose half still would (a bare number, or
+    trailing whitespace) loses more bytes, down to none, so a cut body is never valid JSON.
+
+    :param body: the whole body.
+    """
+    cut = body[: len(body) // 2]
+    while cut and _parses(cut):
+        cut = cut[:-1]
+    return cut
+
+
+def _parses(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:  # UnicodeDecodeError too: a cut may split a UTF-8 sequence
+        return False
+    return True

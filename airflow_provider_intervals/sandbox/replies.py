@@ -19,10 +19,31 @@ class Reply:
     fault: str | None = None
 
 
-def error(status: int, code: str, message: str, **extra: Any) -> Reply:
-    """Return an error reply in the API's envelope (``extra`` adds ``errors``/``retryAfter``)."""
-    payload: dict[str, Any] = {"error": {"code": code, "message": message}, **extra}
-    return Reply(status, json.dumps(payload).encode())
+def error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    retry_after: int | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> Reply:
+    """Return an error reply in the API's envelope, with every detail *inside* ``error``.
+
+    The reference's examples put ``retryAfter`` and ``errors`` next to ``code`` and
+    ``message``, never at the top level of the body; the key order follows them.
+
+    :param status: the HTTP status.
+    :param code: the API's error code, e.g. ``NOT_FOUND``.
+    :param message: what went wrong, for a person.
+    :param retry_after: for a 429, the moment one may retry, in epoch milliseconds.
+    :param errors: for a 422, each offending field's name -> its messages.
+    """
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if retry_after is not None:
+        detail["retryAfter"] = retry_after
+    if errors is not None:
+        detail["errors"] = errors
+    return Reply(status, json.dumps({"error": detail}).encode())
 
 
 def ok(payload: Any, status: int = 200) -> Reply:
@@ -48,6 +69,7 @@ class Stats:
                     "rate_limited",
                     "dropped",
                     "truncated",
+                    "truncated_short",
                     "idempotent_replays",
                     "events_created",
                     "registrations_created",

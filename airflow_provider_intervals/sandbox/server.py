@@ -2,7 +2,11 @@
 
 Faults that concern the wire happen here: a *dropped* request is fully processed (a POST
 has created its object) and then the connection is closed with no response; a *truncated*
-response announces its full Content-Length but sends half the body, then closes.
+response (``truncate_mode="wire"``) announces its full Content-Length but sends half the
+body, then closes; a *short* one (``truncate_mode="short"``, 2xx only) sends half the body
+with a Content-Length that matches it and keeps the connection alive: valid HTTP, invalid JSON.
+What http.server itself rejects (a bad request line, oversized headers, a method with no
+handler) is answered in the API's error envelope too, not with its HTML page.
 Out-of-process control lives under ``/_sandbox/`` (no API key; not an API path):
 ``GET /_sandbox/stats``, ``POST /_sandbox/reset-stats``, ``GET /_sandbox/faults`` and
 ``POST /_sandbox/faults`` (a JSON object of :meth:`Sandbox.set_faults` keyword arguments).
@@ -14,9 +18,11 @@ import contextlib
 import json
 import socket
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_intervals.sandbox.faults import cut_short
 from airflow_provider_intervals.sandbox.replies import Reply, error
 
 if TYPE_CHECKING:
@@ -89,6 +95,27 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """Serve a DELETE (always 404 or 405)."""
         self._serve("DELETE")
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer what http.server itself rejects in the API's error envelope, then close.
+
+        A bad request line, oversized headers or a method with no handler would otherwise
+        get http.server's HTML page.
+
+        :param code: the HTTP status.
+        :param message: http.server's reason, sent as the error's message.
+        :param explain: http.server's longer explanation (not sent: the message says enough).
+        """
+        status = HTTPStatus(code)
+        # Until it has read a version, http.server assumes HTTP/0.9 and would send no status line.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = self.protocol_version
+        self.close_connection = True
+        reply = error(code, status.name, message or status.phrase)
+        reply.headers.append(("Connection", "close"))
+        if self.command == "HEAD":
+            reply.body = b""
+        self._send(reply)
+
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             return None
@@ -113,19 +140,20 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if reply.fault == "drop":
             self.close_connection = True
             return
-        self._send(reply, truncate=reply.fault == "truncate")
+        self._send(reply)
 
-    def _send(self, reply: Reply, truncate: bool = False) -> None:
-        body = reply.body
+    def _send(self, reply: Reply) -> None:
+        # A short body is cut before its length is announced: the framing stays right.
+        body = cut_short(reply.body) if reply.fault == "truncate_short" else reply.body
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         for name, value in reply.headers:
             self.send_header(name, value)
-        if truncate:
+        if reply.fault == "truncate":  # a wire cut: less than announced, then the connection ends
             self.send_header("Connection", "close")
             self.close_connection = True
-            body = body[: len(body) // 2]
+            body = cut_short(body)
         # Headers and body in one write: two small writes would meet Nagle/delayed-ACK stalls.
         self._headers_buffer.append(b"\r\n" + body)
         self.flush_headers()

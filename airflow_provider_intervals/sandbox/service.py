@@ -2,10 +2,10 @@
 
 Check order, per request (documented so clients and tests can rely on it):
 ``latency`` fault -> auth (401) -> injected faults (5xx, 429 burst; drop/truncate are
-decided here but applied when sending, *after* processing) -> rate limit (429) ->
-route (404 unknown path, 405 wrong method) -> scope (403) -> malformed JSON body (400)
--> idempotency replay / conflict (409) -> query/body validation (422) -> path and
-referenced objects (404) -> cursor validity (422) -> the answer.
+decided here but applied when sending, *after* processing, a short body only to a 2xx)
+-> rate limit (429) -> route (404 unknown path, 405 wrong method) -> scope (403) ->
+malformed JSON body (400) -> idempotency replay / conflict (409) -> query/body
+validation (422) -> path and referenced objects (404) -> cursor validity (422) -> the answer.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class Service:
         if reply.fault:
             self.stats.bump("faults_injected")
             self.stats.bump("dropped" if reply.fault == "drop" else "truncated")
+            if reply.fault == "truncate_short":
+                self.stats.bump("truncated_short")
         return reply
 
     def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -69,7 +71,7 @@ class Service:
             if fault[1] == 429:
                 retry = int(time.time() * 1000) + int(faults.rate_limit_retry_ms)
                 return error(
-                    429, "RATE_LIMITED", "Rate limit exceeded (injected by the sandbox)", retryAfter=retry
+                    429, "RATE_LIMITED", "Rate limit exceeded (injected by the sandbox)", retry_after=retry
                 )
             code, msg = FAULT_CODES.get(fault[1], ("INTERNAL_ERROR", "Injected error"))
             return error(fault[1], code, msg)
@@ -81,10 +83,11 @@ class Service:
                 429,
                 "RATE_LIMITED",
                 f"Rate limit exceeded for plan {info.plan} ({requests} requests per {period:g}s)",
-                retryAfter=retry_at,
+                retry_after=retry_at,
             )
         reply = self._route(method, target, headers, body, key.strip(), info)
-        if fault is not None:
+        # A short body stands for a proxy cutting a success short: error replies go whole.
+        if fault is not None and (fault[0] != "truncate_short" or 200 <= reply.status < 300):
             reply.fault = fault[0]
         return reply
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import http.client
 import json
 import shlex
 import signal
 import subprocess
 import sys
 
+import pytest
 import requests
+
+from airflow_provider_intervals.sandbox.__main__ import build_parser
+from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 
 def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
@@ -44,10 +49,6 @@ def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
 
 def test_sandbox_process_serves_and_is_controlled_over_http() -> None:
     """SandboxProcess (used by the benchmarks and the demo) starts, answers, takes faults, and stops."""
-    import requests
-
-    from airflow_provider_intervals.sandbox.process import SandboxProcess
-
     with SandboxProcess(300, ["--no-rate-limit", "--seed", "5"]) as proc:
         headers = {"Authorization": f"Bearer {proc.api_key}"}
         assert requests.get(f"{proc.url}/events", headers=headers, timeout=5).status_code == 200
@@ -55,3 +56,37 @@ def test_sandbox_process_serves_and_is_controlled_over_http() -> None:
         assert requests.get(f"{proc.url}/events", headers=headers, timeout=5).status_code == 503
         assert proc.control("stats")["requests"] == 2
     assert proc._proc.poll() is not None
+
+
+def test_truncate_mode_flag_sets_short_bodies() -> None:
+    args = ["--no-rate-limit", "--truncate-rate", "1", "--truncate-mode", "short"]
+    with SandboxProcess(30, args) as proc:
+        assert proc.control("faults")["truncate_mode"] == "short"
+        host, port = proc.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        conn.request("GET", "/groups", headers={"Authorization": f"Bearer {proc.api_key}"})
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        assert response.status == 200
+        assert int(response.headers["Content-Length"]) == len(body)
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(body)
+        assert proc.control("stats")["truncated_short"] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "mode"), [([], "wire"), (["--truncate-mode", "short"], "short")], ids=["default", "short"]
+)
+def test_truncate_mode_flag_parses(argv: list[str], mode: str) -> None:
+    assert build_parser().parse_args(argv).truncate_mode == mode
+
+
+def test_unknown_truncate_mode_flag_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(["--truncate-mode", "half"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'half'" in err
+    assert "wire" in err
+    assert "short" in err

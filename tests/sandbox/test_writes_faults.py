@@ -75,7 +75,7 @@ def test_create_event_validation(api: Client, body: dict, fields: set) -> None:
     r = api.post("/events", body)
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "VALIDATION_ERROR"
-    assert set(r.json()["errors"]) == fields
+    assert set(r.json()["error"]["errors"]) == fields
 
 
 def test_create_registration(api: Client, sandbox: Sandbox) -> None:
@@ -112,7 +112,7 @@ def test_create_registration(api: Client, sandbox: Sandbox) -> None:
 def test_create_registration_validation(api: Client, body: dict, fields: set) -> None:
     r = api.post("/registration", body)
     assert r.status_code == 422
-    assert set(r.json()["errors"]) == fields
+    assert set(r.json()["error"]["errors"]) == fields
 
 
 def test_unknown_run_is_404(api: Client) -> None:
@@ -183,7 +183,7 @@ def test_rate_limit_burst(api: Client, sandbox: Sandbox) -> None:
     first = api.get("/groups")
     assert first.status_code == 429
     assert first.json()["error"]["code"] == "RATE_LIMITED"
-    assert first.json()["retryAfter"] > time.time() * 1000 - 1000
+    assert first.json()["error"]["retryAfter"] > time.time() * 1000 - 1000
     assert [api.get("/groups").status_code for _ in range(2)] == [429, 200]
 
 
