@@ -34,6 +34,10 @@ PLAN_LIMITS: dict[str, tuple[int, float, int]] = {
 }
 # ``plan`` extra values: the documented plans, or "unknown" for no pacing.
 PLANS = (*PLAN_LIMITS, "unknown")
+# A second 429 within this many seconds means others spend the key too: halve our pace,
+# down to MIN_SCALE of the plan; each quiet stretch this long doubles it back.
+RECOVERY_SECONDS = 60.0
+MIN_SCALE = 1 / 16
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ class TokenBucket:
     the server's token not yet refilled. The headroom costs ``1 / rate`` seconds once per
     pull, and saves a 429 on almost every burst.
 
+    It also adapts to a key shared with other processes (tasks on other workers, with no
+    pool): a 429 that moves the schedule is a pause; a second one within
+    :data:`RECOVERY_SECONDS` means the allowance is shared, so the pace halves (down to
+    :data:`MIN_SCALE`), and doubles back after each quiet :data:`RECOVERY_SECONDS`.
+
     :param rate: the allowance to pace to.
     :param clock: a monotonic clock in seconds (tests pass their own).
     """
@@ -83,10 +92,13 @@ class TokenBucket:
         self._lock = threading.Lock()
         self._clock = clock
         self.rate = rate
+        self.scale = 1.0
         self._tokens = self.capacity
         self._stamp = clock()
+        self._last_pause: float | None = None
         self.reserved = 0
         self.waited = 0.0
+        self.pauses = 0
 
     @property
     def headroom(self) -> float:
@@ -98,10 +110,21 @@ class TokenBucket:
         """The most tokens the bucket holds: the burst less the headroom."""
         return self.rate.burst - self.headroom
 
+    @property
+    def per_second(self) -> float:
+        """The pace now: the plan's rate, scaled down while the key is found shared."""
+        return self.rate.per_second * self.scale
+
     def _level(self, now: float) -> float:
         # ``_stamp`` may lie in the future after a pause: the level is then below what
         # it will be at the stamp, which is exactly the wait the next caller owes.
-        return min(self.capacity, self._tokens + (now - self._stamp) * self.rate.per_second)
+        return min(self.capacity, self._tokens + (now - self._stamp) * self.per_second)
+
+    def _recover(self, now: float) -> None:
+        if self.scale < 1.0 and self._last_pause is not None and now - self._last_pause >= RECOVERY_SECONDS:
+            level = self._level(now)
+            self.scale = min(1.0, self.scale * 2)
+            self._tokens, self._stamp, self._last_pause = level, now, now
 
     def reserve(self, max_wait: float = math.inf) -> float | None:
         """Book the next request's slot and return the seconds to wait for it.
@@ -111,8 +134,9 @@ class TokenBucket:
         """
         with self._lock:
             now = self._clock()
+            self._recover(now)
             level = self._level(now) - 1.0
-            wait = max(0.0, -level / self.rate.per_second)
+            wait = max(0.0, -level / self.per_second)
             if wait > max_wait:
                 return None
             self._tokens, self._stamp = level, now
@@ -124,20 +148,25 @@ class TokenBucket:
         """Return the seconds until a slot is free, booking nothing (for estimates and logs)."""
         with self._lock:
             level = self._level(self._clock()) - 1.0
-            return max(0.0, -level / self.rate.per_second)
+            return max(0.0, -level / self.per_second)
 
     def pause_until(self, moment: float) -> None:
         """Book nothing before ``moment`` (monotonic seconds), when the server has a token again.
 
         Called on a 429 with ``moment`` from its ``retryAfter``; the requests after it follow
-        at the plan's rate (keeping the headroom). A pause earlier than what is already
-        booked changes nothing.
+        at the pace (keeping the headroom). A pause no later than what is already booked (the
+        429 of another stream that met the same empty bucket) changes nothing.
         """
         with self._lock:
             now = self._clock()
-            next_slot = now + max(0.0, (1.0 - self._level(now)) / self.rate.per_second)
-            if next_slot < moment:
-                self._tokens, self._stamp = 1.0 - self.headroom, moment
+            next_slot = now + max(0.0, (1.0 - self._level(now)) / self.per_second)
+            if next_slot >= moment:
+                return
+            if self._last_pause is not None and now - self._last_pause < RECOVERY_SECONDS:
+                self.scale = max(MIN_SCALE, self.scale / 2)
+            self._last_pause = now
+            self.pauses += 1
+            self._tokens, self._stamp = 1.0 - self.headroom, moment
 
 
 def key_digest(api_key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -124,3 +125,37 @@ def test_the_registry_keys_buckets_by_a_digest_of_the_key():
         assert pacing.learned_rate("itv_secret_two") == (False, None)
     finally:
         pacing.forget()
+
+
+def test_a_shared_key_halves_the_pace_then_recovers():
+    clock = Clock()
+    bucket = TokenBucket(Rate(4.0, 2), clock)
+    drain(bucket, clock, 3)
+    bucket.pause_until(clock.now + 1.0)  # the first 429: a pause, the pace stays
+    assert bucket.scale == 1.0
+    drain(bucket, clock, 2)
+    bucket.pause_until(clock.now + 1.0)  # another within a minute: someone else spends the key
+    assert bucket.scale == 0.5
+    clock.now += 1.0
+    sent = drain(bucket, clock, 3)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [0.5, 0.5]  # 2/s, not 4/s
+    clock.now += pacing.RECOVERY_SECONDS  # a quiet minute doubles it back
+    drain(bucket, clock, 1)
+    assert bucket.scale == 1.0
+
+
+def test_the_429s_of_streams_that_met_the_same_empty_bucket_count_once():
+    clock = Clock()
+    bucket = TokenBucket(Rate(4.0, 2), clock)
+    moment = clock.now + 1.0
+    for _ in range(3):  # three streams' requests were refused together
+        bucket.pause_until(moment)
+    assert (bucket.pauses, bucket.scale) == (1, 1.0)
+
+
+def test_the_pace_never_drops_below_its_floor():
+    clock = Clock()
+    bucket = TokenBucket(Rate(16.0, 1), clock)
+    for _ in range(10):
+        bucket.pause_until(clock.now + 100.0 + bucket.wait_for_next())
+    assert bucket.scale == pacing.MIN_SCALE
