@@ -7,7 +7,11 @@ asks for the events after it, one request when nothing is new, instead of re-lis
 every event and diffing id sets. With an explicit ``known_event_ids`` the poll lists
 everything and reports the ids not in that set.
 
-The baseline is kept per feed: the connection plus the filters (:func:`feed_key`).
+The baseline is kept per feed: the connection plus the filters (:func:`feed_key`), except
+``date_from``: a lower bound that moves forward (``"{{ ds }}"``, to watch upcoming events
+cheaply) keeps the watermark valid, since every event created later still comes after it.
+The baseline remembers the ``date_from`` it was taken with; a bound that moves *back* takes
+a new baseline instead of reporting old events as new.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ FIRST_RUN_MODES = ("baseline", "all")
 
 
 def feed_key(conn_id: str, filters: dict[str, Any]) -> str:
-    """Name the baseline of one feed: the connection and the rendered filters, hashed."""
-    canonical = json.dumps({"conn_id": conn_id, **filters}, sort_keys=True)
+    """Name the baseline of one feed: the connection and the rendered filters but ``date_from``, hashed."""
+    kept = {k: v for k, v in filters.items() if k != "date_from"}
+    canonical = json.dumps({"conn_id": conn_id, **kept}, sort_keys=True)
     return "intervals-new-events-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -48,21 +53,29 @@ class Baseline:
 
     :param established: whether a baseline was ever taken (an empty listing is a baseline too).
     :param watermark: ``_id`` of the last event seen, or ``None`` if none was.
+    :param date_from: the ``date_from`` filter the feed was listed with (``None``: unbounded).
     """
 
     established: bool = False
     watermark: str | None = None
+    date_from: str | None = None
 
     @classmethod
     def from_state(cls, value: Any) -> Baseline:
         """Read a baseline stored with :meth:`to_state` (anything else means none)."""
         if isinstance(value, dict) and value.get("established"):
-            return cls(True, value.get("watermark") or None)
+            return cls(True, value.get("watermark") or None, value.get("date_from") or None)
         return cls()
 
     def to_state(self) -> dict[str, Any]:
         """Return a JSON-able form for Airflow's state stores, a Variable or a trigger's kwargs."""
-        return {"established": self.established, "watermark": self.watermark}
+        return {"established": self.established, "watermark": self.watermark, "date_from": self.date_from}
+
+    def covers(self, date_from: str | None) -> bool:
+        """Tell whether this baseline holds for a listing from ``date_from`` (same bound, or later)."""
+        if not self.established or self.date_from is None:
+            return self.established
+        return date_from is not None and date_from >= self.date_from
 
 
 @dataclass
@@ -76,6 +89,7 @@ class Scan:
 
     count_all: bool = False
     known_ids: frozenset[str] | None = None
+    date_from: str | None = None
     new_ids: list[str] = field(default_factory=list)
     count: int = 0
     last_id: str | None = None
@@ -103,7 +117,7 @@ class Scan:
 
     def baseline_after(self, before: Baseline) -> Baseline:
         """Return the baseline to store once this scan's events are reported."""
-        return Baseline(True, self.last_id or before.watermark)
+        return Baseline(True, self.last_id or before.watermark, self.date_from)
 
     def summary(self) -> dict[str, Any]:
         """Return the XCom / trigger-event payload: ids (bounded), exact count, date span, counts by type."""
@@ -118,20 +132,28 @@ class Scan:
 
 
 def plan_poll(
-    baseline: Baseline, first_run: str, known_ids: frozenset[str] | None
+    baseline: Baseline, first_run: str, known_ids: frozenset[str] | None, date_from: str | None = None
 ) -> tuple[Scan, str | None]:
     """Decide how to poll: return the scan to fill and the cursor to list after.
 
     - explicit ``known_ids``: list everything, report what is not known;
-    - no baseline yet: list everything; everything is new only with ``first_run="all"``;
+    - no baseline yet, or one taken from a later ``date_from`` than this poll's: list
+      everything; everything is new only with ``first_run="all"``;
     - a baseline with a watermark: list after it, everything listed is new;
     - a baseline without one (the listing was empty): list everything, all new.
+
+    :param date_from: this poll's ``date_from`` filter, recorded in the next baseline.
     """
     if known_ids is not None:
-        return Scan(known_ids=known_ids), None
-    if not baseline.established:
-        return Scan(count_all=first_run == "all"), None
-    return Scan(count_all=True), baseline.watermark
+        return Scan(known_ids=known_ids, date_from=date_from), None
+    if not baseline.covers(date_from):
+        return Scan(count_all=first_run == "all" and not baseline.established, date_from=date_from), None
+    return Scan(count_all=True, date_from=date_from), baseline.watermark
+
+
+def is_full_listing(baseline: Baseline, known_ids: frozenset[str] | None, date_from: str | None) -> bool:
+    """Tell whether a poll must list the whole feed (a baseline to take, or explicit known ids)."""
+    return known_ids is not None or not baseline.covers(date_from) or baseline.watermark is None
 
 
 def is_stale_cursor(error: Exception) -> bool:

@@ -43,7 +43,9 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
 
     :param intervals_conn_id: the Intervals connection. Templated.
     :param event_type: only events of this type. Templated.
-    :param date_from: only events on or after this day (``YYYY-MM-DD``). Templated.
+    :param date_from: only events on or after this day (``YYYY-MM-DD``). Templated. It may
+        move forward between runs (``"{{ ds }}"``) and keep the feed's baseline: the cheap way
+        to watch upcoming events, since the first poll lists only what lies ahead.
     :param date_to: only events on or before this day. Templated.
     :param known_event_ids: ids that are not new; replaces the stored baseline. Templated.
     :param first_run: with no baseline yet, ``"baseline"`` (default) records what is listed
@@ -133,17 +135,56 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
     # ------------------------------------------------------------------ poke (sync) mode
 
     def _poll(self, baseline: feeds.Baseline) -> feeds.Scan:
+        filters = self._filters()
         known = None if self.known_event_ids is None else frozenset(self.known_event_ids)
-        scan, after = feeds.plan_poll(baseline, self.first_run, known)
+        if baseline.established and not baseline.covers(filters["date_from"]):
+            self.log.warning(
+                "This feed's baseline was taken from date_from=%s; date_from=%s lies before it, so a new "
+                "baseline is taken (events dated in between are not reported as new)",
+                baseline.date_from, filters["date_from"],
+            )  # fmt: skip
+        scan, after = feeds.plan_poll(baseline, self.first_run, known, filters["date_from"])
+        full = after is None
+        if full:
+            self._log_listing_cost(filters)
+        started, pages = time.monotonic(), 0
         try:
-            for page in self.hook.iter_pages(self.hook.events_request(**self._filters(), after=after)):
+            for page in self.hook.iter_pages(self.hook.events_request(**filters, after=after)):
                 scan.add_page(page)
+                pages += 1
         except exc.IntervalsValidationError as error:
             if not feeds.is_stale_cursor(error):
                 raise
             self.log.warning("The baseline's cursor is no longer valid for this feed; taking a new baseline")
             return self._poll(feeds.Baseline())
+        if full:
+            self.log.info(
+                "Listed the whole feed once: %d requests in %.1fs; later polls cost one request while "
+                "nothing is new", pages, time.monotonic() - started,
+            )  # fmt: skip
         return scan
+
+    def _log_listing_cost(self, filters: dict[str, Any]) -> None:
+        """Say up front what listing the whole feed costs, at the key's pace."""
+        bucket, page_size = self.hook.bucket, self.hook.page_size
+        if bucket is None:
+            pace = "not paced (the key's plan is unknown)"
+        else:
+            per_thousand = (1000 / page_size) / bucket.rate.per_second
+            pace = (
+                f"paced at {bucket.rate.describe()}: {per_thousand:,.0f}s per 1,000 events "
+                f"after the first {bucket.rate.burst} requests"
+            )
+        bound = (
+            f"from {filters['date_from']}"
+            if filters["date_from"]
+            else "with no date_from: to watch upcoming events cheaply, set date_from='{{ ds }}'"
+        )
+        self.log.info(
+            "Taking this feed's baseline: listing every event matching it once (%s), one request per "
+            "%d events, %s",
+            bound, page_size, pace,
+        )  # fmt: skip
 
     def poke(self, context: Any) -> PokeReturnValue:
         """Poll once; done when new events are listed. A 429 that outlasts the hook's wait is 'not yet'."""

@@ -77,9 +77,15 @@ class IntervalsNewEventsTrigger(BaseTrigger):
     async def poll(self, hook: IntervalsAsyncHook, baseline: feeds.Baseline) -> feeds.Scan:
         """List the feed once (one request when nothing is new) and return what is new."""
         known = None if self.known_event_ids is None else frozenset(self.known_event_ids)
-        scan, after = feeds.plan_poll(baseline, self.first_run, known)
+        scan, after = feeds.plan_poll(baseline, self.first_run, known, self.filters.get("date_from"))
         settings = await hook.settings()
         request = api.events_request(**self.filters, limit=settings.page_size, after=after)
+        if after is None:
+            self.log.info(
+                "Listing the whole feed once (%s), one request per %d events, at the key's pace",
+                f"from {self.filters['date_from']}" if self.filters.get("date_from") else "no date_from",
+                settings.page_size,
+            )
         try:
             async for page in hook.iter_pages(request):
                 scan.add_page(page)
@@ -87,7 +93,7 @@ class IntervalsNewEventsTrigger(BaseTrigger):
             if not feeds.is_stale_cursor(error):
                 raise
             self.log.warning("The baseline's cursor is no longer valid for this feed; taking a new baseline")
-            scan, _ = feeds.plan_poll(feeds.Baseline(), "baseline", None)
+            scan, _ = feeds.plan_poll(feeds.Baseline(), "baseline", None, self.filters.get("date_from"))
             async for page in hook.iter_pages(request.with_params(after=None)):
                 scan.add_page(page)
         return scan

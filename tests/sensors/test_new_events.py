@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import subprocess
 import sys
 import textwrap
 import time
+import types
 import uuid
 
 import pytest
@@ -152,7 +154,7 @@ def test_without_asset_state_store_the_baseline_lives_in_a_variable(
     assert result.xcom("wait")["new_event_ids"] == posted
     key = feeds.feed_key("intervals_default", {"event_type": None, **WINDOW})
     stored = json.loads(VariableModel.get(key))
-    assert stored == {"established": True, "watermark": posted[-1]}
+    assert stored == {"established": True, "watermark": posted[-1], "date_from": WINDOW["date_from"]}
 
 
 def test_bad_filters_fail_before_any_request(run_dag, api, conn):
@@ -279,3 +281,65 @@ def test_a_quiet_poll_costs_one_request_in_both_modes(api, conn):
     scan = asyncio.run(trigger.poll(IntervalsAsyncHook("intervals_default"), baseline))
     assert scan.count == 0
     assert api.stats["requests"] == 1
+
+
+class _AssetStates:
+    """The task context's ``asset_state_store``: one dict per asset (what Airflow 3.3 provides)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict] = {}
+
+    def __getitem__(self, asset):
+        state = self.states.setdefault(asset.uri, {})
+        return types.SimpleNamespace(get=lambda k, default=None: state.get(k, default), set=state.__setitem__)
+
+
+def _pages(api, **filters) -> int:
+    return max(1, math.ceil(sum(1 for _ in api.store.iter_events(**filters)) / 100))
+
+
+def test_a_date_from_that_moves_forward_keeps_the_feeds_baseline(api, conn, capsys):
+    """``date_from="{{ ds }}"``: the first run lists what lies ahead once; later runs poll once.
+
+    The task log (Airflow's structured logger, on stdout here) says up front what the listing costs.
+    """
+    context = {"asset_state_store": _AssetStates()}
+    api.reset_stats()
+    assert not IntervalsNewEventsSensor(task_id="w", date_from="2025-04-10").poke(context).is_done
+    assert api.stats["requests"] == _pages(api, date_from="2025-04-10")  # the baseline, listed once
+    log = capsys.readouterr().out
+    assert "Taking this feed's baseline" in log
+    assert "one request per 100 events" in log
+
+    later = IntervalsNewEventsSensor(task_id="w", date_from="2025-04-12")  # the next day's run
+    api.reset_stats()
+    assert not later.poke(context).is_done
+    assert api.stats["requests"] == 1  # the watermark holds for a later date_from
+    tag = uuid.uuid4().hex[:8]
+    behind = api.store.create_event({"name": "B", "slug": f"b-{tag}", "type": "race", "date": "2025-04-11"})
+    ahead = api.store.create_event({"name": "A", "slug": f"a-{tag}", "type": "race", "date": "2025-04-20"})
+    found = later.poke(context)
+    assert found.is_done
+    assert found.xcom_value["new_event_ids"] == [ahead]  # not the one dated before date_from
+    assert behind not in found.xcom_value["new_event_ids"]
+
+    back = IntervalsNewEventsSensor(task_id="w", date_from="2025-04-01")  # the bound moved back
+    api.reset_stats()
+    assert not back.poke(context).is_done  # a new baseline: old events are not reported as new
+    assert api.stats["requests"] == _pages(api, date_from="2025-04-01")
+    assert "lies before it, so a new baseline is taken" in capsys.readouterr().out
+
+
+def test_the_baseline_listing_is_paced_with_the_key(api, make_conn):
+    from airflow_provider_intervals import pacing
+
+    make_conn(api, requests_per_minute=6000, burst=2)  # 100/s: every page after the first waits
+    pacing.forget()
+    try:
+        sensor = IntervalsNewEventsSensor(task_id="w", date_from="2025-06-01")
+        assert not sensor.poke({"asset_state_store": _AssetStates()}).is_done
+        (bucket,) = pacing._BUCKETS.values()
+    finally:
+        pacing.forget()
+    assert bucket.reserved == _pages(api, date_from="2025-06-01") == api.stats["requests"]
+    assert bucket.waited > 0
