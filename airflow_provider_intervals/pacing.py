@@ -1,6 +1,6 @@
 """Client-side pacing: one token bucket per API key, at the plan's rate and burst.
 
-The API limits requests per credential (``docs/intervals-api.md``, *Rate limits*): every
+The API limits requests per credential (the reference's *Rate limits*): every
 request made with one key spends one allowance, whichever task, sub-window or trigger
 sends it. So the bucket is keyed by the key (a digest of it, never the key itself) and
 shared by every hook of the process: the sub-windows of a landing, the async hook's
