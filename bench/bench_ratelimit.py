@@ -27,9 +27,10 @@ carry the scaled limit, as a user's ``plan`` extra would carry the real one):
 - ``bare-loop``: ``requests`` paging that waits out each 429 until its ``error.retryAfter``.
 
 Columns: the tasks' wall seconds (``task s``: execute, including imports and the publish),
-the pull's (``pull s``: the sandbox's first to last answer) against the theoretical minimum ``(requests - burst) / rate``; the share of the
-allowance used, ``successful requests / (burst + rate * pull s)``; 429s drawn,
-and 429s per stream per minute of pulling after each stream's first; failures (a contender
+the pull's (``pull s``: the sandbox's first to last answer) against the theoretical minimum
+``(requests - burst) / rate``; the share of the allowance used, ``successful requests /
+(burst + rate * pull s)``; 429s drawn, and 429s per stream per minute of pulling after each
+stream's first; failures (a contender
 that failed or landed a count different from the API's). Targets (issue 10): >= 95% of the
 allowance for one task, 0 failures, at most one 429 per stream per minute after the first.
 """
