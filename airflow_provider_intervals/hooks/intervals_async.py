@@ -167,17 +167,19 @@ class IntervalsAsyncHook(BaseHook):
                 return parse(request, answer)
             except exc.IntervalsError as error:
                 now = time.time()
-                if (
-                    bucket is not None
-                    and isinstance(error, exc.IntervalsRateLimitError)
-                    and error.retry_after
-                ):
+                if epoch is not None and isinstance(error, exc.IntervalsRateLimitError) and error.retry_after:
+                    # No epoch: the bucket itself refused the request, and nothing was sent.
                     bucket.pause_until(time.monotonic() + error.retry_after - now, epoch)
                 wait = retries.next_wait(error, now)
                 if wait is None:
                     raise
                 self.log.warning(
-                    "%s %s: %s; %s in %.2fs", request.method, request.path, error, retries.describe(), wait
+                    "%s %s: %s; %s in %.2fs",
+                    request.method,
+                    request.path,
+                    error,
+                    retries.describe(error),
+                    wait,
                 )
                 await asyncio.sleep(wait)
 
