@@ -34,10 +34,11 @@ PLAN_LIMITS: dict[str, tuple[int, float, int]] = {
 }
 # ``plan`` extra values: the documented plans, or "unknown" for no pacing.
 PLANS = (*PLAN_LIMITS, "unknown")
-# A second 429 within this many seconds means others spend the key too: slow our pace by
-# SLOWDOWN, down to MIN_SCALE of the plan; each quiet stretch this long speeds it up by
-# SPEEDUP, back to the plan's rate.
-RECOVERY_SECONDS = 60.0
+# A second 429 within SHARED_SECONDS means others spend the key too: slow our pace by
+# SLOWDOWN, down to MIN_SCALE of the plan; each RECOVERY_SECONDS without a 429 speeds it up
+# by SPEEDUP, back to the plan's rate.
+SHARED_SECONDS = 60.0
+RECOVERY_SECONDS = 10.0
 SLOWDOWN = 0.7
 SPEEDUP = 1.25
 MIN_SCALE = 1 / 16
@@ -86,9 +87,9 @@ class TokenBucket:
     pool). Every booking belongs to an *epoch*; a 429 for a request booked in the current
     epoch pauses the bucket and opens the next epoch, while the 429s of requests booked
     before that pause (other streams that met the same empty server bucket) change nothing.
-    A second pausing 429 within :data:`RECOVERY_SECONDS` means the allowance is shared: the
+    A second pausing 429 within :data:`SHARED_SECONDS` means the allowance is shared: the
     pace slows by :data:`SLOWDOWN` (down to :data:`MIN_SCALE`), and speeds up by
-    :data:`SPEEDUP` after each quiet :data:`RECOVERY_SECONDS`.
+    :data:`SPEEDUP` after each :data:`RECOVERY_SECONDS` without one.
 
     :param rate: the allowance to pace to.
     :param clock: a monotonic clock in seconds (tests pass their own).
@@ -102,6 +103,7 @@ class TokenBucket:
         self._tokens = self.capacity
         self._stamp = clock()
         self._last_pause: float | None = None
+        self._changed = self._stamp  # the last pause or speed-up
         self.epoch = 0
         self.reserved = 0
         self.waited = 0.0
@@ -128,10 +130,10 @@ class TokenBucket:
         return min(self.capacity, self._tokens + (now - self._stamp) * self.per_second)
 
     def _recover(self, now: float) -> None:
-        if self.scale < 1.0 and self._last_pause is not None and now - self._last_pause >= RECOVERY_SECONDS:
+        if self.scale < 1.0 and now - self._changed >= RECOVERY_SECONDS:
             level = self._level(now)
             self.scale = min(1.0, self.scale * SPEEDUP)
-            self._tokens, self._stamp, self._last_pause = level, now, now
+            self._tokens, self._stamp, self._changed = level, now, now
 
     def reserve(self, max_wait: float = math.inf) -> float | None:
         """Book the next request's slot and return the seconds to wait for it.
@@ -175,9 +177,9 @@ class TokenBucket:
             now = self._clock()
             if epoch is not None and epoch != self.epoch:
                 return
-            if self._last_pause is not None and now - self._last_pause < RECOVERY_SECONDS:
+            if self._last_pause is not None and now - self._last_pause < SHARED_SECONDS:
                 self.scale = max(MIN_SCALE, self.scale * SLOWDOWN)
-            self._last_pause = now
+            self._last_pause = self._changed = now
             self.pauses += 1
             self.epoch += 1
             next_slot = now + max(0.0, (1.0 - self._level(now)) / self.per_second)
