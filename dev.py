@@ -3,7 +3,7 @@
 
     python3 dev.py test [pytest args]   set up .venv (if needed) and run the whole test suite
     python3 dev.py demo                 set up .venv (if needed) and run the demo on embedded defaults
-    python3 dev.py standalone           start the full Airflow (UI) with the sandbox and the example DAGs
+    python3 dev.py standalone [args]    the full Airflow (UI) with the sandbox and the example DAGs (--help)
     python3 dev.py setup                only create/refresh .venv
     python3 dev.py lint                 ruff check + format check
     python3 dev.py lock                 re-resolve constraints.txt after changing pyproject.toml
