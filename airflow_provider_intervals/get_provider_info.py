@@ -21,16 +21,28 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
+# The connection form's extra fields: the keys, defaults and ranges of ``api.Settings.from_extra``
+# (a test holds the two together).
 CONN_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "description": "Seconds to wait for each response. Default 30.",
-        "schema": {"type": ["number", "null"], "minimum": 0.001},
+        "schema": {"type": ["number", "null"], "minimum": 0.001, "maximum": 3600},
     },
     "max_retries": {
         "label": "Max retries",
         "description": "Retries on network errors, 429 and 5xx. Default 5.",
         "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
+    },
+    "retry_backoff": {
+        "label": "Retry backoff (seconds)",
+        "description": "Base of the jittered wait between retries; it doubles each retry. Default 1.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 600},
+    },
+    "retry_backoff_max": {
+        "label": "Retry backoff cap (seconds)",
+        "description": "Longest wait between two retries. Default 60 (a 429 waits its retryAfter).",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 3600},
     },
     "page_size": {
         "label": "Page size",
