@@ -40,8 +40,8 @@ PLANS = (*PLAN_LIMITS, "unknown")
 SHARED_SECONDS = 60.0
 RECOVERY_SECONDS = 10.0
 SLOWDOWN = 0.7
-SPEEDUP = 1.25
-MIN_SCALE = 1 / 16
+SPEEDUP = 2.0
+MIN_SCALE = 1 / 8
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from airflow_provider_intervals import api
+from airflow_provider_intervals.connection import EXTRA_KEYS, Settings
 from airflow_provider_intervals.exceptions import IntervalsConfigurationError
 from airflow_provider_intervals.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
 
@@ -89,7 +89,7 @@ def test_providers_manager_loads_connection_type_without_deprecation_warnings():
 
 
 def test_connection_form_has_a_field_for_every_extra_the_hooks_read():
-    assert list(CONN_FIELDS) == list(api.EXTRA_KEYS)
+    assert list(CONN_FIELDS) == list(EXTRA_KEYS)
 
 
 def _bounds(key):
@@ -97,6 +97,7 @@ def _bounds(key):
     return schema["minimum"], schema["maximum"], "integer" in schema["type"]
 
 
+_NEEDS = {"burst": {"requests_per_minute": 60}}  # a burst goes with a rate
 NUMERIC = [key for key in CONN_FIELDS if "minimum" in CONN_FIELDS[key]["schema"]]
 
 
@@ -106,12 +107,12 @@ def test_connection_form_accepts_exactly_the_range_the_hooks_accept(key):
     step = 1 if whole else 0.001
     for value in (low, high, None):
         jsonschema.validate(value, CONN_FIELDS[key]["schema"])
-        api.Settings.from_extra("c", {key: value})
+        Settings.from_extra("c", {key: value, **_NEEDS.get(key, {})})
     for value in (low - step, high + step):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(value, CONN_FIELDS[key]["schema"])
         with pytest.raises(IntervalsConfigurationError, match=key):
-            api.Settings.from_extra("c", {key: value})
+            Settings.from_extra("c", {key: value, **_NEEDS.get(key, {})})
 
 
 @pytest.mark.parametrize(
@@ -122,11 +123,12 @@ def test_connection_form_accepts_exactly_the_range_the_hooks_accept(key):
         ("timeout", lambda s: s.timeout),
         ("max_retries", lambda s: s.retry.max_retries),
         ("page_size", lambda s: s.page_size),
+        ("max_rate_limit_wait", lambda s: s.retry.max_rate_limit_wait),
     ],
-    ids=["retry_backoff", "retry_backoff_max", "timeout", "max_retries", "page_size"],
+    ids=["retry_backoff", "retry_backoff_max", "timeout", "max_retries", "page_size", "max_rate_limit_wait"],
 )
 def test_connection_form_states_the_hooks_default(key, read):
-    default = read(api.Settings.from_extra("c", {}))
+    default = read(Settings.from_extra("c", {}))
     assert f"Default {default:g}" in CONN_FIELDS[key]["description"]
 
 
