@@ -102,12 +102,18 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
         assert MANIFEST not in left
         assert SUCCESS not in left
 
-        retried = _result(_runner(spec, env))
+        retried = _result(_runner({**spec, "retry": True}, env))  # the task's next try, same run
         stats = sb.control("stats")
     (task,) = retried["tasks"]
     assert retried["state"] == "success"
     assert task["state"] == "success"
+    assert task["try_number"] == 2  # the killed try's retry, in the same run
     summary = task["xcom"]
+    # The try resumed from the parts its killed try checkpointed: it kept them and asked the API
+    # only for what came after them.
+    assert summary["resumed_parts"] >= 2
+    assert stats["requests"] - killed_requests == summary["requests"]
+    assert summary["requests"] < 200  # a window started over takes 200 pages, plus the plan
     records = list(iter_records(prefix, verify=True))
     want = [e for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
             for e in _store(events).iter_events(date_from=half[0], date_to=half[1])]  # fmt: skip
