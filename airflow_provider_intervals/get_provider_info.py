@@ -118,6 +118,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_intervals.operators.landing",
                     "airflow_provider_intervals.operators.events",
                     "airflow_provider_intervals.operators.registrations",
+                    "airflow_provider_intervals.operators.recurrences",
                     "airflow_provider_intervals.operators.groups",
                     "airflow_provider_intervals.operators.writes.single",
                     "airflow_provider_intervals.operators.writes.bulk",

@@ -53,7 +53,7 @@ with DAG(
         from include import report
 
         from airflow_provider_intervals.hooks.intervals import IntervalsHook
-        from airflow_provider_intervals.operators.landing import default_window
+        from airflow_provider_intervals.windows import default_window
 
         window = default_window(get_current_context())
         hook = IntervalsHook()

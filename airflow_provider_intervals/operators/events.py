@@ -1,7 +1,7 @@
 """Land events: all of the organisation's (``GET /events``) or one group's, per run window.
 
 Both operators filter by the run's window (see
-:mod:`airflow_provider_intervals.operators.landing` for the window rules) and land under
+:mod:`airflow_provider_intervals.windows` for the window rules) and land under
 ``{output_path}/events/type={event_type or all}/date_from=.../date_to=.../`` (group events:
 ``{output_path}/group_events/group={slug}/type=.../...``). Long windows are cut into
 sub-windows fetched ``concurrency`` at a time; their parts follow each other in the
@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intervals import api, validation
-from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
+from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
@@ -92,30 +93,3 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
     def filters(self) -> dict[str, Any]:
         """Return the group and type filters."""
         return {"group_slug": self.group_slug, **super().filters()}
-
-
-class IntervalsRecurrencesOperator(IntervalsLandingOperator):
-    """Land a snapshot of the recurrences (``GET /recurrences``), named by the run's last day.
-
-    :param status: only recurrences with this status (``active``, ``paused``, ``archived``). Templated.
-    :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`.
-    """
-
-    resource = "recurrences"
-    template_fields: Sequence[str] = (*IntervalsLandingOperator.template_fields, "status")
-
-    def __init__(self, *, status: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.status = status
-
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return ``GET /recurrences`` (the window only names the snapshot)."""
-        return hook.recurrences_request(status=self.status or None)
-
-    def partition(self, window: Window) -> dict[str, str]:
-        """Return ``status`` and ``snapshot`` segments."""
-        return {"status": self.status or "all", "snapshot": window.date_to}
-
-    def filters(self) -> dict[str, Any]:
-        """Return the status filter."""
-        return {"status": self.status or None}

@@ -1,7 +1,7 @@
 """Land a snapshot of the organisation's groups (``GET /groups``).
 
 The listing has no date filter: the run's window (see
-:mod:`airflow_provider_intervals.operators.landing`) only names the snapshot,
+:mod:`airflow_provider_intervals.windows`) only names the snapshot,
 ``{output_path}/groups/snapshot={date_to}/``. For one group's events see
 :class:`~airflow_provider_intervals.operators.events.IntervalsGroupEventsOperator`.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airflow_provider_intervals import api
-from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
+from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook

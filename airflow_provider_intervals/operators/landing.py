@@ -4,28 +4,13 @@ A subclass names its resource and says how to build the first request of its lis
 everything else (streaming, part files, checkpoints, atomic publish) is
 :func:`airflow_provider_intervals.storage.land`.
 
-Run window (``date_from`` .. ``date_to``, both inclusive days, in the DAG's timezone):
+The run window's rules (data interval, empty intervals, templated ends) live in
+:mod:`airflow_provider_intervals.windows`.
 
-- ``date_from`` = the day of ``data_interval_start``; ``date_to`` = the last day inside
-  the interval, whose end is exclusive. ``@daily`` with ``CronDataIntervalTimetable``:
-  the run of 2025-06-02 covers 2025-06-01 00:00 .. 2025-06-02 00:00, so the window is
-  2025-06-01 .. 2025-06-01. ``@weekly`` (data intervals): the run of Sunday 2025-06-08
-  covers 2025-06-01 .. 2025-06-07.
-- An empty interval (start == end: Airflow 3's default ``CronTriggerTimetable`` for a
-  cron ``schedule``, a manual run, ``schedule=None``) gives the logical date's day; a
-  backfill of 2024-03-15 on such a DAG lands 2024-03-15 .. 2024-03-15. A run without a
-  logical date uses the day of its ``run_after``.
-- Templated ``date_from`` / ``date_to`` (``"{{ ds }}"``, ``"{{ macros.ds_add(ds, -7) }}"``)
-  override either end; they are checked (``YYYY-MM-DD``, from <= to) before any request.
-
-Resources without a date filter (registrations, recurrences, groups) are snapshots: the
-window's ``date_to`` names the snapshot (``snapshot=2025-06-01``) so a rerun of the run
-replaces its own snapshot.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,67 +22,12 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
+from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 MAX_CONCURRENCY = 8
-
-
-@dataclass(frozen=True)
-class Window:
-    """Inclusive days of one run.
-
-    :param date_from: first day, ``YYYY-MM-DD``.
-    :param date_to: last day, ``YYYY-MM-DD``.
-    """
-
-    date_from: str
-    date_to: str
-
-    def days(self) -> int:
-        """Return the number of days in the window."""
-        return (dt.date.fromisoformat(self.date_to) - dt.date.fromisoformat(self.date_from)).days + 1
-
-    def split(self, pieces: int) -> list[Window]:
-        """Cut the window into at most ``pieces`` contiguous sub-windows of near-equal days."""
-        start, days = dt.date.fromisoformat(self.date_from), self.days()
-        pieces = max(1, min(pieces, days))
-        bounds = [start + dt.timedelta(days=days * i // pieces) for i in range(pieces + 1)]
-        return [
-            Window(bounds[i].isoformat(), (bounds[i + 1] - dt.timedelta(days=1)).isoformat())
-            for i in range(pieces)
-        ]
-
-
-def default_window(context: Any) -> Window:
-    """Return the run's window from its data interval (see the module docstring)."""
-    dag = context.get("dag")
-    tz = getattr(dag, "timezone", None) or dt.UTC
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is not None and end is not None and end > start:
-        first = start.astimezone(tz).date()
-        last = (end - dt.timedelta(microseconds=1)).astimezone(tz).date()
-        return Window(first.isoformat(), last.isoformat())
-    moment = context.get("logical_date") or start
-    if moment is None and context.get("dag_run") is not None:
-        moment = context["dag_run"].run_after
-    if moment is None:
-        raise exc.IntervalsArgumentError(
-            "date_from", None, "the run has no data interval or logical date: pass date_from and date_to"
-        )
-    day = moment.astimezone(tz).date().isoformat()
-    return Window(day, day)
-
-
-def resolve_window(context: Any, date_from: Any, date_to: Any) -> Window:
-    """Return the window: the templated ends where given, the run's window elsewhere; checked."""
-    if date_from is None or date_to is None:
-        run = default_window(context)
-        date_from = run.date_from if date_from is None else date_from
-        date_to = run.date_to if date_to is None else date_to
-    start, end = validation.check_date_range(_strip(date_from), _strip(date_to))
-    return Window(start, end)
 
 
 def _is_storage_url(value: Any) -> bool:
@@ -107,9 +37,24 @@ def _is_storage_url(value: Any) -> bool:
     return bool(value.strip().split("://", 1)[1].strip("/"))
 
 
-def _strip(value: Any) -> Any:
-    # A rendered template often carries a newline or spaces; "2025-06-01\n" is still a date.
-    return value.strip() if isinstance(value, str) else value
+@dataclass(frozen=True)
+class LandingSettings:
+    """A landing's rendered, checked arguments: what :meth:`IntervalsLandingOperator.execute` uses.
+
+    :param window: the run's window.
+    :param allow_empty: publish an empty window, or fail.
+    :param records_per_part: items per part file.
+    :param concurrency: sub-windows fetched at once.
+    :param compresslevel: gzip level for ``jsonl``.
+    :param split_days: days per sub-window, or ``None`` to cut the window in ``concurrency``.
+    """
+
+    window: Window
+    allow_empty: bool
+    records_per_part: int
+    concurrency: int
+    compresslevel: int
+    split_days: int | None
 
 
 class IntervalsLandingOperator(BaseOperator):
@@ -144,9 +89,9 @@ class IntervalsLandingOperator(BaseOperator):
     directory: str = ""  # the first path segment under ``output_path``; default: resource
     date_filtered = False  # whether the window filters the listing (else it names a snapshot)
     template_fields: Sequence[str] = (
-        "output_path", "intervals_conn_id", "output_conn_id", "date_from", "date_to", "format",
-        "records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel",
-    )  # fmt: skip
+        *("output_path", "intervals_conn_id", "output_conn_id", "date_from", "date_to", "format"),
+        *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel"),
+    )
     ui_color = "#e8f4ea"
 
     def __init__(
@@ -219,8 +164,8 @@ class IntervalsLandingOperator(BaseOperator):
 
     # ------------------------------------------------------------------ execution
 
-    def check_arguments(self, context: Any) -> Window:
-        """Check every rendered argument and return the window; raise before any request."""
+    def check_arguments(self, context: Any) -> LandingSettings:
+        """Check every rendered argument; return them as settings. Raise before any request."""
         if self.format not in formats.FORMATS:
             raise exc.IntervalsArgumentError(
                 "format", self.format, f"expected one of {', '.join(formats.FORMATS)}"
@@ -232,36 +177,40 @@ class IntervalsLandingOperator(BaseOperator):
                 self.output_path,
                 "expected a storage URL such as 's3://bucket/intervals' or 'file:///data'",
             )
-        if self.allow_empty not in (True, False, "True", "False"):
-            raise exc.IntervalsArgumentError("allow_empty", self.allow_empty, "expected True or False")
-        self.records_per_part = validation.check_whole(
-            "records_per_part", self.records_per_part, 1, 100_000_000
+        split_days = self.split_days
+        if split_days is not None:
+            split_days = validation.check_whole("split_days", split_days, 1, 100_000)
+        per_part = validation.check_whole("records_per_part", self.records_per_part, 1, 100_000_000)
+        return LandingSettings(
+            allow_empty=validation.check_flag("allow_empty", self.allow_empty),
+            records_per_part=per_part,
+            concurrency=validation.check_whole("concurrency", self.concurrency, 1, MAX_CONCURRENCY),
+            compresslevel=validation.check_whole("compresslevel", self.compresslevel, 0, 9),
+            split_days=split_days,
+            window=resolve_window(context, self.date_from, self.date_to),
         )
-        self.concurrency = validation.check_whole("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
-        self.compresslevel = validation.check_whole("compresslevel", self.compresslevel, 0, 9)
-        if self.split_days is not None:
-            self.split_days = validation.check_whole("split_days", self.split_days, 1, 100_000)
-        return resolve_window(context, self.date_from, self.date_to)
 
-    def streams(self, hook: IntervalsHook, window: Window) -> list[Stream]:
+    def streams(self, hook: IntervalsHook, settings: LandingSettings) -> list[Stream]:
         """Return the listings to land: one per sub-window, named by position."""
         return [
             Stream(f"{i:03d}", self.first_request(hook, sub), f"{sub.date_from}..{sub.date_to}")
-            for i, sub in enumerate(self.sub_windows(window))
+            for i, sub in enumerate(self.sub_windows(settings))
         ]
 
-    def sub_windows(self, window: Window) -> list[Window]:
-        """Return the sub-windows fetched concurrently (just ``window`` when not date-filtered)."""
+    def sub_windows(self, settings: LandingSettings) -> list[Window]:
+        """Return the sub-windows fetched concurrently (just the window when not date-filtered)."""
+        window = settings.window
         if not self.date_filtered:
             return [window]
-        if self.split_days:
-            return window.split(-(-window.days() // self.split_days))
-        return window.split(self.concurrency)
+        if settings.split_days:
+            return window.split(-(-window.days() // settings.split_days))
+        return window.split(settings.concurrency)
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Land the run's window and return its manifest's location, window and counts."""
-        window = self.check_arguments(context)
-        streams = self.streams(self.hook, window)  # checks the filters: still no request made
+        settings = self.check_arguments(context)
+        window = settings.window
+        streams = self.streams(self.hook, settings)  # checks the filters: still no request made
         try:
             root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
         except (ValueError, ImportError) as error:  # unknown scheme, bucket missing, ...
@@ -270,20 +219,32 @@ class IntervalsLandingOperator(BaseOperator):
             ) from error
         self.hook.session  # noqa: B018 - a connection without a key fails here, before any output
         prefix = window_prefix(root, self.directory or self.resource, self.partition(window))
-        description = {"window": {"date_from": window.date_from, "date_to": window.date_to},
-                       "filters": self.filters()}  # fmt: skip
+        description = {
+            "window": {"date_from": window.date_from, "date_to": window.date_to},
+            "filters": self.filters(),
+        }
         self.log.info(
             "Landing %s for %s .. %s in %d stream(s), %d at a time, into %s",
-            self.resource, window.date_from, window.date_to, len(streams), self.concurrency, prefix,
-        )  # fmt: skip
-        clients = [self.hook] + [self.get_hook() for _ in range(min(self.concurrency, len(streams)) - 1)]
+            *(self.resource, window.date_from, window.date_to),
+            *(len(streams), settings.concurrency, prefix),
+        )
+        workers = min(settings.concurrency, len(streams))
+        clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
         try:
             result = land(
-                prefix, streams, clients, resource=self.resource, description=description, fmt=self.format,
-                records_per_part=self.records_per_part, compresslevel=self.compresslevel,
-                state_store=context.get("task_state_store"), allow_empty=self.allow_empty in (True, "True"),
-                log=self.log, progress_interval=self.progress_interval,
-            )  # fmt: skip
+                prefix,
+                streams,
+                clients,
+                resource=self.resource,
+                description=description,
+                fmt=self.format,
+                records_per_part=settings.records_per_part,
+                compresslevel=settings.compresslevel,
+                state_store=context.get("task_state_store"),
+                allow_empty=settings.allow_empty,
+                log=self.log,
+                progress_interval=self.progress_interval,
+            )
         finally:
             for client in clients:
                 client.close()

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_intervals import api, validation
-from airflow_provider_intervals.operators.landing import IntervalsLandingOperator, Window
+from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
+from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook

@@ -25,12 +25,12 @@ from airflow.sdk import DAG, ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-from airflow_provider_intervals.operators.landing import Window
 from airflow_provider_intervals.operators.writes import IntervalsBulkCreateEventsOperator
 from airflow_provider_intervals.sandbox import Faults
 from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
 from airflow_provider_intervals.triggers.new_events import IntervalsNewEventsTrigger
+from airflow_provider_intervals.windows import Window
 
 pytestmark = pytest.mark.chaos
 

@@ -140,7 +140,7 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
 
     from airflow_provider_intervals import pacing
     from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-    from airflow_provider_intervals.operators.landing import Window
+    from airflow_provider_intervals.windows import Window
 
     api.rate_limits = {"enterprise": (10, 1.0, 4)}
     make_conn(api, max_retries=8, page_size=50)  # its extras carry the limit: 600/min, burst 4

@@ -11,8 +11,8 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-from airflow_provider_intervals.operators.landing import Window
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
+from airflow_provider_intervals.windows import Window
 
 
 def utc(*args: int) -> dt.datetime:

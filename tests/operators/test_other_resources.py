@@ -8,11 +8,9 @@ import uuid
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
 
-from airflow_provider_intervals.operators.events import (
-    IntervalsGroupEventsOperator,
-    IntervalsRecurrencesOperator,
-)
+from airflow_provider_intervals.operators.events import IntervalsGroupEventsOperator
 from airflow_provider_intervals.operators.groups import IntervalsGroupsOperator
+from airflow_provider_intervals.operators.recurrences import IntervalsRecurrencesOperator
 from airflow_provider_intervals.operators.registrations import IntervalsRegistrationsOperator
 from airflow_provider_intervals.storage import iter_records, read_manifest
 

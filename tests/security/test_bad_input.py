@@ -28,9 +28,9 @@ from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
 from airflow_provider_intervals.operators.events import (
     IntervalsEventsOperator,
     IntervalsGroupEventsOperator,
-    IntervalsRecurrencesOperator,
 )
 from airflow_provider_intervals.operators.groups import IntervalsGroupsOperator
+from airflow_provider_intervals.operators.recurrences import IntervalsRecurrencesOperator
 from airflow_provider_intervals.operators.registrations import IntervalsRegistrationsOperator
 from airflow_provider_intervals.operators.writes import (
     IntervalsBulkCreateEventsOperator,

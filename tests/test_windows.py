@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.operators.landing import Window, default_window, resolve_window
+from airflow_provider_intervals.windows import Window, default_window, resolve_window
 
 UTC = dt.UTC
 
