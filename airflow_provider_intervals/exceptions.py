@@ -11,6 +11,7 @@ message text. API errors are mapped from responses in exactly one place,
     |   +-- IntervalsInvalidRowsError               a bulk file has rows the API would refuse
     +-- IntervalsConfigurationError                 connection missing/malformed (no API key, bad extra)
     +-- IntervalsEmptyWindowError                   a landing found nothing and allow_empty=False
+    +-- IntervalsStorageError                       landed output is not what its manifest says
     +-- IntervalsRowsFailedError                    a bulk load finished but the API refused some rows
     +-- IntervalsTransportError                     network failure, timeout, truncated body (retried)
     |   +-- IntervalsTimeoutError
@@ -66,6 +67,10 @@ class IntervalsArgumentError(IntervalsError, ValueError):
 
 class IntervalsConfigurationError(IntervalsError):
     """The Airflow connection is missing or malformed (no API key, bad extra, bad host)."""
+
+
+class IntervalsStorageError(IntervalsError):
+    """Landed output is not what its manifest says, or a landing stopped part-way."""
 
 
 class IntervalsTransportError(IntervalsError):

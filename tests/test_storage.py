@@ -249,7 +249,7 @@ def test_empty_window_publishes_an_empty_manifest_or_fails(api, hooks, prefix):
 
 def test_window_prefix_refuses_path_segments_that_escape():
     root = ObjectStoragePath("file:///tmp/lake")
-    with pytest.raises(ValueError, match="plain path segment"):
+    with pytest.raises(exc.IntervalsArgumentError, match="plain path segment"):
         window_prefix(root, "events", {"type": "../x"})
     assert str(window_prefix(root, "events", {"type": "race", "date_from": "2025-06-01"})).endswith(
         "/lake/events/type=race/date_from=2025-06-01"

@@ -3,7 +3,7 @@
 "Before" is a durable baseline per feed (connection + filters), kept in Airflow's own
 state, never on a worker's disk: Airflow 3.3's ``asset_state_store`` on the sensor's
 feed asset, or an Airflow Variable where that store is unavailable (Airflow < 3.3).
-See :mod:`airflow_provider_intervals.feeds` for how the baseline is a watermark cursor,
+See :mod:`airflow_provider_intervals.watermark` for how the baseline is a watermark cursor,
 so a poll with nothing new costs one request.
 """
 
@@ -19,7 +19,7 @@ from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_intervals import api, feeds
+from airflow_provider_intervals import api, watermark
 from airflow_provider_intervals import exceptions as exc
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
@@ -101,7 +101,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
     # ------------------------------------------------------------------ arguments and state
 
     def _filters(self) -> dict[str, Any]:
-        if self.first_run not in feeds.FIRST_RUN_MODES:
+        if self.first_run not in watermark.FIRST_RUN_MODES:
             raise exc.IntervalsArgumentError("first_run", self.first_run, "expected 'baseline' or 'all'")
         if self.known_event_ids is not None and (
             isinstance(self.known_event_ids, str) or not all(isinstance(i, str) for i in self.known_event_ids)
@@ -109,11 +109,11 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
             raise exc.IntervalsArgumentError(
                 "known_event_ids", self.known_event_ids, "expected a list of event ids (strings)"
             )
-        return feeds.check_filters(self.event_type, self.date_from, self.date_to)
+        return watermark.check_filters(self.event_type, self.date_from, self.date_to)
 
     def _store(self, context: Any) -> tuple[Any, str]:
         """Return the state accessor and the key of this feed's baseline."""
-        key = feeds.feed_key(self.intervals_conn_id, self._filters())
+        key = watermark.feed_key(self.intervals_conn_id, self._filters())
         stores = context.get("asset_state_store")
         if stores is not None:
             return stores[self.feed], "baseline-" + key
@@ -121,12 +121,12 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
 
         return _VariableStore(Variable), key
 
-    def load_baseline(self, context: Any) -> feeds.Baseline:
+    def load_baseline(self, context: Any) -> watermark.Baseline:
         """Read this feed's stored baseline (an empty one if none was stored)."""
         store, key = self._store(context)
-        return feeds.Baseline.from_state(store.get(key, None))
+        return watermark.Baseline.from_state(store.get(key, None))
 
-    def save_baseline(self, context: Any, baseline: feeds.Baseline) -> None:
+    def save_baseline(self, context: Any, baseline: watermark.Baseline) -> None:
         """Store this feed's baseline (skipped when ``known_event_ids`` replaces it)."""
         if self.known_event_ids is None:
             store, key = self._store(context)
@@ -134,7 +134,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
 
     # ------------------------------------------------------------------ poke (sync) mode
 
-    def _poll(self, baseline: feeds.Baseline) -> feeds.Scan:
+    def _poll(self, baseline: watermark.Baseline) -> watermark.Scan:
         filters = self._filters()
         known = None if self.known_event_ids is None else frozenset(self.known_event_ids)
         if baseline.established and not baseline.covers(filters["date_from"]):
@@ -143,7 +143,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
                 "baseline is taken (events dated in between are not reported as new)",
                 baseline.date_from, filters["date_from"],
             )  # fmt: skip
-        scan, after = feeds.plan_poll(baseline, self.first_run, known, filters["date_from"])
+        scan, after = watermark.plan_poll(baseline, self.first_run, known, filters["date_from"])
         full = after is None
         if full:
             self._log_listing_cost(filters)
@@ -153,10 +153,10 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
                 scan.add_page(page)
                 pages += 1
         except exc.IntervalsValidationError as error:
-            if not feeds.is_stale_cursor(error):
+            if not watermark.is_stale_cursor(error):
                 raise
             self.log.warning("The baseline's cursor is no longer valid for this feed; taking a new baseline")
-            return self._poll(feeds.Baseline())
+            return self._poll(watermark.Baseline())
         if full:
             self.log.info(
                 "Listed the whole feed once: %d requests in %.1fs; later polls cost one request while "
@@ -232,7 +232,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
         """Resume after the trigger: store the baseline and return the summary, or fail as poke would."""
         status = event.get("status")
         if event.get("baseline") is not None:
-            self.save_baseline(context, feeds.Baseline.from_state(event["baseline"]))
+            self.save_baseline(context, watermark.Baseline.from_state(event["baseline"]))
         if status == "success":
             self.log.info(
                 "%d new events, dated %s to %s",

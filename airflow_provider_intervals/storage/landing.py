@@ -48,10 +48,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airflow.sdk import ObjectStoragePath
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.progress import Progress
 from airflow_provider_intervals.storage import formats, pages, publish
 
 CHECKPOINT_KEY = "intervals_landing"
@@ -117,7 +117,7 @@ def window_prefix(
     path = output / resource
     for key, value in partition.items():
         if not value or "/" in value or value in (".", ".."):
-            raise ValueError(f"partition value {key}={value!r} is not a plain path segment")
+            raise exc.IntervalsArgumentError(f"partition {key}", value, "expected a plain path segment")
         path = path / f"{key}={value}"
     return path
 
@@ -141,7 +141,7 @@ class _Landing:
     compresslevel: int
     state_store: Any
     log: Any
-    progress: pages.Progress
+    progress: Progress
     fingerprint: str
     state: dict[str, Any] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -162,8 +162,8 @@ class _Landing:
                 done = sum(s["done"] for s in saved["streams"].values())
                 self.log.info(
                     "Resuming write %s from its checkpoint: %d parts and %d of %d streams already done",
-                    saved["write_id"], len(parts), done, len(self.streams),
-                )  # fmt: skip
+                    *(saved["write_id"], len(parts), done, len(self.streams)),
+                )
                 return
             self.log.warning(
                 "Checkpoint parts are gone or changed (%s); starting the window over", missing[:3]
@@ -222,9 +222,9 @@ class _Landing:
         try:
             for page in pages.prefetch(client.iter_pages(request)):
                 requests += 1
-                self.progress.add(len(page.items))
+                self.progress.add(pages=1, records=len(page.items))
                 if self.stop.is_set():
-                    raise AirflowException("stopped: another stream failed")
+                    raise exc.IntervalsStorageError("stopped: another stream failed")
                 items = page.items
                 while items:
                     if writer is None:
@@ -324,14 +324,29 @@ def land(
     :param progress_interval: seconds between progress lines.
     """
     if fmt not in formats.FORMATS:
-        raise ValueError(f"fmt={fmt!r}: expected one of {formats.FORMATS}")
+        raise exc.IntervalsArgumentError("fmt", fmt, f"expected one of {', '.join(formats.FORMATS)}")
     if not clients:
-        raise ValueError("clients: at least one page client is needed")
+        raise exc.IntervalsArgumentError("clients", clients, "at least one page client is needed")
     settings = {"fmt": fmt, "records_per_part": records_per_part, "resource": resource}
+
+    def line(counts: Mapping[str, int], elapsed: float) -> tuple[Any, ...]:
+        records = counts["records"]
+        rate = records / max(elapsed, 1e-9)
+        return "%s: %d pages, %d records so far (%.0f records/s)", resource, counts["pages"], records, rate
+
+    progress = Progress(log, progress_interval, line, names=("pages", "records"))
     landing = _Landing(
-        prefix, streams, resource, fmt, records_per_part, compresslevel, state_store, log,
-        pages.Progress(log, resource, progress_interval), _fingerprint(prefix, streams, settings),
-    )  # fmt: skip
+        prefix,
+        streams,
+        resource,
+        fmt,
+        records_per_part,
+        compresslevel,
+        state_store,
+        log,
+        progress,
+        _fingerprint(prefix, streams, settings),
+    )
     landing.restore()
     landing.make_series_dir()
     todo: queue.SimpleQueue = queue.SimpleQueue()
@@ -343,7 +358,7 @@ def land(
     else:
         _run_threads(landing, workers, todo)
     records = sum(p["records"] for p in landing.parts())
-    requests = landing.progress.pages
+    requests = progress.counts["pages"]
     if records == 0 and not allow_empty:
         if state_store is not None:
             state_store.delete(CHECKPOINT_KEY)
@@ -358,11 +373,11 @@ def land(
     total = sum(s["requests"] for s in landing.state["streams"].values())
     log.info(
         "Published %d %s in %d parts at %s (%d requests this try, %d parts resumed, %.0f records/s)",
-        records, resource, len(landing.parts()), manifest, requests, landing.resumed_parts,
-        landing.progress.rate(),
-    )  # fmt: skip
-    return LandingResult(manifest, records, len(landing.parts()), requests, total, landing.resumed_parts,
-                         landing.state["write_id"])  # fmt: skip
+        *(records, resource, len(landing.parts()), manifest, requests, landing.resumed_parts),
+        progress.rate("records"),
+    )
+    parts, write_id = len(landing.parts()), landing.state["write_id"]
+    return LandingResult(manifest, records, parts, requests, total, landing.resumed_parts, write_id)
 
 
 def _run_threads(landing: _Landing, workers: Sequence[PageClient], todo: queue.SimpleQueue) -> None:

@@ -1,47 +1,16 @@
-"""Page plumbing for landing: progress lines and prefetching the next page.
+"""Page plumbing for landing: prefetching the next page.
 
-Neither holds more than one page beyond the one being written; neither logs an item.
+It holds no more than one page beyond the one being written, and logs no item.
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_intervals import api
-
-
-class Progress:
-    """Counts pages and items over every worker; logs at most once per ``interval`` seconds."""
-
-    def __init__(self, log: logging.Logger | Any, what: str, interval: float) -> None:
-        self.log, self.what, self.interval = log, what, interval
-        self.pages = self.records = 0
-        self.started = self.last = time.monotonic()
-        self._lock = threading.Lock()
-
-    def add(self, records: int) -> None:
-        """Count one page of ``records`` items; log if the last line is ``interval`` seconds old."""
-        with self._lock:
-            self.pages += 1
-            self.records += records
-            now = time.monotonic()
-            if now - self.last < self.interval:
-                return
-            self.last = now
-        self.log.info(
-            "%s: %d pages, %d records so far (%.0f records/s)",
-            self.what, self.pages, self.records, self.rate(),
-        )  # fmt: skip
-
-    def rate(self) -> float:
-        """Return the items per second since the start."""
-        return self.records / max(time.monotonic() - self.started, 1e-9)
-
 
 _END = object()
 

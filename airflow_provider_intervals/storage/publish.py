@@ -18,7 +18,9 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals import __version__
+from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.storage import formats
+from airflow_provider_intervals.storage.atomic import write_atomically
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
@@ -45,10 +47,7 @@ def publish(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     target = prefix / MANIFEST
-    temporary = prefix / f"{MANIFEST}.{write_id}.tmp"
-    with temporary.open("wb") as out:
-        out.write(json.dumps(manifest, indent=1).encode())
-    temporary.fs.mv(temporary.path, target.path)
+    write_atomically(target, write_id, json.dumps(manifest, indent=1).encode())
     with (prefix / SUCCESS).open("wb") as out:
         out.write(json.dumps({"write_id": write_id, "records": manifest["records"]}).encode())
     remove_unlisted(prefix, write_id, {p["path"] for p in parts})
@@ -92,6 +91,6 @@ def iter_records(prefix: ObjectStoragePath, *, verify: bool = False) -> Iterator
         if verify:
             data = path.read_bytes()
             if len(data) != part["bytes"] or hashlib.sha256(data).hexdigest() != part["sha256"]:
-                raise ValueError(f"part {part['path']} does not match its manifest entry")
+                raise exc.IntervalsStorageError(f"part {part['path']} does not match its manifest entry")
         with path.open("rb") as raw:
             yield from formats.iter_part(raw, manifest["format"], manifest["resource"])

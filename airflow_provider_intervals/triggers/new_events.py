@@ -8,7 +8,7 @@ once. ``IntervalsNewEventsEventTrigger`` is its twin for event-driven scheduling
 Both serialize primitives only (conn id, filters, baseline, poll interval, deadline):
 never the API key, never a pickle. Both poll with :class:`IntervalsAsyncHook`, whose
 requests, retries and error mapping are the sync hook's, and both decide what is new
-with :mod:`airflow_provider_intervals.feeds`, as the sensor's poke does.
+with :mod:`airflow_provider_intervals.watermark`, as the sensor's poke does.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
-from airflow_provider_intervals import api, feeds
+from airflow_provider_intervals import api, watermark
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
 
@@ -30,7 +30,7 @@ class IntervalsNewEventsTrigger(BaseTrigger):
 
     :param intervals_conn_id: the Intervals connection.
     :param filters: ``event_type``, ``date_from``, ``date_to`` (already checked).
-    :param baseline: :meth:`feeds.Baseline.to_state` of what was seen before.
+    :param baseline: :meth:`watermark.Baseline.to_state` of what was seen before.
     :param first_run: ``baseline`` or ``all`` (used when ``baseline`` is not established).
     :param known_event_ids: explicit ids that are not new (replaces the baseline).
     :param poll_interval: seconds between polls when nothing is new.
@@ -74,10 +74,10 @@ class IntervalsNewEventsTrigger(BaseTrigger):
             },
         )
 
-    async def poll(self, hook: IntervalsAsyncHook, baseline: feeds.Baseline) -> feeds.Scan:
+    async def poll(self, hook: IntervalsAsyncHook, baseline: watermark.Baseline) -> watermark.Scan:
         """List the feed once (one request when nothing is new) and return what is new."""
         known = None if self.known_event_ids is None else frozenset(self.known_event_ids)
-        scan, after = feeds.plan_poll(baseline, self.first_run, known, self.filters.get("date_from"))
+        scan, after = watermark.plan_poll(baseline, self.first_run, known, self.filters.get("date_from"))
         settings = await hook.settings()
         request = api.events_request(**self.filters, limit=settings.page_size, after=after)
         if after is None:
@@ -90,10 +90,12 @@ class IntervalsNewEventsTrigger(BaseTrigger):
             async for page in hook.iter_pages(request):
                 scan.add_page(page)
         except exc.IntervalsValidationError as error:
-            if not feeds.is_stale_cursor(error):
+            if not watermark.is_stale_cursor(error):
                 raise
             self.log.warning("The baseline's cursor is no longer valid for this feed; taking a new baseline")
-            scan, _ = feeds.plan_poll(feeds.Baseline(), "baseline", None, self.filters.get("date_from"))
+            scan, _ = watermark.plan_poll(
+                watermark.Baseline(), "baseline", None, self.filters.get("date_from")
+            )
             async for page in hook.iter_pages(request.with_params(after=None)):
                 scan.add_page(page)
         return scan
@@ -110,7 +112,7 @@ class IntervalsNewEventsTrigger(BaseTrigger):
     async def batches(self) -> AsyncIterator[TriggerEvent]:
         """Poll until new events appear, yielding one event per batch (or one error/timeout event)."""
         hook = IntervalsAsyncHook(self.intervals_conn_id)
-        baseline = feeds.Baseline.from_state(self.baseline)
+        baseline = watermark.Baseline.from_state(self.baseline)
         while True:
             wait = self.poll_interval
             try:

@@ -25,7 +25,8 @@ from airflow_provider_intervals.operators.writes import (
     IntervalsRegisterParticipantOperator,
     IntervalsRowsFailedError,
 )
-from airflow_provider_intervals.operators.writes.rows import REGISTRATION, canonical, content_digest
+from airflow_provider_intervals.operators.writes.kinds import REGISTRATION
+from airflow_provider_intervals.operators.writes.rows import canonical, content_digest
 
 
 def utc(*args: int) -> dt.datetime:

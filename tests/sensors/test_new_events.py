@@ -143,7 +143,7 @@ def test_without_asset_state_store_the_baseline_lives_in_a_variable(
     from airflow.models.variable import Variable as VariableModel
     from airflow.sdk import DAG
 
-    from airflow_provider_intervals import feeds
+    from airflow_provider_intervals import watermark
 
     dag_id = f"variable_{deferrable}_{uuid.uuid4().hex[:6]}"
     with DAG(dag_id, schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) as dag:
@@ -152,7 +152,7 @@ def test_without_asset_state_store_the_baseline_lives_in_a_variable(
     result = run_dag(dag)
     post_events.join()
     assert result.xcom("wait")["new_event_ids"] == posted
-    key = feeds.feed_key("intervals_default", {"event_type": None, **WINDOW})
+    key = watermark.feed_key("intervals_default", {"event_type": None, **WINDOW})
     stored = json.loads(VariableModel.get(key))
     assert stored == {"established": True, "watermark": posted[-1], "date_from": WINDOW["date_from"]}
 
@@ -266,17 +266,17 @@ def test_trigger_auth_error_event_rebuilds_the_typed_error(api, make_conn):
 
 def test_a_quiet_poll_costs_one_request_in_both_modes(api, conn):
     """The rate-limit budget: with a baseline and nothing new, each poll is a single request."""
-    from airflow_provider_intervals import feeds
+    from airflow_provider_intervals import watermark
     from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
 
     last = [e["_id"] for e in api.store.iter_events(**WINDOW)][-1]
-    baseline = feeds.Baseline(established=True, watermark=last)
+    baseline = watermark.Baseline(established=True, watermark=last)
     sensor = IntervalsNewEventsSensor(task_id="quiet", **WINDOW)
     api.reset_stats()
     assert sensor._poll(baseline).count == 0
     assert api.stats["requests"] == 1
 
-    trigger = IntervalsNewEventsTrigger("intervals_default", feeds.check_filters(None, **WINDOW))
+    trigger = IntervalsNewEventsTrigger("intervals_default", watermark.check_filters(None, **WINDOW))
     api.reset_stats()
     scan = asyncio.run(trigger.poll(IntervalsAsyncHook("intervals_default"), baseline))
     assert scan.count == 0

@@ -30,9 +30,8 @@ tell identical rows apart) and of rows created before, and per distinct slug for
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -41,23 +40,24 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.writes import results as res
-from airflow_provider_intervals.operators.writes.errors import (
+from airflow_provider_intervals.operators.writes.keys import RunIdentity
+from airflow_provider_intervals.operators.writes.kinds import (
+    EVENT,
+    REGISTRATION,
     ROW_ERRORS,
     SHOWN,
+    Kind,
     describe,
     error_record,
 )
-from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.rows import (
-    EVENT,
-    REGISTRATION,
-    Kind,
     Problem,
     canonical,
     content_digest,
     detect_format,
     iter_rows,
 )
+from airflow_provider_intervals.progress import Progress
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
@@ -65,41 +65,19 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
 DEFAULT_PROGRESS_INTERVAL = 10.0
 
 
-class Progress:
-    """Count rows by outcome and log the counts and the rate every ``interval`` seconds.
+def _progress(log: Any, what: str, total: int, interval: float) -> Progress:
+    """Count rows by outcome; each line gives the counts and the rate (never a row's content)."""
 
-    :param log: the operator's logger.
-    :param what: e.g. ``registration``.
-    :param total: rows in the file.
-    :param interval: seconds between log lines.
-    """
-
-    def __init__(self, log: Any, what: str, total: int, interval: float) -> None:
-        self.log, self.what, self.total, self.interval = log, what, total, interval
-        self.counts = {s: 0 for s in (res.CREATED, res.EXISTING, res.FAILED, res.REJECTED)}
-        self.started = self._last = time.monotonic()
-
-    @property
-    def done(self) -> int:
-        """Rows handled so far."""
-        return sum(self.counts.values())
-
-    def add(self, status: str) -> None:
-        """Count one row; log if the interval has passed."""
-        self.counts[status] += 1
-        if time.monotonic() - self._last >= self.interval:
-            self.report()
-
-    def report(self) -> None:
-        """Log the counts and the rate (never a row's content)."""
-        self._last = time.monotonic()
-        rate = self.done / max(self._last - self.started, 1e-9)
-        self.log.info(
+    def line(counts: Mapping[str, int], elapsed: float) -> tuple[Any, ...]:
+        done = sum(counts.values())
+        return (
             "Bulk %s load: %d/%d rows done, %d created, %d existing (skipped), %d failed, %d rejected; "
             "%.1f rows/s",
-            self.what, self.done, self.total, self.counts[res.CREATED], self.counts[res.EXISTING],
-            self.counts[res.FAILED], self.counts[res.REJECTED], rate,
-        )  # fmt: skip
+            *(what, done, total, counts[res.CREATED], counts[res.EXISTING]),
+            *(counts[res.FAILED], counts[res.REJECTED], done / max(elapsed, 1e-9)),
+        )
+
+    return Progress(log, interval, line, names=(res.CREATED, res.EXISTING, res.FAILED, res.REJECTED))
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
@@ -238,7 +216,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
                     shown.extend(row.problems[: SHOWN - len(shown)])
                 if rejects is not None:
                     errors = [p.to_json() for p in row.problems]
-                    rejects.write({"line": row.line, "errors": errors, "row": row.raw})
+                    rejects.add({"line": row.line, "errors": errors, "row": row.raw})
         except BaseException:
             if rejects is not None:
                 rejects.discard()
@@ -269,7 +247,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
                 "%d row(s) were created by an earlier try or run: they will be skipped", len(known.ids)
             )
         writer = res.ResultsWriter(layout, attempt, known, self.checkpoint_rows)
-        progress = Progress(self.log, self.kind.name, rows, self.progress_interval)
+        progress = _progress(self.log, self.kind.name, rows, self.progress_interval)
         send = getattr(self.hook, self.kind.hook_method)
         seen: dict[str, int] = {}
         try:
@@ -285,7 +263,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
                         "error": error,
                     }
                     writer.add(record)
-                    progress.add(res.REJECTED)
+                    progress.add(**{res.REJECTED: 1})
                     continue
                 body = canonical(row.body)
                 digest = content_digest(identity.namespace, self.kind, body)
@@ -304,7 +282,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
                         where = f"line {row.line} ({self.kind.key_field} {record['key']!r})"
                         self.log.warning("Refused: %s", describe(self.kind, where, error))
                 writer.add(record)
-                progress.add(record["status"])
+                progress.add(**{record["status"]: 1})
         except BaseException:
             writer.abort()
             progress.report()

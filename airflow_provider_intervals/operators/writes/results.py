@@ -42,6 +42,8 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_provider_intervals.storage.atomic import AtomicFile
+
 CREATED, EXISTING, FAILED, REJECTED = "created", "existing", "failed", "rejected"
 DEFAULT_CHECKPOINT_ROWS = 500
 DEFAULT_CHECKPOINT_SECONDS = 30.0
@@ -100,45 +102,21 @@ class Known:
         return self.ids.get((digest, occurrence))
 
 
-class AtomicLines:
-    """Write JSON lines to ``{target}.{attempt}.tmp``, then move it onto ``target``.
+class AtomicLines(AtomicFile):
+    """JSON lines written to ``{target}.{attempt}.tmp``, then moved onto ``target``.
 
     :param target: the file to publish.
     :param attempt: a name unique to this try (keeps concurrent temporaries apart).
     """
 
     def __init__(self, target: ObjectStoragePath, attempt: str) -> None:
-        self.target = target
-        self.temporary = target.parent / f"{target.name}.{attempt}.tmp"
-        self._file: Any = None
+        super().__init__(target, attempt)
         self.lines = 0
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Add one record (opens the temporary on first use)."""
-        if self._file is None:
-            self._file = self.temporary.open("wb")
-        self._file.write(_dumps(record).encode() + b"\n")
+    def add(self, record: dict[str, Any]) -> None:
+        """Add one record as a line."""
+        self.write(_dumps(record).encode() + b"\n")
         self.lines += 1
-
-    def publish(self) -> bool:
-        """Close and move into place; return whether anything was written."""
-        if self._file is None:
-            return False
-        self._file.close()
-        self._file = None
-        self.temporary.fs.mv(self.temporary.path, self.target.path)
-        return True
-
-    def discard(self) -> None:
-        """Drop the temporary (after a failure); never raises."""
-        try:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-            if self.temporary.exists():
-                self.temporary.unlink()
-        except Exception:  # clean-up must not hide the failure being raised
-            pass
 
 
 class ResultsWriter:
@@ -171,7 +149,7 @@ class ResultsWriter:
 
     def add(self, record: dict[str, Any]) -> None:
         """Record one row's outcome."""
-        self.results.write(record)
+        self.results.add(record)
         if record["status"] == CREATED:
             self._pending.append(record)
             if (

@@ -32,72 +32,19 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import validation
+from airflow_provider_intervals.operators.writes.kinds import Kind
 
-FORMATS = ("jsonl", "csv")
+INPUT_FORMATS = ("jsonl", "csv")
 _EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
 # Checks stop after this many problems in one row: a row of garbage does not need 20 lines.
 _MAX_PROBLEMS_PER_ROW = 5
-
-
-@dataclass(frozen=True)
-class Kind:
-    """What a bulk file's rows are: how to check, parse and name them.
-
-    :param name: ``event`` or ``registration`` (used in messages).
-    :param check: the body check from :mod:`~airflow_provider_intervals.validation`.
-    :param numbers: fields a CSV cell gives as a number.
-    :param objects: fields a CSV cell gives as JSON.
-    :param personal: fields whose values are personal data: never quoted in messages.
-    :param quotable: when set, the only fields whose values messages may quote (so that an
-        unknown column of a personal export, say ``phone``, is never quoted either).
-    :param key_field: the field that names a row in results and messages (not personal).
-    :param unique_field: a field that must be unique across the file (events: ``slug``).
-    :param hook_method: the :class:`IntervalsHook` method that creates one.
-    :param placeholders: a valid stand-in for each required field, so that the checks can
-        go on past a bad required field to report the row's other problems.
-    :param status_fields: HTTP status -> the field a row error of that status is about.
-        With derived keys a 409 cannot be a key reused with another body (the key covers
-        the body), so for events it is the slug; for registrations only an explicit
-        ``idempotency_key`` can collide.
-    """
-
-    name: str
-    check: Callable[[Any], dict[str, Any]]
-    numbers: frozenset[str] = frozenset()
-    objects: frozenset[str] = frozenset()
-    personal: frozenset[str] = frozenset()
-    key_field: str = ""
-    unique_field: str | None = None
-    hook_method: str = ""
-    placeholders: dict[str, Any] = field(default_factory=dict)
-    quotable: frozenset[str] | None = None
-    status_fields: dict[int, str] = field(default_factory=dict)
-
-    def may_quote(self, name: str) -> bool:
-        """Return whether a message may show the value of field ``name`` (never personal data)."""
-        return name not in self.personal and (self.quotable is None or name in self.quotable)
-
-
-EVENT = Kind(
-    "event", validation.check_event_body, numbers=frozenset({"lat", "lng"}), objects=frozenset({"address"}),
-    key_field="slug", unique_field="slug", hook_method="create_event", status_fields={409: "slug"},
-    placeholders={"name": "x", "slug": "x", "type": "race", "date": "0001-01-01"},
-)  # fmt: skip
-REGISTRATION = Kind(
-    "registration", validation.check_registration_body, personal=frozenset({"email", "name", "notes"}),
-    key_field="eventRunId", hook_method="register_participant",
-    placeholders={"eventRunId": "x", "email": "x@example.com", "registrationType": "free"},
-    quotable=frozenset({"eventRunId", "registrationType", "status", "paceGroup"}),
-    status_fields={404: "eventRunId", 409: "idempotency_key"},
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -147,8 +94,8 @@ def detect_format(path: str, fmt: str | None) -> tuple[str, bool]:
     gzipped = name.endswith(".gz")
     stem = name[:-3] if gzipped else name
     if fmt:
-        if fmt not in FORMATS:
-            raise exc.IntervalsArgumentError("format", fmt, f"expected one of {', '.join(FORMATS)}")
+        if fmt not in INPUT_FORMATS:
+            raise exc.IntervalsArgumentError("format", fmt, f"expected one of {', '.join(INPUT_FORMATS)}")
         return fmt, gzipped
     for extension, found in _EXTENSIONS.items():
         if stem.endswith(extension):

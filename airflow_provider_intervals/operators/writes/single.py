@@ -21,15 +21,9 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.operators.writes.errors import ROW_ERRORS, annotate
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
-from airflow_provider_intervals.operators.writes.rows import (
-    EVENT,
-    REGISTRATION,
-    Kind,
-    canonical,
-    coerce_text_fields,
-)
+from airflow_provider_intervals.operators.writes.kinds import EVENT, REGISTRATION, ROW_ERRORS, Kind, annotate
+from airflow_provider_intervals.operators.writes.rows import canonical, coerce_text_fields
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
