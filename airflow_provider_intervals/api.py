@@ -1,18 +1,18 @@
 """The Intervals API without I/O.
 
 Everything the sync and async transports share lives here: the endpoints and their
-scopes, argument checks, request building, response-to-data-or-error mapping, retry
-timing and pagination cursors. Nothing in this module opens a socket or sleeps, so
-every rule is testable on its own and both hooks obey the same rules.
+scopes, argument checks, request building, response-to-data-or-error mapping and
+pagination cursors. Nothing in this module opens a socket or sleeps, so
+every rule is testable on its own and both hooks obey the same rules. Retry timing is
+:mod:`airflow_provider_intervals.retries`; connection settings are
+:mod:`airflow_provider_intervals.connection`.
 
-The reference is ``shared/intervals-api.md``; comments mark where the API surprises.
+The reference is ``docs/intervals-api.md``; comments mark where the API surprises.
 """
 
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -344,105 +344,3 @@ def parse_page(request: Request, status: int, body: bytes, request_id: str | Non
     if not more or cursor is None or cursor == request.params.get("after"):
         return Page(items, has_more, None)
     return Page(items, has_more, request.with_params(after=cursor, before=None))
-
-
-# --------------------------------------------------------------------------- retries
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When and how long to wait before retrying.
-
-    :param max_retries: retries after the first attempt.
-    :param backoff: base of the exponential backoff, in seconds.
-    :param backoff_max: cap of one backoff wait, in seconds.
-    :param max_rate_limit_wait: longest wait for a 429's ``retryAfter``; beyond it the
-        error is raised (a free plan's daily limit is no reason to hold a worker for hours).
-    """
-
-    max_retries: int = 5
-    backoff: float = 1.0
-    backoff_max: float = 60.0
-    max_rate_limit_wait: float = 900.0
-
-    def should_retry(
-        self, error: Exception, attempt: int, request: Request, idempotent: bool, now: float
-    ) -> bool:
-        """Retry transport errors, 429, 5xx and malformed bodies; a POST only with an Idempotency-Key.
-
-        A malformed ``200`` (a body cut short by a proxy, even with a matching
-        ``Content-Length``) is transient like a 5xx; a POST replays under its key, so a
-        retry never creates twice.
-
-        :param attempt: how many retries have been made already.
-        :param idempotent: whether a POST carries an ``Idempotency-Key``.
-        :param now: the current epoch time, to judge a 429's ``retryAfter``.
-        """
-        if attempt >= self.max_retries or (request.method != "GET" and not idempotent):
-            return False
-        if isinstance(error, exc.IntervalsRateLimitError):
-            return error.retry_after is None or error.retry_after - now <= self.max_rate_limit_wait
-        return isinstance(
-            error,
-            exc.IntervalsTransportError | exc.IntervalsServerError | exc.IntervalsMalformedResponseError,
-        )
-
-    def delay(
-        self, error: Exception, attempt: int, now: float, rand: Callable[[], float] = random.random
-    ) -> float:
-        """Seconds to wait before retry number ``attempt + 1``.
-
-        Full-jitter exponential backoff, capped; a 429's ``retryAfter`` wins (plus a little
-        jitter so concurrent tasks sharing one key do not return in lockstep).
-        """
-        if isinstance(error, exc.IntervalsRateLimitError) and error.retry_after is not None:
-            return max(0.0, error.retry_after - now) + rand() * min(1.0, self.backoff)
-        return rand() * min(self.backoff_max, self.backoff * 2**attempt)
-
-
-@dataclass
-class Retries:
-    """The retry budget of one request, spent as its attempts fail.
-
-    A 429 that says when to come back (``retryAfter``) is the plan's pace, not a fault: it
-    does not count against ``max_retries`` while the waits for this request add up to at
-    most ``max_rate_limit_wait``. Every other retryable error spends one retry.
-
-    :param policy: the connection's retry policy.
-    :param request: the request being retried.
-    :param idempotent: whether a POST carries an ``Idempotency-Key``.
-    :param paced: whether a token bucket paces the key; its pause then replaces the jitter
-        that keeps unpaced clients sharing a key out of lockstep.
-    """
-
-    policy: RetryPolicy
-    request: Request
-    idempotent: bool = False
-    paced: bool = False
-    attempt: int = 0
-    rate_limit_waited: float = 0.0
-
-    def next_wait(
-        self, error: Exception, now: float, rand: Callable[[], float] = random.random
-    ) -> float | None:
-        """Return the seconds to wait before retrying after ``error``, or ``None`` to raise it."""
-        policy = self.policy
-        if isinstance(error, exc.IntervalsRateLimitError) and error.retry_after is not None:
-            if self.request.method != "GET" and not self.idempotent:
-                return None
-            wait = max(0.0, error.retry_after - now)
-            if self.rate_limit_waited + wait > policy.max_rate_limit_wait:
-                return None
-            self.rate_limit_waited += wait
-            return wait if self.paced else wait + rand() * min(1.0, policy.backoff)
-        if not policy.should_retry(error, self.attempt, self.request, self.idempotent, now):
-            return None
-        wait = policy.delay(error, self.attempt, now, rand)
-        self.attempt += 1
-        return wait
-
-    def describe(self, error: Exception) -> str:
-        """Say what the wait after ``error`` is: ``retry 2/5``, or a 429's wait that spends none."""
-        if isinstance(error, exc.IntervalsRateLimitError) and error.retry_after is not None:
-            return "waiting for the API's retryAfter (a 429 spends no retry)"
-        return f"retry {self.attempt}/{self.policy.max_retries}"

@@ -1,16 +1,15 @@
-"""The pure API layer: error mapping, retry timing, cursors. No I/O, so no server needed.
+"""The pure API layer: error mapping, cursors. No I/O, so no server needed.
 
 These cover what the sandbox cannot be made to send (a repeated cursor, a non-JSON 200).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
 
-from airflow_provider_intervals import api, validation
+from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
 
 EVENTS = api.Request("GET", "/events", {"limit": 3})
@@ -167,88 +166,6 @@ def test_backward_page_continues_forward_from_its_last_item():
     request = api.list_request("/events", limit=2, before="z")
     page = api.parse_page(request, 200, _body({"data": [{"_id": "x"}, {"_id": "y"}], "hasMore": True}))
     assert page.next_request.params == {"limit": 2, "after": "y"}
-
-
-class TestRetryPolicy:
-    policy = api.RetryPolicy(max_retries=3, backoff=1.0, backoff_max=5.0, max_rate_limit_wait=60.0)
-    server = exc.IntervalsServerError(500, "INTERNAL_ERROR", "boom")
-    transport = exc.IntervalsTransportError("reset")
-
-    @pytest.mark.parametrize(("attempt", "expected"), [(0, 1.0), (1, 2.0), (2, 4.0), (3, 5.0), (10, 5.0)])
-    def test_backoff_is_exponential_and_capped(self, attempt, expected):
-        assert self.policy.delay(self.server, attempt, now=0.0, rand=lambda: 1.0) == expected
-        assert self.policy.delay(self.server, attempt, now=0.0, rand=lambda: 0.0) == 0.0
-
-    def test_rate_limit_waits_until_retry_after(self):
-        err = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "slow", retry_after=110.0)
-        assert self.policy.delay(err, 0, now=100.0, rand=lambda: 0.0) == 10.0
-
-    def test_rate_limit_too_far_ahead_is_not_retried(self):
-        err = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "slow", retry_after=100.0 + 86400)
-        assert not self.policy.should_retry(err, 0, EVENTS, False, now=100.0)
-
-    @pytest.mark.parametrize(
-        ("error", "retried"),
-        [
-            (exc.IntervalsServerError(503, None, "x"), True),
-            (exc.IntervalsTransportError("reset"), True),
-            (exc.IntervalsTimeoutError("slow"), True),
-            (exc.IntervalsRateLimitError(429, None, "x", retry_after=None), True),
-            (exc.IntervalsValidationError(422, None, "x"), False),
-            (exc.IntervalsAuthenticationError(401, None, "x"), False),
-            (exc.IntervalsConflictError(409, None, "x"), False),
-            (exc.IntervalsMalformedResponseError(200, None, "x"), True),  # a 200 cut short: transient
-        ],
-    )
-    def test_which_errors_are_retried(self, error, retried):
-        assert self.policy.should_retry(error, 0, EVENTS, False, now=0.0) is retried
-
-    def test_post_retried_only_with_idempotency_key(self):
-        post = api.Request("POST", "/events", body={})
-        assert not self.policy.should_retry(self.transport, 0, post, idempotent=False, now=0.0)
-        assert self.policy.should_retry(self.transport, 0, post, idempotent=True, now=0.0)
-
-    def test_retry_budget(self):
-        assert self.policy.should_retry(self.server, 2, EVENTS, False, now=0.0)
-        assert not self.policy.should_retry(self.server, 3, EVENTS, False, now=0.0)
-
-
-def test_check_date_accepts_dates_and_refuses_datetimes():
-    assert validation.check_date("d", dt.date(2025, 6, 14)) == "2025-06-14"
-    assert validation.check_date("d", "2025-06-14") == "2025-06-14"
-    with pytest.raises(exc.IntervalsArgumentError, match="not a datetime"):
-        validation.check_date("d", dt.datetime(2025, 6, 14, tzinfo=dt.UTC))
-
-
-def test_retries_spend_the_budget_on_faults():
-    retries = api.Retries(api.RetryPolicy(max_retries=1, backoff=1.0, backoff_max=5.0), EVENTS)
-    server = exc.IntervalsServerError(503, None, "x")
-    assert 0.0 <= retries.next_wait(server, now=0.0) <= 1.0
-    assert retries.next_wait(server, now=0.0) is None  # the one retry is spent
-    fresh = api.Retries(api.RetryPolicy(max_retries=1), EVENTS)
-    assert fresh.next_wait(exc.IntervalsValidationError(422, None, "x"), now=0.0) is None
-
-
-def test_a_429_with_retry_after_does_not_spend_the_budget():
-    policy = api.RetryPolicy(max_retries=0, max_rate_limit_wait=60.0)
-    retries = api.Retries(policy, EVENTS, paced=True)
-    limited = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "x", retry_after=110.0)
-    for _ in range(5):  # max_retries=0, yet every 429 within the wait budget is waited out
-        assert retries.next_wait(limited, now=100.0) == 10.0  # paced: exactly until retryAfter
-    assert retries.attempt == 0
-    assert retries.next_wait(limited, now=100.0) == 10.0  # 60 s of 429 waits in all
-    assert retries.next_wait(limited, now=100.0) is None  # the 7th would pass max_rate_limit_wait
-    blind = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "x", retry_after=None)
-    assert api.Retries(policy, EVENTS).next_wait(blind, now=0.0) is None  # no retryAfter: a fault
-
-
-def test_unpaced_429_waits_add_jitter_and_posts_need_a_key():
-    limited = exc.IntervalsRateLimitError(429, "RATE_LIMITED", "x", retry_after=110.0)
-    retries = api.Retries(api.RetryPolicy(backoff=1.0), EVENTS)
-    assert retries.next_wait(limited, now=100.0, rand=lambda: 0.5) == 10.5
-    post = api.Request("POST", "/events", body={})
-    assert api.Retries(api.RetryPolicy(), post).next_wait(limited, now=100.0) is None
-    assert api.Retries(api.RetryPolicy(), post, idempotent=True).next_wait(limited, now=100.0) is not None
 
 
 def test_transport_error_names_the_request_and_a_timeout():

@@ -20,6 +20,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_provider_intervals import __version__, api, pacing
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import EXTRA_KEYS, Settings, resolve_base_url
+from airflow_provider_intervals.retries import Retries
 
 T = TypeVar("T")
 
@@ -257,7 +258,7 @@ class IntervalsHook(HttpHook):
         """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         bucket = self.bucket if paced else None
-        retries = api.Retries(self.settings.retry, request, bool(idempotency_key), paced=bucket is not None)
+        retries = Retries(self.settings.retry, request, bool(idempotency_key), paced=bucket is not None)
         while True:
             epoch = None
             try:
@@ -269,22 +270,10 @@ class IntervalsHook(HttpHook):
                 )
                 return parse(request, response)
             except exc.IntervalsError as error:
-                now = time.time()
-                if epoch is not None and isinstance(error, exc.IntervalsRateLimitError) and error.retry_after:
-                    # The server has a token again at retryAfter: nobody in this process goes sooner.
-                    # (No epoch: the bucket itself refused the request, and nothing was sent.)
-                    bucket.pause_until(time.monotonic() + error.retry_after - now, epoch)
-                wait = retries.next_wait(error, now)
+                wait = retries.after_failure(error, bucket, epoch)
                 if wait is None:
                     raise
-                self.log.warning(
-                    "%s %s: %s; %s in %.2fs",
-                    request.method,
-                    request.path,
-                    error,
-                    retries.describe(error),
-                    wait,
-                )
+                self.log.warning("%s", retries.log_line(error, wait))
                 self._sleep(wait)
 
     @staticmethod

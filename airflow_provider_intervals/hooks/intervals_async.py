@@ -19,6 +19,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_intervals import __version__, api, pacing
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import Settings, resolve_base_url
+from airflow_provider_intervals.retries import Retries
 
 T = TypeVar("T")
 # An answer as the transport read it: status, headers, body.
@@ -156,7 +157,7 @@ class IntervalsAsyncHook(BaseHook):
         """
         url, _, settings, _ = await self._configure()
         bucket = await self.bucket(session) if paced else None
-        retries = api.Retries(settings.retry, request, paced=bucket is not None)
+        retries = Retries(settings.retry, request, paced=bucket is not None)
         while True:
             epoch = None
             try:
@@ -166,21 +167,10 @@ class IntervalsAsyncHook(BaseHook):
                 api.raise_for_status(request, answer[0], answer[1], answer[2], time.time())
                 return parse(request, answer)
             except exc.IntervalsError as error:
-                now = time.time()
-                if epoch is not None and isinstance(error, exc.IntervalsRateLimitError) and error.retry_after:
-                    # No epoch: the bucket itself refused the request, and nothing was sent.
-                    bucket.pause_until(time.monotonic() + error.retry_after - now, epoch)
-                wait = retries.next_wait(error, now)
+                wait = retries.after_failure(error, bucket, epoch)
                 if wait is None:
                     raise
-                self.log.warning(
-                    "%s %s: %s; %s in %.2fs",
-                    request.method,
-                    request.path,
-                    error,
-                    retries.describe(error),
-                    wait,
-                )
+                self.log.warning("%s", retries.log_line(error, wait))
                 await asyncio.sleep(wait)
 
     async def session(self) -> Any:
