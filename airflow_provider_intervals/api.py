@@ -19,8 +19,6 @@ from typing import Any
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import validation as v
 
-DEFAULT_BASE_URL = "https://api.intervals.run"
-DEFAULT_CONN_ID = "intervals_default"
 # The API defaults to 50; we ask for 100 because fewer requests is the scarce resource.
 DEFAULT_PAGE_SIZE = 100
 

@@ -18,9 +18,12 @@ from urllib.parse import urlsplit
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import validation as v
-from airflow_provider_intervals.api import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE
+from airflow_provider_intervals.api import DEFAULT_PAGE_SIZE
 from airflow_provider_intervals.pacing import PLANS, Rate
 from airflow_provider_intervals.retries import RetryPolicy
+
+DEFAULT_BASE_URL = "https://api.intervals.run"
+DEFAULT_CONN_ID = "intervals_default"
 
 DEFAULT_TIMEOUT = 30.0
 # Connection extras this provider reads. The sync hook must not forward them as HTTP

@@ -58,8 +58,13 @@ def prefix(tmp_path):
     return window_prefix(ObjectStoragePath(f"file://{tmp_path}/lake"), "events", {"type": "all", **YEAR})
 
 
+def _events(**filters):
+    """A stream's pages: the events matching ``filters``, through the worker's hook, after a cursor."""
+    return lambda hook, after: hook.event_pages(**filters, after=after)
+
+
 def _land(prefix, hooks, streams=None, **kwargs):
-    streams = streams or [Stream("000", hooks[0].events_request(**YEAR))]
+    streams = streams or [Stream("000", _events(**YEAR), YEAR)]
     kwargs.setdefault("records_per_part", 250)
     return land(prefix, streams, hooks[:1], resource="events", description={"window": YEAR}, **kwargs)
 
@@ -204,7 +209,8 @@ def test_checkpoint_whose_parts_vanished_starts_over(api, make_conn, prefix):
 def test_concurrent_streams_use_one_session_each_and_land_in_stream_order(api, hooks, prefix):
     halves = [("2025-01-01", "2025-06-30"), ("2025-07-01", "2025-12-31")]
     streams = [
-        Stream(f"{i:03d}", hooks[0].events_request(date_from=a, date_to=b)) for i, (a, b) in enumerate(halves)
+        Stream(f"{i:03d}", _events(date_from=a, date_to=b), {"date_from": a, "date_to": b})
+        for i, (a, b) in enumerate(halves)
     ]
     result = land(prefix, streams, hooks, resource="events", description={}, records_per_part=200)
     want = [e for a, b in halves for e in api.store.iter_events(date_from=a, date_to=b)]
@@ -220,7 +226,7 @@ def test_parquet_round_trip_keeps_nested_fields_and_a_stable_schema(api, hooks, 
     schemas = []
     for window in (YEAR, {"date_from": "2026-03-01", "date_to": "2026-03-02"}):
         prefix = window_prefix(root, "events", {"type": "all", **window})
-        streams = [Stream("000", hooks[0].events_request(**window))]
+        streams = [Stream("000", _events(**window), window)]
         land(
             prefix, streams, hooks[:1], resource="events", description={}, fmt="parquet", records_per_part=400
         )
@@ -236,7 +242,7 @@ def test_parquet_round_trip_keeps_nested_fields_and_a_stable_schema(api, hooks, 
 
 
 def test_empty_window_publishes_an_empty_manifest_or_fails(api, hooks, prefix):
-    streams = [Stream("000", hooks[0].events_request(date_from="2020-01-01", date_to="2020-01-02"))]
+    streams = [Stream("000", _events(date_from="2020-01-01", date_to="2020-01-02"))]
     result = land(prefix, streams, hooks[:1], resource="events", description={})
     assert result.records == 0
     assert read_manifest(prefix)["parts"] == []

@@ -1,15 +1,16 @@
 """IntervalsHook: the Intervals API over the http provider's HttpHook.
 
-The hook is transport only. What a request means (paths, checks, error mapping,
-retry timing, cursors) lives in :mod:`airflow_provider_intervals.api`; the hook sends
-:class:`~airflow_provider_intervals.api.Request` objects through one choke point,
-:meth:`IntervalsHook._send`, which does auth, timeout, User-Agent, retries and mapping.
+This module is the transport. What a request means (paths, checks, error mapping,
+cursors) lives in :mod:`airflow_provider_intervals.api`, retry timing in
+:mod:`airflow_provider_intervals.retries`, the resource methods in
+:mod:`airflow_provider_intervals.hooks.resources`. Every request goes through one choke
+point, :meth:`IntervalsHook._send`, which does auth, timeout, User-Agent, pacing, retries
+and mapping. Nothing outside the hooks builds or sees a request.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any, TypeVar
@@ -19,7 +20,14 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_provider_intervals import __version__, api, pacing
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.connection import EXTRA_KEYS, Settings, resolve_base_url
+from airflow_provider_intervals.connection import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONN_ID,
+    EXTRA_KEYS,
+    Settings,
+    resolve_base_url,
+)
+from airflow_provider_intervals.hooks.resources import IntervalsResources
 from airflow_provider_intervals.retries import Retries
 
 T = TypeVar("T")
@@ -39,7 +47,7 @@ class _BearerAuth(requests.auth.AuthBase):
         return "<BearerAuth ***>"
 
 
-class IntervalsHook(HttpHook):
+class IntervalsHook(IntervalsResources, HttpHook):
     """Interact with the Intervals partner API.
 
     The connection (type ``intervals``) holds the API key in its password field; host,
@@ -57,8 +65,10 @@ class IntervalsHook(HttpHook):
     :mod:`airflow_provider_intervals.pacing`), so all the hooks of a task together run at
     the plan's allowance without drawing a 429 for every page.
 
-    Listing methods (``iter_*``) are lazy generators over every page: they hold one page
-    at a time, whatever the listing's size.
+    The resource methods (:class:`~airflow_provider_intervals.hooks.resources.IntervalsResources`:
+    ``*_pages`` page iterators resumable from a cursor, ``iter_*`` items, ``get_*``,
+    ``create_event``, ``register_participant``) hold one page at a time, whatever the
+    listing's size.
 
     :param intervals_conn_id: the Airflow connection to use.
     :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
@@ -66,10 +76,10 @@ class IntervalsHook(HttpHook):
     """
 
     conn_name_attr = "intervals_conn_id"
-    default_conn_name = api.DEFAULT_CONN_ID
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "intervals"
     hook_name = "Intervals"
-    default_host = api.DEFAULT_BASE_URL
+    default_host = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -288,44 +298,13 @@ class IntervalsHook(HttpHook):
             request, response.status_code, response.content, response.headers.get("X-Request-Id")
         )
 
-    def _get_data(self, request: api.Request, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        try:
-            return self._send(request, self._data)
-        except exc.IntervalsNotFoundError:
-            if missing_ok:
-                return None
-            raise
-
-    def _post(self, request: api.Request, idempotency_key: str | None, id_field: str) -> str:
-        def created(request: api.Request, response: requests.Response) -> str:
-            return api.created_id(
-                self._data(request, response), id_field, response.status_code, response.content
-            )
-
-        # Always send a key: a retry after a lost response then replays instead of creating twice.
-        return self._send(request, created, idempotency_key=idempotency_key or str(uuid.uuid4()))
-
-    def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
-        """Yield the pages of a listing, lazily, starting with ``request``.
-
-        :param request: the first page's request (see :func:`api.list_request`).
-        """
+    def _pages(self, request: api.Request) -> Iterator[api.Page]:
+        """Yield the pages of a listing, lazily, starting with ``request``."""
         next_request: api.Request | None = request
         while next_request is not None:
             page = self._send(next_request, self._page)
             yield page
             next_request = page.next_request
-
-    def _iter_items(self, request: api.Request) -> Iterator[dict[str, Any]]:
-        for page in self.iter_pages(request):
-            yield from page.items
-
-    def _paging(self, limit: int | None, after: str | None, before: str | None = None) -> dict[str, Any]:
-        return {"limit": self.page_size if limit is None else limit, "after": after, "before": before}
-
-    # ------------------------------------------------------------------ endpoints
-    # ``*_request`` methods build and check the first request of a listing (for
-    # :meth:`iter_pages`, e.g. to land pages or resume after a cursor); ``iter_*`` yield items.
 
     def get_organization(self) -> dict[str, Any]:
         """Return the organisation the API key belongs to (``GET /organization``).
@@ -343,157 +322,6 @@ class IntervalsHook(HttpHook):
             self._learn_plan(organization)
             return organization
         return self._get_data(api.organization_request())
-
-    def events_request(
-        self,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> api.Request:
-        """Build the first ``GET /events`` request; arguments as for :meth:`iter_events`."""
-        paging = self._paging(limit, after)
-        return api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
-
-    def iter_events(
-        self,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every event matching the filters, page by page, in API order.
-
-        :param event_type: ``race``, ``runClub``, ``timeTrial`` or ``other``.
-        :param date_from: first day, inclusive (``YYYY-MM-DD`` or a ``date``).
-        :param date_to: last day, inclusive.
-        :param limit: page size (1-100); default from the connection (100).
-        :param after: resume after this event ``_id``.
-        """
-        request = self.events_request(
-            event_type=event_type, date_from=date_from, date_to=date_to, limit=limit, after=after
-        )
-        return self._iter_items(request)
-
-    def list_events(
-        self,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int = 50,
-        after: str | None = None,
-        before: str | None = None,
-    ) -> api.Page:
-        """Return one page of events; ``page.cursor`` is the next ``after``.
-
-        :param before: page backwards: the ``limit`` events just before this ``_id``.
-        """
-        paging = self._paging(limit, after, before)
-        request = api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
-        return next(self.iter_pages(request))
-
-    def get_event(self, event_id: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        """Return ``{"event": {...}, "runs": [...]}`` for one event.
-
-        :param event_id: the event's ``_id``.
-        :param missing_ok: return ``None`` instead of raising when the event does not exist.
-        """
-        return self._get_data(api.event_request(event_id), missing_ok=missing_ok)
-
-    def create_event(self, event: dict[str, Any], *, idempotency_key: str | None = None) -> str:
-        """Create an event and return its id (``POST /events``).
-
-        :param event: the body: ``name``, ``slug``, ``type``, ``date`` and optional fields.
-        :param idempotency_key: reuse a key to make a repeated call replay instead of creating;
-            a random one is generated when not given, so the hook's own retries are safe.
-        """
-        return self._post(api.create_event_request(event), idempotency_key, "eventId")
-
-    def registrations_request(
-        self, event_id: str, *, limit: int | None = None, after: str | None = None
-    ) -> api.Request:
-        """Build the first ``GET /registration`` request of an event."""
-        return api.registrations_request(event_id, **self._paging(limit, after))
-
-    def iter_registrations(
-        self, event_id: str, *, limit: int | None = None, after: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every registration of an event. Items are personal data: never log them.
-
-        :param event_id: the event's ``_id``.
-        """
-        return self._iter_items(self.registrations_request(event_id, limit=limit, after=after))
-
-    def register_participant(
-        self, registration: dict[str, Any], *, idempotency_key: str | None = None
-    ) -> str:
-        """Register a participant for an event run and return the participant id.
-
-        :param registration: ``eventRunId``, ``email``, ``registrationType`` and optional fields.
-        :param idempotency_key: as for :meth:`create_event`.
-        """
-        return self._post(api.register_participant_request(registration), idempotency_key, "participantId")
-
-    def recurrences_request(
-        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
-    ) -> api.Request:
-        """Build the first ``GET /recurrences`` request."""
-        return api.recurrences_request(status=status, **self._paging(limit, after))
-
-    def iter_recurrences(
-        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every recurrence, optionally only those with ``status`` (active, paused, archived)."""
-        return self._iter_items(self.recurrences_request(status=status, limit=limit, after=after))
-
-    def groups_request(self, *, limit: int | None = None, after: str | None = None) -> api.Request:
-        """Build the first ``GET /groups`` request."""
-        return api.groups_request(**self._paging(limit, after))
-
-    def iter_groups(self, *, limit: int | None = None, after: str | None = None) -> Iterator[dict[str, Any]]:
-        """Yield every group of the organisation."""
-        return self._iter_items(self.groups_request(limit=limit, after=after))
-
-    def get_group(self, slug: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        """Return one group by slug, or ``None`` if it does not exist and ``missing_ok``."""
-        return self._get_data(api.group_request(slug), missing_ok=missing_ok)
-
-    def group_events_request(
-        self,
-        slug: str,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> api.Request:
-        """Build the first ``GET /groups/{slug}/events`` request."""
-        paging = self._paging(limit, after)
-        return api.group_events_request(
-            slug, event_type=event_type, date_from=date_from, date_to=date_to, **paging
-        )
-
-    def iter_group_events(
-        self,
-        slug: str,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield the events of a group, with the same filters as :meth:`iter_events`."""
-        request = self.group_events_request(
-            slug, event_type=event_type, date_from=date_from, date_to=date_to, limit=limit, after=after
-        )
-        return self._iter_items(request)
 
     # ------------------------------------------------------------------ UI
 

@@ -18,7 +18,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_intervals import __version__, api, pacing
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.connection import Settings, resolve_base_url
+from airflow_provider_intervals.connection import DEFAULT_CONN_ID, Settings, resolve_base_url
 from airflow_provider_intervals.retries import Retries
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ class IntervalsAsyncHook(BaseHook):
     """
 
     conn_name_attr = "intervals_conn_id"
-    default_conn_name = api.DEFAULT_CONN_ID
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "intervals"
     hook_name = "Intervals (async)"
 
@@ -180,11 +180,38 @@ class IntervalsAsyncHook(BaseHook):
         _, headers, _, _ = await self._configure()
         return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=1))
 
-    async def iter_pages(self, request: api.Request) -> AsyncIterator[api.Page]:
-        """Yield the pages of a listing, lazily, starting with ``request`` (one connection)."""
+    def event_pages(
+        self,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> AsyncIterator[api.Page]:
+        """Yield the pages of ``GET /events``, lazily, on one connection; arguments as the sync hook's.
+
+        The filters are checked now, before any request; the page size defaults to the
+        connection's ``page_size``.
+        """
+
+        def first(page_size: int) -> api.Request:
+            return api.events_request(
+                event_type=event_type,
+                date_from=date_from,
+                date_to=date_to,
+                limit=page_size if limit is None else limit,
+                after=after,
+            )
+
+        first(api.DEFAULT_PAGE_SIZE)  # checks the arguments
+        return self._pages(first)
+
+    async def _pages(self, first: Callable[[int], api.Request]) -> AsyncIterator[api.Page]:
+        settings = await self.settings()
         session = await self.session()
         async with session:
-            next_request: api.Request | None = request
+            next_request: api.Request | None = first(settings.page_size)
             while next_request is not None:
                 page = await self.send(session, next_request, _page)
                 yield page

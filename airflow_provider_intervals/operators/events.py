@@ -19,15 +19,16 @@ Example (``CronDataIntervalTimetable("@daily")``, so each run covers the previou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intervals import api, validation
+from airflow_provider_intervals import validation
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
+    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsEventsOperator(IntervalsLandingOperator):
@@ -47,10 +48,13 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
         super().__init__(**kwargs)
         self.event_type = event_type
 
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return ``GET /events`` for the sub-window."""
-        return hook.events_request(
-            event_type=self.event_type or None, date_from=window.date_from, date_to=window.date_to
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+        """Return ``GET /events``'s pages for the sub-window."""
+        return hook.event_pages(
+            event_type=self.event_type or None,
+            date_from=window.date_from,
+            date_to=window.date_to,
+            after=after,
         )
 
     def partition(self, window: Window) -> dict[str, str]:
@@ -77,13 +81,14 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
         super().__init__(**kwargs)
         self.group_slug = group_slug
 
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return ``GET /groups/{slug}/events`` for the sub-window."""
-        return hook.group_events_request(
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+        """Return ``GET /groups/{slug}/events``'s pages for the sub-window."""
+        return hook.group_event_pages(
             validation.check_id("group_slug", self.group_slug),  # named as the caller wrote it
             event_type=self.event_type or None,
             date_from=window.date_from,
             date_to=window.date_to,
+            after=after,
         )
 
     def partition(self, window: Window) -> dict[str, str]:

@@ -8,14 +8,15 @@ The listing has no date filter: the run's window (see
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from airflow_provider_intervals import api
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
+    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsGroupsOperator(IntervalsLandingOperator):
@@ -26,9 +27,9 @@ class IntervalsGroupsOperator(IntervalsLandingOperator):
 
     resource = "groups"
 
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return ``GET /groups``."""
-        return hook.groups_request()
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+        """Return ``GET /groups``'s pages."""
+        return hook.group_pages(after=after)
 
     def partition(self, window: Window) -> dict[str, str]:
         """Return the ``snapshot`` segment."""

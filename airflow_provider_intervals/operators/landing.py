@@ -1,6 +1,6 @@
 """The base of every landing operator: run window, argument checks, hooks, asset, XCom.
 
-A subclass names its resource and says how to build the first request of its listing;
+A subclass names its resource and says which hook page iterator lists it;
 everything else (streaming, part files, checkpoints, atomic publish) is
 :func:`airflow_provider_intervals.storage.land`.
 
@@ -12,20 +12,22 @@ The run window's rules (data interval, empty intervals, templated ends) live in
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
-from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import validation
+from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
+    from airflow_provider_intervals.storage.landing import Page
 
 MAX_CONCURRENCY = 8
 
@@ -98,7 +100,7 @@ class IntervalsLandingOperator(BaseOperator):
         self,
         *,
         output_path: str,
-        intervals_conn_id: str = api.DEFAULT_CONN_ID,
+        intervals_conn_id: str = DEFAULT_CONN_ID,
         output_conn_id: str | None = None,
         date_from: Any = None,
         date_to: Any = None,
@@ -147,10 +149,11 @@ class IntervalsLandingOperator(BaseOperator):
 
     # ------------------------------------------------------------------ subclass interface
 
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return the first page's request for ``window`` (a sub-window when date-filtered).
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+        """Return the listing's pages for ``window`` (a sub-window when date-filtered) after ``after``.
 
-        Building it checks the filters, so a bad value fails before any request is sent.
+        Calling it checks the filters, so a bad value fails before any request is sent; the
+        hook fetches pages only as they are asked for.
         """
         raise NotImplementedError
 
@@ -191,11 +194,22 @@ class IntervalsLandingOperator(BaseOperator):
         )
 
     def streams(self, hook: IntervalsHook, settings: LandingSettings) -> list[Stream]:
-        """Return the listings to land: one per sub-window, named by position."""
-        return [
-            Stream(f"{i:03d}", self.first_request(hook, sub), f"{sub.date_from}..{sub.date_to}")
-            for i, sub in enumerate(self.sub_windows(settings))
-        ]
+        """Return the listings to land: one per sub-window, named by position.
+
+        Each stream's filters are checked here, before any request or output.
+        """
+        streams = []
+        for i, sub in enumerate(self.sub_windows(settings)):
+            self.pages(hook, sub, None).close()  # checks the filters; nothing is sent
+
+            def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[Page]:
+                return self.pages(client, sub, after)
+
+            listing = {"resource": self.directory or self.resource, **self.filters()}
+            if self.date_filtered:
+                listing.update(date_from=sub.date_from, date_to=sub.date_to)
+            streams.append(Stream(f"{i:03d}", pages, listing, f"{sub.date_from}..{sub.date_to}"))
+        return streams
 
     def sub_windows(self, settings: LandingSettings) -> list[Window]:
         """Return the sub-windows fetched concurrently (just the window when not date-filtered)."""

@@ -6,15 +6,15 @@ only names the snapshot, ``{output_path}/recurrences/status={status or all}/snap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intervals import api
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
+    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsRecurrencesOperator(IntervalsLandingOperator):
@@ -31,9 +31,9 @@ class IntervalsRecurrencesOperator(IntervalsLandingOperator):
         super().__init__(**kwargs)
         self.status = status
 
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return ``GET /recurrences`` (the window only names the snapshot)."""
-        return hook.recurrences_request(status=self.status or None)
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+        """Return ``GET /recurrences``'s pages (the window only names the snapshot)."""
+        return hook.recurrence_pages(status=self.status or None, after=after)
 
     def partition(self, window: Window) -> dict[str, str]:
         """Return ``status`` and ``snapshot`` segments."""

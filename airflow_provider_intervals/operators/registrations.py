@@ -8,15 +8,16 @@ manifest's location and counts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intervals import api, validation
+from airflow_provider_intervals import validation
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
+    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsRegistrationsOperator(IntervalsLandingOperator):
@@ -34,9 +35,9 @@ class IntervalsRegistrationsOperator(IntervalsLandingOperator):
         super().__init__(**kwargs)
         self.event_id = event_id
 
-    def first_request(self, hook: IntervalsHook, window: Window) -> api.Request:
-        """Return ``GET /registration?eventId=...``."""
-        return hook.registrations_request(self.event_id)
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+        """Return ``GET /registration?eventId=...``'s pages."""
+        return hook.registration_pages(self.event_id, after=after)
 
     def partition(self, window: Window) -> dict[str, str]:
         """Return ``event_id`` and ``snapshot`` segments."""

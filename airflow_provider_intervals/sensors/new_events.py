@@ -19,8 +19,9 @@ from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_intervals import api, watermark
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import watermark
+from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
@@ -69,7 +70,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        intervals_conn_id: str = api.DEFAULT_CONN_ID,
+        intervals_conn_id: str = DEFAULT_CONN_ID,
         event_type: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
@@ -149,7 +150,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
             self._log_listing_cost(filters)
         started, pages = time.monotonic(), 0
         try:
-            for page in self.hook.iter_pages(self.hook.events_request(**filters, after=after)):
+            for page in self.hook.event_pages(**filters, after=after):
                 scan.add_page(page)
                 pages += 1
         except exc.IntervalsValidationError as error:

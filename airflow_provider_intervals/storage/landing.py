@@ -43,13 +43,12 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.progress import Progress
 from airflow_provider_intervals.storage import formats, pages, publish
@@ -61,11 +60,21 @@ DEFAULT_PROGRESS_INTERVAL = 5.0
 _log = logging.getLogger(__name__)
 
 
-class PageClient(Protocol):
-    """Anything that pages a listing: ``IntervalsHook`` is one."""
+class Page(Protocol):
+    """One page of a listing, as a hook yields it (``api.Page`` is one): its items, in order."""
 
-    def iter_pages(self, request: api.Request) -> Iterator[api.Page]:
-        """Yield the pages of the listing that starts with ``request``."""
+    items: list[dict[str, Any]]
+
+
+class PageClient(Protocol):
+    """One worker's client (an ``IntervalsHook``: one HTTP session); only a :class:`Stream` uses it."""
+
+    def close(self) -> None:
+        """Release the client's sockets."""
+
+
+# (client, cursor) -> the listing's pages after the cursor (from the start when it is None).
+Pages = Callable[[Any, "str | None"], Iterator[Page]]
 
 
 @dataclass(frozen=True)
@@ -73,12 +82,17 @@ class Stream:
     """One listing to land, e.g. one sub-window of a long date window.
 
     :param key: stable name, used in part names and the checkpoint (e.g. ``"000"``).
-    :param request: the first page's request; a resume adds ``after=<cursor>``.
+    :param pages: ``pages(client, after)`` yields the listing's pages after the cursor
+        ``after`` (``None``: from the start) through that worker's client, e.g.
+        ``lambda hook, after: hook.event_pages(date_from=..., date_to=..., after=after)``.
+    :param listing: what the stream lists (resource and filters), for the checkpoint: a
+        retry resumes only a listing it recognises.
     :param label: what to call it in logs.
     """
 
     key: str
-    request: api.Request
+    pages: Pages
+    listing: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
 
 
@@ -125,7 +139,7 @@ def window_prefix(
 def _fingerprint(prefix: ObjectStoragePath, streams: Sequence[Stream], settings: Mapping[str, Any]) -> str:
     body = {
         "prefix": str(prefix),
-        "streams": [[s.key, s.request.path, s.request.params] for s in streams],
+        "streams": [[s.key, dict(s.listing)] for s in streams],
         **settings,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:24]
@@ -217,10 +231,9 @@ class _Landing:
             if st["done"]:
                 return
             number, cursor = len(st["parts"]), st["cursor"]
-        request = stream.request if cursor is None else stream.request.with_params(after=cursor)
         writer, path, records, requests, last_id = None, "", 0, 0, ""
         try:
-            for page in pages.prefetch(client.iter_pages(request)):
+            for page in pages.prefetch(stream.pages(client, cursor)):
                 requests += 1
                 self.progress.add(pages=1, records=len(page.items))
                 if self.stop.is_set():

@@ -8,14 +8,15 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-from airflow_provider_intervals import api
+T = TypeVar("T")
+
 
 _END = object()
 
 
-def prefetch(pages: Iterator[api.Page]) -> Iterator[api.Page]:
+def prefetch(pages: Iterator[T]) -> Iterator[T]:
     """Yield ``pages`` while a helper thread already fetches the next one.
 
     The API answers the next request while this thread encodes and compresses the current

@@ -20,8 +20,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
-from airflow_provider_intervals import api, watermark
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import watermark
 from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
 
 
@@ -79,7 +79,6 @@ class IntervalsNewEventsTrigger(BaseTrigger):
         known = None if self.known_event_ids is None else frozenset(self.known_event_ids)
         scan, after = watermark.plan_poll(baseline, self.first_run, known, self.filters.get("date_from"))
         settings = await hook.settings()
-        request = api.events_request(**self.filters, limit=settings.page_size, after=after)
         if after is None:
             self.log.info(
                 "Listing the whole feed once (%s), one request per %d events, at the key's pace",
@@ -87,7 +86,7 @@ class IntervalsNewEventsTrigger(BaseTrigger):
                 settings.page_size,
             )
         try:
-            async for page in hook.iter_pages(request):
+            async for page in hook.event_pages(**self.filters, after=after):
                 scan.add_page(page)
         except exc.IntervalsValidationError as error:
             if not watermark.is_stale_cursor(error):
@@ -96,7 +95,7 @@ class IntervalsNewEventsTrigger(BaseTrigger):
             scan, _ = watermark.plan_poll(
                 watermark.Baseline(), "baseline", None, self.filters.get("date_from")
             )
-            async for page in hook.iter_pages(request.with_params(after=None)):
+            async for page in hook.event_pages(**self.filters):
                 scan.add_page(page)
         return scan
 

@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
@@ -33,7 +32,7 @@ def sync_list() -> list[str]:
 def async_list() -> list[str]:
     async def run():
         ids = []
-        async for page in IntervalsAsyncHook().iter_pages(api.events_request(limit=100)):
+        async for page in IntervalsAsyncHook().event_pages(limit=100):
             ids += [e["_id"] for e in page.items]
         return ids
 

@@ -349,9 +349,8 @@ def test_async_hook_and_trigger_report_malformed_responses_typed(canned, status,
     canned.canned = (status, body)
 
     async def first_page():
-        from airflow_provider_intervals import api
 
-        async for page in IntervalsAsyncHook().iter_pages(api.events_request(limit=100)):
+        async for page in IntervalsAsyncHook().event_pages(limit=100):
             return page
 
     with pytest.raises(exc.IntervalsMalformedResponseError) as raised:

@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import validation
+from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.operators.writes import results as res
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.kinds import (
@@ -115,7 +116,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         *,
         input_path: str,
         input_conn_id: str | None = None,
-        intervals_conn_id: str = api.DEFAULT_CONN_ID,
+        intervals_conn_id: str = DEFAULT_CONN_ID,
         format: str | None = None,
         skip_invalid: bool = False,
         fail_on_row_errors: bool = True,

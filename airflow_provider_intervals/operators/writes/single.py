@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.kinds import EVENT, REGISTRATION, ROW_ERRORS, Kind, annotate
 from airflow_provider_intervals.operators.writes.rows import canonical, coerce_text_fields
@@ -48,7 +48,7 @@ class IntervalsWriteOneOperator(BaseOperator):
     def __init__(
         self,
         *,
-        intervals_conn_id: str = api.DEFAULT_CONN_ID,
+        intervals_conn_id: str = DEFAULT_CONN_ID,
         idempotency_namespace: str | None = None,
         idempotency_key: str | None = None,
         **kwargs: Any,
