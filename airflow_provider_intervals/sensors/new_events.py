@@ -27,8 +27,17 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
+# The asset whose state store holds the baselines when ``feed`` is not given. It is fixed
+# (Airflow needs inlets at parse time, and the connection id is templated); each baseline's
+# key names the rendered connection and the filters, so feeds of several connections share it.
+DEFAULT_FEED = Asset(name="intervals-new-events", uri="intervals://events")
+
+
 def default_feed(intervals_conn_id: str) -> Asset:
-    """Return the asset that names a connection's event feed (its state holds the baselines)."""
+    """Return an asset naming one connection's event feed, to pass as ``feed=`` (keeps its baselines apart).
+
+    :param intervals_conn_id: the connection's id, as a literal (not a template).
+    """
     return Asset(
         name=f"intervals-new-events-{intervals_conn_id}", uri=f"intervals://{intervals_conn_id}/events"
     )
@@ -51,7 +60,8 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
     :param known_event_ids: ids that are not new; replaces the stored baseline. Templated.
     :param first_run: with no baseline yet, ``"baseline"`` (default) records what is listed
         now and waits for newer events; ``"all"`` reports everything listed as new.
-    :param feed: the asset whose state store keeps the baselines; default one per connection.
+    :param feed: the asset whose state store keeps the baselines; default :data:`DEFAULT_FEED`
+        (``intervals-new-events``), keyed inside by connection and filters.
     :param deferrable: wait in the triggerer instead of a worker slot (default from
         ``[operators] default_deferrable``).
     :param poke_interval: seconds between polls (default 300: 12 requests an hour when
@@ -81,7 +91,7 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
         poke_interval: float = 300,
         **kwargs: Any,
     ) -> None:
-        feed = feed or default_feed(intervals_conn_id)
+        feed = feed or DEFAULT_FEED
         super().__init__(poke_interval=poke_interval, inlets=[*kwargs.pop("inlets", []), feed], **kwargs)
         self.intervals_conn_id = intervals_conn_id
         self.event_type = event_type

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,43 @@ def _progress(log: Any, what: str, total: int, interval: float) -> Progress:
         )
 
     return Progress(log, interval, line, names=(res.CREATED, res.EXISTING, res.FAILED, res.REJECTED))
+
+
+@dataclass(frozen=True)
+class BulkSettings:
+    """A bulk load's rendered, checked arguments.
+
+    :param path: the input file.
+    :param format: ``jsonl`` or ``csv``.
+    :param gzipped: whether the input is gzip-compressed.
+    :param skip_invalid: write invalid rows to the rejects file and go on.
+    :param fail_on_row_errors: fail at the end if the API refused any row.
+    :param checkpoint_rows: created rows per checkpoint.
+    :param max_requests_per_minute: client-side pacing, or ``None``.
+    """
+
+    path: ObjectStoragePath
+    format: str
+    gzipped: bool
+    skip_invalid: bool
+    fail_on_row_errors: bool
+    checkpoint_rows: int
+    max_requests_per_minute: float | None
+
+
+def _check_rate(value: Any) -> float | None:
+    """Return a rendered ``max_requests_per_minute`` as a positive number, or ``None`` for none."""
+    if value in (None, ""):
+        return None
+    try:
+        rpm = float(value)
+    except (TypeError, ValueError):
+        rpm = -1.0
+    if not 0 < rpm <= 1_000_000:
+        raise exc.IntervalsArgumentError(
+            "max_requests_per_minute", value, "expected a positive number, e.g. 900"
+        )
+    return rpm
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
@@ -140,73 +178,58 @@ class IntervalsBulkWriteOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> IntervalsHook:
-        """The Intervals hook."""
+        """The Intervals hook, paced by the checked ``max_requests_per_minute``."""
         from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
-        return IntervalsHook(
-            intervals_conn_id=self.intervals_conn_id, max_requests_per_minute=self.max_requests_per_minute
-        )
+        rpm = _check_rate(self.max_requests_per_minute)
+        return IntervalsHook(intervals_conn_id=self.intervals_conn_id, max_requests_per_minute=rpm)
 
-    def check_arguments(self) -> tuple[ObjectStoragePath, str, bool]:
-        """Check the rendered arguments; return the input path, its format and whether gzipped."""
+    def check_arguments(self) -> BulkSettings:
+        """Check the rendered arguments and return them as settings; the input must exist."""
         if not isinstance(self.input_path, str) or "://" not in self.input_path:
             raise exc.IntervalsArgumentError(
                 "input_path", self.input_path, "expected a storage URL such as 's3://bucket/season.csv'"
             )
         fmt, gzipped = detect_format(self.input_path.strip(), (self.format or "").strip() or None)
-        self.skip_invalid = validation.check_flag("skip_invalid", self.skip_invalid)
-        self.fail_on_row_errors = validation.check_flag("fail_on_row_errors", self.fail_on_row_errors)
-        self.checkpoint_rows = validation.check_whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
-        rpm = self.max_requests_per_minute
-        if rpm not in (None, ""):
-            try:
-                rpm = float(rpm)
-            except (TypeError, ValueError):
-                rpm = -1.0
-            if not 0 < rpm <= 1_000_000:
-                raise exc.IntervalsArgumentError(
-                    "max_requests_per_minute",
-                    self.max_requests_per_minute,
-                    "expected a positive number, e.g. 900",
-                )
-        self.max_requests_per_minute = rpm or None
+        skip_invalid = validation.check_flag("skip_invalid", self.skip_invalid)
+        fail_on_row_errors = validation.check_flag("fail_on_row_errors", self.fail_on_row_errors)
+        checkpoint_rows = validation.check_whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
+        rpm = _check_rate(self.max_requests_per_minute)
         path = ObjectStoragePath(self.input_path.strip(), conn_id=self.input_conn_id or None)
         if not path.is_file():
             raise exc.IntervalsArgumentError(
                 "input_path", self.input_path, "no such file: check the path (and input_conn_id for a bucket)"
             )
-        return path, fmt, gzipped
+        return BulkSettings(path, fmt, gzipped, skip_invalid, fail_on_row_errors, checkpoint_rows, rpm)
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Check every row, then send the rows not yet created; return paths and counts."""
-        path, fmt, gzipped = self.check_arguments()
+        settings = self.check_arguments()
         identity = RunIdentity.from_context(context, self.idempotency_namespace)
-        layout = res.Layout(path)
+        layout = res.Layout(settings.path)
         attempt = f"try{getattr(context['ti'], 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
-        self.log.info("Checking every %s row of %s (%s)", self.kind.name, path, fmt)
-        rows, rejects = self.check_pass(path, fmt, gzipped, layout, attempt)
+        self.log.info("Checking every %s row of %s (%s)", self.kind.name, settings.path, settings.format)
+        rows, rejects = self.check_pass(settings, layout, attempt)
         try:
-            progress, results_path = self.send_pass(path, fmt, gzipped, layout, attempt, identity, rows)
+            progress, results_path = self.send_pass(settings, layout, attempt, identity, rows)
         finally:
             self.hook.close()
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
-        if counts[res.FAILED] and self.fail_on_row_errors:
+        if counts[res.FAILED] and settings.fail_on_row_errors:
             raise exc.IntervalsRowsFailedError(str(results_path), self._failures(layout), counts)
         return summary
 
-    def check_pass(
-        self, path: ObjectStoragePath, fmt: str, gzipped: bool, layout: res.Layout, attempt: str
-    ) -> tuple[int, str | None]:
+    def check_pass(self, settings: BulkSettings, layout: res.Layout, attempt: str) -> tuple[int, str | None]:
         """Stream the file once, checking each row; fail or write the rejects. No request is made.
 
         :return: the number of rows and the rejects file's path (``None`` if none written).
         """
         rows = bad = 0
         shown: list[Problem] = []
-        rejects = res.AtomicLines(layout.rejects, attempt) if self.skip_invalid else None
+        rejects = res.AtomicLines(layout.rejects, attempt) if settings.skip_invalid else None
         try:
-            for row in iter_rows(self.kind, path, fmt, gzipped):
+            for row in iter_rows(self.kind, settings.path, settings.format, settings.gzipped):
                 rows += 1
                 if not row.problems:
                     continue
@@ -223,7 +246,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
                 rejects.discard()
             raise
         if bad and rejects is None:
-            raise exc.IntervalsInvalidRowsError(str(path), shown, bad, rows)
+            raise exc.IntervalsInvalidRowsError(str(settings.path), shown, bad, rows)
         if rejects is not None and rejects.publish():
             self.log.warning("%d of %d rows are invalid: written to %s", bad, rows, layout.rejects)
             return rows, str(layout.rejects)
@@ -233,9 +256,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
 
     def send_pass(
         self,
-        path: ObjectStoragePath,
-        fmt: str,
-        gzipped: bool,
+        settings: BulkSettings,
         layout: res.Layout,
         attempt: str,
         identity: RunIdentity,
@@ -247,12 +268,12 @@ class IntervalsBulkWriteOperator(BaseOperator):
             self.log.info(
                 "%d row(s) were created by an earlier try or run: they will be skipped", len(known.ids)
             )
-        writer = res.ResultsWriter(layout, attempt, known, self.checkpoint_rows)
+        writer = res.ResultsWriter(layout, attempt, known, settings.checkpoint_rows)
         progress = _progress(self.log, self.kind.name, rows, self.progress_interval)
         send = getattr(self.hook, self.kind.hook_method)
         seen: dict[str, int] = {}
         try:
-            for row in iter_rows(self.kind, path, fmt, gzipped):
+            for row in iter_rows(self.kind, settings.path, settings.format, settings.gzipped):
                 if row.body is None:
                     error = {"type": "IntervalsArgumentError", "status": None, "code": None,
                              **row.problems[0].to_json()}  # fmt: skip
