@@ -78,8 +78,18 @@ def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("test", [])
     if command == "lock":
         setup()
-        run(BIN / "uv", "pip", "compile", ROOT / "pyproject.toml", "--extra", "dev",
-            "--python-version", "3.11", "-o", ROOT / "constraints.txt")  # fmt: skip
+        run(
+            BIN / "uv",
+            "pip",
+            "compile",
+            ROOT / "pyproject.toml",
+            "--extra",
+            "dev",
+            "--python-version",
+            "3.11",
+            "-o",
+            ROOT / "constraints.txt",
+        )
         return
     setup()
     if command == "setup":

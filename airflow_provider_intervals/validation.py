@@ -2,7 +2,7 @@
 
 Each check returns the value in the form the API wants or raises
 :class:`~airflow_provider_intervals.exceptions.IntervalsArgumentError` naming the
-argument, the value and the fix. The rules are the API's (``shared/intervals-api.md``):
+argument, the value and the fix. The rules are the API's (``docs/intervals-api.md``):
 dates exactly ``YYYY-MM-DD``, case-sensitive enums, ``limit`` 1-100, one cursor at most.
 """
 
@@ -172,14 +172,29 @@ def _enum(allowed: tuple[str, ...]) -> Callable[[str, Any], Any]:
 
 
 _EVENT_FIELDS.update(
-    name=_text, slug=_slug, type=_enum(EVENT_TYPES), date=check_date, endDate=check_date,
-    startTime=_time, endTime=_time, address=_address, lat=_number(-90, 90), lng=_number(-180, 180),
-    description=_text, websiteUrl=_text, registrationUrl=_text,
-)  # fmt: skip
+    name=_text,
+    slug=_slug,
+    type=_enum(EVENT_TYPES),
+    date=check_date,
+    endDate=check_date,
+    startTime=_time,
+    endTime=_time,
+    address=_address,
+    lat=_number(-90, 90),
+    lng=_number(-180, 180),
+    description=_text,
+    websiteUrl=_text,
+    registrationUrl=_text,
+)
 _REGISTRATION_FIELDS.update(
-    eventRunId=check_id, email=_email, registrationType=_enum(REGISTRATION_TYPES), name=_text,
-    status=_enum(REGISTRATION_STATUSES), paceGroup=_text, notes=_text,
-)  # fmt: skip
+    eventRunId=check_id,
+    email=_email,
+    registrationType=_enum(REGISTRATION_TYPES),
+    name=_text,
+    status=_enum(REGISTRATION_STATUSES),
+    paceGroup=_text,
+    notes=_text,
+)
 EVENT_REQUIRED = ("name", "slug", "type", "date")
 REGISTRATION_REQUIRED = ("eventRunId", "email", "registrationType")
 

@@ -1,7 +1,7 @@
 """New-event detection without I/O, shared by the sensor (sync) and the trigger (async).
 
 The API's list order is stable under inserts and new items come after the old ones
-(``shared/intervals-api.md``, Pagination). So the baseline of "events that were there
+(``docs/intervals-api.md``, Pagination). So the baseline of "events that were there
 before" is a *watermark*: the ``_id`` of the last event of the filtered listing. A poll
 asks for the events after it, one request when nothing is new, instead of re-listing
 every event and diffing id sets. With an explicit ``known_event_ids`` the poll lists

@@ -121,9 +121,13 @@ def _prepare(name: str, url: str, key: str, out: Path):
             {"conn_type": "intervals", "host": url, "password": key}
         )
         bench = IntervalsEventsOperator(
-            task_id="bench", output_path=f"file://{out}", date_from=DATE_FROM, date_to=DATE_TO,
-            concurrency=1 if name == "operator-1" else 2, compresslevel=COMPRESSLEVEL,
-        )  # fmt: skip
+            task_id="bench",
+            output_path=f"file://{out}",
+            date_from=DATE_FROM,
+            date_to=DATE_TO,
+            concurrency=1 if name == "operator-1" else 2,
+            compresslevel=COMPRESSLEVEL,
+        )
         # Warm up what the first call imports lazily (connection lookup, the file system), so
         # the baseline is taken after every import, as for the other contenders.
         from airflow.sdk import BaseHook, ObjectStoragePath
@@ -182,11 +186,16 @@ def _prepare(name: str, url: str, key: str, out: Path):
             }
 
         http = HttpOperator(
-            task_id="http", http_conn_id="intervals_http", endpoint="/events", method="GET",
+            task_id="http",
+            http_conn_id="intervals_http",
+            endpoint="/events",
+            method="GET",
             data={"limit": 100, "dateFrom": DATE_FROM, "dateTo": DATE_TO},
-            headers={"Authorization": f"Bearer {key}"}, pagination_function=next_page,
-            response_filter=lambda responses: [r.json()["data"] for r in responses], log_response=False,
-        )  # fmt: skip
+            headers={"Authorization": f"Bearer {key}"},
+            pagination_function=next_page,
+            response_filter=lambda responses: [r.json()["data"] for r in responses],
+            log_response=False,
+        )
         from airflow.sdk import BaseHook
 
         BaseHook.get_connection("intervals_http")  # warm up the lazy imports, as for the operator
@@ -220,10 +229,17 @@ def measure(prepare, *args) -> None:
         maxrss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         # ru_maxrss is the peak over the process's life: it only tells if the pull raised it.
         peak_kb = max(sampler.peak_kb, maxrss_after if maxrss_after > maxrss_before else 0)
-        print(json.dumps({
-            "events": events, "seconds": seconds, "added_mb": (peak_kb - baseline_kb) / 1024,
-            "baseline_mb": baseline_kb / 1024, "sockets": sampler.max_sockets,
-        }))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "events": events,
+                    "seconds": seconds,
+                    "added_mb": (peak_kb - baseline_kb) / 1024,
+                    "baseline_mb": baseline_kb / 1024,
+                    "sockets": sampler.max_sockets,
+                }
+            )
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -246,8 +262,10 @@ def run_child(script: str, name: str, sandbox: SandboxProcess) -> dict:
     sandbox.control("reset-stats", {})
     done = subprocess.run(
         [sys.executable, script, "--child", name, "--url", sandbox.url, "--key", sandbox.api_key],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -275,15 +293,30 @@ def compare(script: str, sizes: list[int], contenders: list[str], repeat: int, l
         for name, r in results.items():
             rate = r["events"] / r["seconds"]
             ratio = rate / (base["events"] / base["seconds"]) if base else float("nan")
-            rows.append((size, name, r["events"], rate, ratio, r["added_mb"], r["sockets"],
-                         r["requests"] / max(r["events"], 1), r["seconds"]))  # fmt: skip
-    header = (f"{'events':>9}  {'contender':<14} {'landed':>9} {'events/s':>9} {'vs bare':>7} "
-              f"{'added MB':>9} {'sockets':>7} {'req/event':>9} {'seconds':>8}")  # fmt: skip
+            rows.append(
+                (
+                    size,
+                    name,
+                    r["events"],
+                    rate,
+                    ratio,
+                    r["added_mb"],
+                    r["sockets"],
+                    r["requests"] / max(r["events"], 1),
+                    r["seconds"],
+                )
+            )
+    header = (
+        f"{'events':>9}  {'contender':<14} {'landed':>9} {'events/s':>9} {'vs bare':>7} "
+        f"{'added MB':>9} {'sockets':>7} {'req/event':>9} {'seconds':>8}"
+    )
     print(header)
     print("-" * len(header))
     for size, name, landed, rate, ratio, added, sockets, per_event, seconds in rows:
-        print(f"{size:>9,}  {name:<14} {landed:>9,} {rate:>9,.0f} {ratio:>6.2f}x {added:>9.1f} {sockets:>7} "
-              f"{per_event:>9.4f} {seconds:>8.1f}")  # fmt: skip
+        print(
+            f"{size:>9,}  {name:<14} {landed:>9,} {rate:>9,.0f} {ratio:>6.2f}x {added:>9.1f} {sockets:>7} "
+            f"{per_event:>9.4f} {seconds:>8.1f}"
+        )
 
 
 def main() -> None:

@@ -81,16 +81,18 @@ def _env(home: str) -> dict[str, str]:
 
 def measure(path: Path, env: dict[str, str]) -> float:
     """Seconds to import the DAG file in a fresh interpreter (after ``airflow.sdk``)."""
-    out = subprocess.run([sys.executable, "-c", TIMER, str(path)], env=env, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", TIMER, str(path)], env=env, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def importtime(path: Path, env: dict[str, str]) -> dict[str, tuple[int, int]]:
     """``-X importtime`` of the DAG file's import: module -> (self us, cumulative us)."""
     code = f"import airflow.sdk, runpy; runpy.run_path({str(path)!r})"
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     rows = {}
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line and "self [us]" not in line:
@@ -126,21 +128,29 @@ def main() -> None:
         spread = f"{min(times[name]) * 1000:.0f}-{max(times[name]) * 1000:.0f}"
         print(f"  {name:<13} {value * 1000:8.1f} ms   (range {spread} ms)")
     added = medians["provider"] - medians["airflow-only"]
-    print(f"  added by the provider: {added * 1000:.1f} ms per DAG file in a fresh process "
-          f"({medians['provider'] / medians['airflow-only']:.2f}x)")  # fmt: skip
+    print(
+        f"  added by the provider: {added * 1000:.1f} ms per DAG file in a fresh process "
+        f"({medians['provider'] / medians['airflow-only']:.2f}x)"
+    )
     same_assets = medians["provider"] - medians["airflow-assets"]
-    print(f"  added beyond a plain-Airflow DAG declaring the same assets: {same_assets * 1000:.1f} ms "
-          f"({medians['provider'] / medians['airflow-assets']:.2f}x)")  # fmt: skip
+    print(
+        f"  added beyond a plain-Airflow DAG declaring the same assets: {same_assets * 1000:.1f} ms "
+        f"({medians['provider'] / medians['airflow-assets']:.2f}x)"
+    )
     ours = {k: v for k, v in provider_rows.items() if k.startswith("airflow_provider_intervals")}
     top = max(ours.values(), key=lambda v: v[1])[1] if ours else 0
-    print(f"\n-X importtime: airflow_provider_intervals modules, cumulative {top / 1000:.1f} ms; self "
-          f"{sum(v[0] for v in ours.values()) / 1000:.1f} ms")  # fmt: skip
+    print(
+        f"\n-X importtime: airflow_provider_intervals modules, cumulative {top / 1000:.1f} ms; self "
+        f"{sum(v[0] for v in ours.values()) / 1000:.1f} ms"
+    )
     extra = {
         k: v for k, v in provider_rows.items() if k not in base_rows and not k.startswith("airflow_provider")
     }
     heavy = sorted(extra.items(), key=lambda kv: -kv[1][0])[:10]
-    print(f"third-party/Airflow modules only the provider DAG imports: {len(extra)}, self time "
-          f"{sum(v[0] for v in extra.values()) / 1000:.1f} ms; heaviest:")  # fmt: skip
+    print(
+        f"third-party/Airflow modules only the provider DAG imports: {len(extra)}, self time "
+        f"{sum(v[0] for v in extra.values()) / 1000:.1f} ms; heaviest:"
+    )
     for name, (self_us, _) in heavy:
         print(f"  {name:<50} {self_us / 1000:7.1f} ms")
 

@@ -64,21 +64,28 @@ def _prepare_dlt(url: str, key: str, out: Path):
             request.params = {**(request.params or {}), "after": self.cursor}
 
     def pull() -> int:
-        source = rest_api_source({
-            "client": {"base_url": url, "auth": {"type": "bearer", "token": key}},
-            "resources": [{
-                "name": "events",
-                "endpoint": {
-                    "path": "events", "data_selector": "data", "paginator": AfterLastIdPaginator(),
-                    "params": {"limit": 100, "dateFrom": bl.DATE_FROM, "dateTo": bl.DATE_TO},
-                },
-            }],
-        })  # fmt: skip
+        source = rest_api_source(
+            {
+                "client": {"base_url": url, "auth": {"type": "bearer", "token": key}},
+                "resources": [
+                    {
+                        "name": "events",
+                        "endpoint": {
+                            "path": "events",
+                            "data_selector": "data",
+                            "paginator": AfterLastIdPaginator(),
+                            "params": {"limit": 100, "dateFrom": bl.DATE_FROM, "dateTo": bl.DATE_TO},
+                        },
+                    }
+                ],
+            }
+        )
         pipeline = dlt.pipeline(
-            pipeline_name="bench_intervals", pipelines_dir=str(out / "pipelines"),
+            pipeline_name="bench_intervals",
+            pipelines_dir=str(out / "pipelines"),
             destination=dlt.destinations.filesystem(bucket_url=f"file://{out / 'lake'}"),
             dataset_name="intervals",
-        )  # fmt: skip
+        )
         pipeline.run(source, loader_file_format="jsonl")
         return pipeline.last_trace.last_normalize_info.row_counts.get("events", 0)
 

@@ -188,10 +188,17 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
         elif name == "bare-loop":
             kind = "bare-loop"
         specs = [
-            {"kind": kind, "conn": conn, "date_from": a, "date_to": b, "concurrency": concurrency,
-             "out": str(tmp / f"{plan}-{name}-{i}"), "start_at": 0.0}
+            {
+                "kind": kind,
+                "conn": conn,
+                "date_from": a,
+                "date_to": b,
+                "concurrency": concurrency,
+                "out": str(tmp / f"{plan}-{name}-{i}"),
+                "start_at": 0.0,
+            }
             for i, (a, b) in enumerate(ranges)
-        ]  # fmt: skip
+        ]
         results: list[dict | None] = []
         if sequential:
             # The pool's next task is started (imports done) while the previous one runs, and
@@ -220,9 +227,19 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
     minimum = max(0.0, (served - burst) / rate)
     allowance = served / (burst + rate * span) if span > 0 else float("nan")
     per_stream_minute = max(0, limited - streams) / (streams * span / 60) if span > 0 else float("nan")
-    return {"plan": plan, "contender": name, "events": events, "requests": served, "limited": limited,
-            "wall": wall, "span": span, "minimum": minimum, "allowance": allowance,
-            "per_stream_minute": per_stream_minute, "failures": failures}  # fmt: skip
+    return {
+        "plan": plan,
+        "contender": name,
+        "events": events,
+        "requests": served,
+        "limited": limited,
+        "wall": wall,
+        "span": span,
+        "minimum": minimum,
+        "allowance": allowance,
+        "per_stream_minute": per_stream_minute,
+        "failures": failures,
+    }
 
 
 def main() -> None:

@@ -54,8 +54,11 @@ def write_input(directory: Path, rows: int, runs: list[str]) -> str:
     path = directory / f"participants-{tag}.jsonl"
     with path.open("w") as out:
         for i in range(rows):
-            body = {"eventRunId": runs[i % len(runs)], "email": f"bench{i}.{tag}@bench.example",
-                    "registrationType": "paid"}  # fmt: skip
+            body = {
+                "eventRunId": runs[i % len(runs)],
+                "email": f"bench{i}.{tag}@bench.example",
+                "registrationType": "paid",
+            }
             out.write(json.dumps(body) + "\n")
     return f"file://{path}"
 
@@ -82,8 +85,12 @@ def run_bare(sandbox: SandboxProcess, input_path: str) -> float:
         session.headers["Authorization"] = f"Bearer {sandbox.api_key}"
         start = time.perf_counter()
         for body in bodies:
-            response = session.post(f"{sandbox.url}/registration", json=body, timeout=30,
-                                    headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+            response = session.post(
+                f"{sandbox.url}/registration",
+                json=body,
+                timeout=30,
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
             response.raise_for_status()
         return len(bodies) / (time.perf_counter() - start)
 

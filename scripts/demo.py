@@ -128,10 +128,14 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
         report = _check_report(work / "reports" / "organisation_report" / f"week={week_start}")
         requests_made = sandbox.control("stats")["requests"]
     summary = {
-        "landed": [{"day": str(w["day"]), "records": len(w["records"]), "manifest": str(w["manifest_path"])}
-                   for w in windows],
-        "warehouse": warehouse, "report": report, "api_requests": requests_made,
-    }  # fmt: skip
+        "landed": [
+            {"day": str(w["day"]), "records": len(w["records"]), "manifest": str(w["manifest_path"])}
+            for w in windows
+        ],
+        "warehouse": warehouse,
+        "report": report,
+        "api_requests": requests_made,
+    }
     (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     _print_summary(work, windows, warehouse, report, requests_made, time.monotonic() - started)
 
@@ -195,8 +199,13 @@ def _check_warehouse(path: Path, windows: list[dict[str, Any]]) -> dict[str, Any
     want = {str(w["day"]): len(w["records"]) for w in windows}
     if per_day != want or total != distinct:
         sys.exit(f"The warehouse rows per day {per_day} differ from the landed windows {want}")
-    return {"path": str(path), "table": "intervals_events", "rows": total, "rows_per_day": per_day,
-            "sample": [list(r) for r in sample]}  # fmt: skip
+    return {
+        "path": str(path),
+        "table": "intervals_events",
+        "rows": total,
+        "rows_per_day": per_day,
+        "sample": [list(r) for r in sample],
+    }
 
 
 def _check_report(folder: Path) -> dict[str, Any]:
@@ -210,8 +219,13 @@ def _check_report(folder: Path) -> dict[str, Any]:
         or f'id="total-registrations">{registrations:,}<' not in page
     ):
         sys.exit(f"The report {folder / 'report.html'} does not show the numbers of its summary.csv")
-    return {"html": str(folder / "report.html"), "summary_csv": str(folder / "summary.csv"),
-            "events": events, "registrations": registrations, "by_type": summary}  # fmt: skip
+    return {
+        "html": str(folder / "report.html"),
+        "summary_csv": str(folder / "summary.csv"),
+        "events": events,
+        "registrations": registrations,
+        "by_type": summary,
+    }
 
 
 def _print_summary(work: Path, windows, warehouse, report, requests_made: int, seconds: float) -> None:

@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry-run", action="store_true", help="prepare and check only, start no Airflow")
     args = parser.parse_args(argv)
     try:
-        code = standalone(args.work.resolve(), args.events, args.sandbox_port, args.api_port,
-                          dry_run=args.dry_run)  # fmt: skip
+        code = standalone(
+            args.work.resolve(), args.events, args.sandbox_port, args.api_port, dry_run=args.dry_run
+        )
     except KeyboardInterrupt:  # Ctrl+C while preparing: the sandbox is already stopped
         print("\nInterrupted; nothing is left running.", flush=True)
         code = 130
@@ -120,8 +121,11 @@ def standalone(work: Path, events: int, sandbox_port: int, api_port: int, *, dry
             print("Dry run: would now run " + " ".join(command))
             return 0
         url = f"http://localhost:{api_port}"
-        print(f"Starting airflow standalone: the UI at {url} (login printed when it is up); "
-              "Ctrl+C stops Airflow and the sandbox.", flush=True)  # fmt: skip
+        print(
+            f"Starting airflow standalone: the UI at {url} (login printed when it is up); "
+            "Ctrl+C stops Airflow and the sandbox.",
+            flush=True,
+        )
         code = _run_until_stopped(command, env, url)
     if code == 0:
         print("Stopped Airflow and the sandbox; nothing is left running.", flush=True)

@@ -214,8 +214,14 @@ def canned(make_conn):
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    conn = {"conn_type": "intervals", "host": "127.0.0.1", "port": server.server_address[1], "schema": "http",
-            "password": "itv_canned", "extra": {"plan": "unknown"}}  # fmt: skip
+    conn = {
+        "conn_type": "intervals",
+        "host": "127.0.0.1",
+        "port": server.server_address[1],
+        "schema": "http",
+        "password": "itv_canned",
+        "extra": {"plan": "unknown"},
+    }
     target = types.SimpleNamespace(connection_json=lambda key=None: json.dumps(conn))
     server.configure = lambda **extra: make_conn(target, **extra)
     server.configure(max_retries=1)

@@ -27,9 +27,18 @@ from airflow_provider_intervals.pacing import Rate
         ("http://[::1]:8787", None, None, False, "http://[::1]:8787"),
         ("api.internal", "http", 80, True, "http://api.internal:80"),
     ],
-    ids=["default", "host-only", "empty-schema", "https-port", "url-with-prefix", "sandbox", "localhost",
-         "ipv6-loopback", "insecure-allowed"],
-)  # fmt: skip
+    ids=[
+        "default",
+        "host-only",
+        "empty-schema",
+        "https-port",
+        "url-with-prefix",
+        "sandbox",
+        "localhost",
+        "ipv6-loopback",
+        "insecure-allowed",
+    ],
+)
 def test_base_url(host, schema, port, insecure, expected):
     assert resolve_base_url("c", host, schema, port, insecure) == expected
 

@@ -30,10 +30,16 @@ def drain(bucket: TokenBucket, clock: Clock, n: int) -> list[float]:
 
 @pytest.mark.parametrize(
     ("plan", "per_second", "burst"),
-    [("free", 100 / 86400, 20), ("premium", 100 / 60, 20), ("enterprise", 1000 / 60, 50),
-     ("unknown", None, None), ("elite", None, None), (None, None, None)],
+    [
+        ("free", 100 / 86400, 20),
+        ("premium", 100 / 60, 20),
+        ("enterprise", 1000 / 60, 50),
+        ("unknown", None, None),
+        ("elite", None, None),
+        (None, None, None),
+    ],
     ids=["free", "premium", "enterprise", "unknown", "undocumented", "none"],
-)  # fmt: skip
+)
 def test_plans_have_the_documented_rates(plan, per_second, burst):
     rate = Rate.for_plan(plan)
     assert (rate is None) if per_second is None else rate == Rate(pytest.approx(per_second), burst)

@@ -136,8 +136,10 @@ def test_providers_manager_shows_the_retry_backoff_fields_in_the_connection_form
     from airflow.providers_manager import ProvidersManager
 
     widgets = ProvidersManager().connection_form_widgets
-    for key, label in (("retry_backoff", "Retry backoff (seconds)"),
-                       ("retry_backoff_max", "Retry backoff cap (seconds)")):  # fmt: skip
+    for key, label in (
+        ("retry_backoff", "Retry backoff (seconds)"),
+        ("retry_backoff_max", "Retry backoff cap (seconds)"),
+    ):
         widget = widgets[f"extra__intervals__{key}"]
         assert widget.field_name == key  # the UI stores it in the extra under this key
         assert widget.field["schema"]["title"] == label
@@ -169,11 +171,20 @@ def test_airflow_cli_lists_provider_and_hook():
 def test_dag_parse_imports_stay_light():
     """Importing the operators and sensor (what a DAG file does) must not load the http provider,
     aiohttp or the hooks: those load when a task runs. Checked in a fresh interpreter."""
-    modules = ["operators.events", "operators.groups", "operators.registrations", "operators.recurrences",
-               "operators.writes",
-               "sensors.new_events"]  # fmt: skip
-    heavy = ["airflow.providers.http.hooks.http", "aiohttp", "airflow_provider_intervals.hooks.intervals",
-             "airflow_provider_intervals.triggers.new_events"]  # fmt: skip
+    modules = [
+        "operators.events",
+        "operators.groups",
+        "operators.registrations",
+        "operators.recurrences",
+        "operators.writes",
+        "sensors.new_events",
+    ]
+    heavy = [
+        "airflow.providers.http.hooks.http",
+        "aiohttp",
+        "airflow_provider_intervals.hooks.intervals",
+        "airflow_provider_intervals.triggers.new_events",
+    ]
     code = "import sys, airflow.sdk\n" + "".join(f"import airflow_provider_intervals.{m}\n" for m in modules)
     code += f"print([m for m in {heavy!r} if m in sys.modules])\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

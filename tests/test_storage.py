@@ -112,8 +112,11 @@ def test_manifest_describes_parts_with_checksums_and_success_comes_last(api, hoo
 
 
 def test_rerun_gives_identical_bytes_and_replaces_only_its_window(api, hooks, prefix, tmp_path):
-    sibling = window_prefix(ObjectStoragePath(f"file://{tmp_path}/lake"), "events",
-                            {"type": "all", "date_from": "2025-01-01", "date_to": "2025-12-30"})  # fmt: skip
+    sibling = window_prefix(
+        ObjectStoragePath(f"file://{tmp_path}/lake"),
+        "events",
+        {"type": "all", "date_from": "2025-01-01", "date_to": "2025-12-30"},
+    )
     sibling.mkdir(parents=True, exist_ok=True)
     (sibling / "keep.txt").write_bytes(b"another window")
     first = _land(prefix, hooks)

@@ -65,6 +65,11 @@ def test_split_covers_every_day_once(pieces, expected):
     assert len(subs) == expected
     assert subs[0].date_from == "2025-06-01"
     assert subs[-1].date_to == "2025-06-10"
-    days = [d for s in subs for d in range(dt.date.fromisoformat(s.date_from).toordinal(),
-                                          dt.date.fromisoformat(s.date_to).toordinal() + 1)]  # fmt: skip
+    days = [
+        d
+        for s in subs
+        for d in range(
+            dt.date.fromisoformat(s.date_from).toordinal(), dt.date.fromisoformat(s.date_to).toordinal() + 1
+        )
+    ]
     assert days == list(range(dt.date(2025, 6, 1).toordinal(), dt.date(2025, 6, 10).toordinal() + 1))

@@ -152,8 +152,9 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
             self.log.warning(
                 "This feed's baseline was taken from date_from=%s; date_from=%s lies before it, so a new "
                 "baseline is taken (events dated in between are not reported as new)",
-                baseline.date_from, filters["date_from"],
-            )  # fmt: skip
+                baseline.date_from,
+                filters["date_from"],
+            )
         scan, after = watermark.plan_poll(baseline, self.first_run, known, filters["date_from"])
         full = after is None
         if full:
@@ -171,8 +172,10 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
         if full:
             self.log.info(
                 "Listed the whole feed once: %d requests in %.1fs; later polls cost one request while "
-                "nothing is new", pages, time.monotonic() - started,
-            )  # fmt: skip
+                "nothing is new",
+                pages,
+                time.monotonic() - started,
+            )
         return scan
 
     def _log_listing_cost(self, filters: dict[str, Any]) -> None:
@@ -194,8 +197,10 @@ class IntervalsNewEventsSensor(BaseSensorOperator):
         self.log.info(
             "Taking this feed's baseline: listing every event matching it once (%s), one request per "
             "%d events, %s",
-            bound, page_size, pace,
-        )  # fmt: skip
+            bound,
+            page_size,
+            pace,
+        )
 
     def poke(self, context: Any) -> PokeReturnValue:
         """Poll once; done when new events are listed. A 429 that outlasts the hook's wait is 'not yet'."""

@@ -41,25 +41,54 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circu
 # Column kinds: "str", "date", "float", "int", "bool", "json" (nested, kept as JSON text).
 SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "events": (
-        ("_id", "str"), ("name", "str"), ("slug", "str"), ("type", "str"), ("date", "date"),
-        ("organizationId", "str"), ("startTime", "str"), ("endDate", "date"), ("endTime", "str"),
-        ("address", "json"), ("lat", "float"), ("lng", "float"), ("description", "str"),
-        ("websiteUrl", "str"), ("registrationUrl", "str"),
+        ("_id", "str"),
+        ("name", "str"),
+        ("slug", "str"),
+        ("type", "str"),
+        ("date", "date"),
+        ("organizationId", "str"),
+        ("startTime", "str"),
+        ("endDate", "date"),
+        ("endTime", "str"),
+        ("address", "json"),
+        ("lat", "float"),
+        ("lng", "float"),
+        ("description", "str"),
+        ("websiteUrl", "str"),
+        ("registrationUrl", "str"),
     ),
     "registrations": (
-        ("_id", "str"), ("eventId", "str"), ("eventRunId", "str"), ("email", "str"), ("name", "str"),
-        ("registrationType", "str"), ("registrationStatus", "str"), ("paceGroup", "str"),
-        ("bibIdentifier", "str"), ("checkedIn", "bool"),
+        ("_id", "str"),
+        ("eventId", "str"),
+        ("eventRunId", "str"),
+        ("email", "str"),
+        ("name", "str"),
+        ("registrationType", "str"),
+        ("registrationStatus", "str"),
+        ("paceGroup", "str"),
+        ("bibIdentifier", "str"),
+        ("checkedIn", "bool"),
     ),
     "recurrences": (
-        ("_id", "str"), ("eventId", "str"), ("label", "str"), ("schedule", "json"),
-        ("defaultCourseId", "str"), ("status", "str"), ("autoPublishHorizonWeeks", "int"),
+        ("_id", "str"),
+        ("eventId", "str"),
+        ("label", "str"),
+        ("schedule", "json"),
+        ("defaultCourseId", "str"),
+        ("status", "str"),
+        ("autoPublishHorizonWeeks", "int"),
     ),
     "groups": (
-        ("_id", "str"), ("organizationId", "str"), ("name", "str"), ("slug", "str"),
-        ("description", "str"), ("status", "str"), ("cardImageId", "str"), ("coverImageId", "str"),
+        ("_id", "str"),
+        ("organizationId", "str"),
+        ("name", "str"),
+        ("slug", "str"),
+        ("description", "str"),
+        ("status", "str"),
+        ("cardImageId", "str"),
+        ("coverImageId", "str"),
     ),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +110,13 @@ class PartInfo:
 
     def to_json(self) -> dict[str, Any]:
         """Return the part as a JSON-safe mapping (for the manifest and the checkpoint)."""
-        return {"path": self.path, "records": self.records, "bytes": self.bytes, "sha256": self.sha256,
-                "cursor": self.cursor}  # fmt: skip
+        return {
+            "path": self.path,
+            "records": self.records,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "cursor": self.cursor,
+        }
 
 
 class _HashingSink:
@@ -142,8 +176,14 @@ class JsonLinesWriter:
 def _arrow_schema(resource: str) -> Any:
     import pyarrow as pa
 
-    types = {"str": pa.string(), "date": pa.date32(), "float": pa.float64(), "int": pa.int64(),
-             "bool": pa.bool_(), "json": pa.string()}  # fmt: skip
+    types = {
+        "str": pa.string(),
+        "date": pa.date32(),
+        "float": pa.float64(),
+        "int": pa.int64(),
+        "bool": pa.bool_(),
+        "json": pa.string(),
+    }
     fields = [pa.field(name, types[kind]) for name, kind in SCHEMAS[resource]]
     return pa.schema([*fields, pa.field(EXTRA_COLUMN, pa.string())])
 

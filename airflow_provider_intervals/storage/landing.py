@@ -369,7 +369,7 @@ def land(
     if len(workers) == 1:
         landing.worker(workers[0], todo)
     else:
-        _run_threads(landing, workers, todo)
+        pages.run_in_threads(lambda client: landing.worker(client, todo), workers, landing.stop)
     records = sum(p["records"] for p in landing.parts())
     requests = progress.counts["pages"]
     if records == 0 and not allow_empty:
@@ -391,29 +391,3 @@ def land(
     )
     parts, write_id = len(landing.parts()), landing.state["write_id"]
     return LandingResult(manifest, records, parts, requests, total, landing.resumed_parts, write_id)
-
-
-def _run_threads(landing: _Landing, workers: Sequence[PageClient], todo: queue.SimpleQueue) -> None:
-    errors: list[BaseException] = []
-
-    def run(client: PageClient) -> None:
-        try:
-            landing.worker(client, todo)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [
-        threading.Thread(target=run, args=(c,), name=f"intervals-landing-{i}", daemon=True)
-        for i, c in enumerate(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            thread.join()
-    except BaseException:  # e.g. the task is terminated: stop the workers at their next page
-        landing.stop.set()
-        raise
-    if errors:
-        # The first failure is the cause; the others are "stopped: another stream failed".
-        raise errors[0]

@@ -1,13 +1,13 @@
-"""Page plumbing for landing: prefetching the next page.
+"""Page plumbing for landing: prefetching the next page, and one thread per worker.
 
-It holds no more than one page beyond the one being written, and logs no item.
+Prefetching holds no more than one page beyond the one being written; nothing logs an item.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -55,3 +55,34 @@ def prefetch(pages: Iterator[T]) -> Iterator[T]:
     finally:
         finished.set()
         thread.join()
+
+
+def run_in_threads(work: Callable[[Any], None], clients: Sequence[Any], stop: threading.Event) -> None:
+    """Run ``work(client)`` in one thread per client; raise the first failure once all are done.
+
+    :param stop: set when this thread is interrupted (e.g. the task is terminated), so the
+        workers stop at their next page.
+    """
+    errors: list[BaseException] = []
+
+    def run(client: Any) -> None:
+        try:
+            work(client)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=run, args=(c,), name=f"intervals-landing-{i}", daemon=True)
+        for i, c in enumerate(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        stop.set()
+        raise
+    if errors:
+        # The first failure is the cause; the others are "stopped: another stream failed".
+        raise errors[0]

@@ -82,10 +82,14 @@ def main(spec: dict) -> dict:
                     key="return_value",
                 )
             ).first()
-            out["tasks"].append({
-                "map_index": ti.map_index, "state": str(ti.state), "try_number": ti.try_number,
-                "xcom": None if row is None else XComModel.deserialize_value(row),
-            })  # fmt: skip
+            out["tasks"].append(
+                {
+                    "map_index": ti.map_index,
+                    "state": str(ti.state),
+                    "try_number": ti.try_number,
+                    "xcom": None if row is None else XComModel.deserialize_value(row),
+                }
+            )
     return out
 
 

@@ -51,11 +51,22 @@ FAULTS = {
     # proxy with a matching Content-Length (valid HTTP, invalid JSON).
     "truncated-wire": {"truncate_rate": 0.15, "truncate_mode": "wire"},
     "truncated-short": {"truncate_rate": 0.15, "truncate_mode": "short"},
-    "all": {"rate_limit_burst": 3, "error_rate": 0.08, "error_statuses": (500, 503, 429),
-            "drop_rate": 0.04, "truncate_rate": 0.04},
-    "all-short": {"rate_limit_burst": 3, "error_rate": 0.08, "error_statuses": (500, 503, 429),
-                  "drop_rate": 0.04, "truncate_rate": 0.04, "truncate_mode": "short"},
-}  # fmt: skip
+    "all": {
+        "rate_limit_burst": 3,
+        "error_rate": 0.08,
+        "error_statuses": (500, 503, 429),
+        "drop_rate": 0.04,
+        "truncate_rate": 0.04,
+    },
+    "all-short": {
+        "rate_limit_burst": 3,
+        "error_rate": 0.08,
+        "error_statuses": (500, 503, 429),
+        "drop_rate": 0.04,
+        "truncate_rate": 0.04,
+        "truncate_mode": "short",
+    },
+}
 SPIKY = {"latency-spikes", "all", "all-short"}
 
 
@@ -148,8 +159,12 @@ def test_events_operator_lands_exactly_the_window_under_faults(
     else:
         # Each injected fault cost exactly one retry, and nothing else was asked twice.
         assert retries == stats["faults_injected"] > 0
-    chaos_report(faults_injected=stats["faults_injected"], retries=retries, requests=stats["requests"],
-                 records_checked=len(got))  # fmt: skip
+    chaos_report(
+        faults_injected=stats["faults_injected"],
+        retries=retries,
+        requests=stats["requests"],
+        records_checked=len(got),
+    )
 
 
 class _AssetStates:
@@ -166,8 +181,10 @@ class _AssetStates:
 def _create_events(store, count: int, date: str = "2025-10-20") -> list[str]:
     """Publish events straight into the sandbox's store, as another client would (no faults)."""
     tag = uuid.uuid4().hex[:8]
-    return [store.create_event({"name": f"C{i}", "slug": f"chaos-{tag}-{i}", "type": "race", "date": date})
-            for i in range(count)]  # fmt: skip
+    return [
+        store.create_event({"name": f"C{i}", "slug": f"chaos-{tag}-{i}", "type": "race", "date": date})
+        for i in range(count)
+    ]
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))
@@ -198,8 +215,9 @@ def test_sensor_reports_every_new_event_once_under_faults(api, make_conn, kind, 
     retries = stats_first["requests"] + stats["requests"] - pages
     assert retries >= faults
     assert retries > 0
-    chaos_report(faults_injected=faults, retries=retries, requests=pages + retries,
-                 records_checked=len(existing) + 12)  # fmt: skip
+    chaos_report(
+        faults_injected=faults, retries=retries, requests=pages + retries, records_checked=len(existing) + 12
+    )
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))
@@ -209,9 +227,13 @@ def test_trigger_reports_every_new_event_once_under_faults(api, make_conn, kind,
 
     def fire(baseline, first_run="all", deadline=60.0):
         trigger = IntervalsNewEventsTrigger(
-            "intervals_default", dict(OCTOBER, event_type=None), baseline=baseline, first_run=first_run,
-            poll_interval=0.05, deadline=time.time() + deadline,
-        )  # fmt: skip
+            "intervals_default",
+            dict(OCTOBER, event_type=None),
+            baseline=baseline,
+            first_run=first_run,
+            poll_interval=0.05,
+            deadline=time.time() + deadline,
+        )
         return asyncio.run(trigger.run().__anext__()).payload
 
     with chaos(api, kind):
@@ -235,15 +257,23 @@ def test_trigger_reports_every_new_event_once_under_faults(api, make_conn, kind,
     retries = stats_first["requests"] + stats["requests"] - pages
     assert retries >= faults
     assert retries > 0
-    chaos_report(faults_injected=faults, retries=retries, requests=pages + retries,
-                 records_checked=len(existing) + 7)  # fmt: skip
+    chaos_report(
+        faults_injected=faults, retries=retries, requests=pages + retries, records_checked=len(existing) + 7
+    )
 
 
 def _bulk_file(tmp_path, count: int, tag: str) -> ObjectStoragePath:
     path = ObjectStoragePath(f"file://{tmp_path}/plans/season-{tag}.jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"name": f"Chaos {tag} {i}", "slug": f"chaos-{tag}-{i}", "type": "race",
-             "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}"} for i in range(count)]  # fmt: skip
+    rows = [
+        {
+            "name": f"Chaos {tag} {i}",
+            "slug": f"chaos-{tag}-{i}",
+            "type": "race",
+            "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+        }
+        for i in range(count)
+    ]
     with path.open("wb") as out:
         out.write("".join(json.dumps(r) + "\n" for r in rows).encode())
     return path
@@ -293,8 +323,13 @@ def test_bulk_write_creates_every_row_exactly_once_under_faults(api, make_conn, 
         assert retries == stats["faults_injected"] > 0
     # A dropped POST was processed before its connection closed: its retry was a replay.
     assert stats["idempotent_replays"] >= stats["dropped"]
-    chaos_report(faults_injected=stats["faults_injected"], retries=retries, requests=stats["requests"],
-                 replays=stats["idempotent_replays"], records_checked=rows)  # fmt: skip
+    chaos_report(
+        faults_injected=stats["faults_injected"],
+        retries=retries,
+        requests=stats["requests"],
+        replays=stats["idempotent_replays"],
+        records_checked=rows,
+    )
 
 
 # ----------------------------------------------------------------------------- faults outlast retries
@@ -330,9 +365,12 @@ FAIL_AT = 6  # the request where the faults start: pages (and parts) were alread
 
 def _land(tmp_path, name, concurrency=1):
     return IntervalsEventsOperator(
-        task_id="land", output_path=f"file://{tmp_path}/{name}", records_per_part=PAGE,
-        concurrency=concurrency, **YEAR,
-    )  # fmt: skip
+        task_id="land",
+        output_path=f"file://{tmp_path}/{name}",
+        records_per_part=PAGE,
+        concurrency=concurrency,
+        **YEAR,
+    )
 
 
 @pytest.mark.parametrize("kind", list(BUDGET))
@@ -380,9 +418,14 @@ def test_faults_outlasting_retries_fail_typed_and_publish_nothing(
     assert list(iter_records(new_prefix, verify=True)) == list(api.store.iter_events(**YEAR))
     parts = [p["path"] for p in read_manifest(new_prefix)["parts"]]
     assert _files(new_prefix) == sorted([MANIFEST, SUCCESS, *parts])
-    chaos_report(faults_injected=stats["faults_injected"], retries=2 * retries, requests=stats["requests"],
-                 records_checked=2 * again["records"], expected_failed_tries=failures,
-                 error=error_type.__name__)  # fmt: skip
+    chaos_report(
+        faults_injected=stats["faults_injected"],
+        retries=2 * retries,
+        requests=stats["requests"],
+        records_checked=2 * again["records"],
+        expected_failed_tries=failures,
+        error=error_type.__name__,
+    )
 
 
 def test_bulk_write_failing_midway_then_retried_creates_each_row_once(api, make_conn, tmp_path, chaos_report):
@@ -406,5 +449,10 @@ def test_bulk_write_failing_midway_then_retried_creates_each_row_once(api, make_
     # Rows in a checkpoint are skipped; the rest were replayed by their idempotency keys.
     assert FAIL_AT + 4 - 3 < summary["existing"] <= FAIL_AT + 4
     assert {r["key"]: [r["id"]] for r in _results(path)} == created
-    chaos_report(faults_injected=stats["faults_injected"], retries=2, records_checked=rows,
-                 expected_failed_tries=1, resumed_rows=summary["existing"])  # fmt: skip
+    chaos_report(
+        faults_injected=stats["faults_injected"],
+        retries=2,
+        records_checked=rows,
+        expected_failed_tries=1,
+        resumed_rows=summary["existing"],
+    )

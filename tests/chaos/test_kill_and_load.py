@@ -41,16 +41,26 @@ def _store(events: int) -> Store:
 
 def _env(sb: SandboxProcess, **extra) -> dict[str, str]:
     conn = json.loads(sb.connection_json)  # its extras pace the client to the sandbox's limit
-    conn["extra"] = {**conn.get("extra", {}), "retry_backoff": 0.01, "retry_backoff_max": 0.5,
-                     "max_retries": 10, "timeout": 10, **extra}  # fmt: skip
+    conn["extra"] = {
+        **conn.get("extra", {}),
+        "retry_backoff": 0.01,
+        "retry_backoff_max": 0.5,
+        "max_retries": 10,
+        "timeout": 10,
+        **extra,
+    }
     return {**os.environ, "AIRFLOW_CONN_INTERVALS_DEFAULT": json.dumps(conn)}
 
 
 def _runner(spec: dict, env: dict, **popen) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(RUNNER), json.dumps(spec)], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, **popen,
-    )  # fmt: skip
+        [sys.executable, str(RUNNER), json.dumps(spec)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
 
 
 def _result(process: subprocess.Popen, timeout: float = 600) -> dict:
@@ -82,10 +92,11 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
         env = _env(sb)
         output = f"file://{tmp_path}/lake"
         spec = {
-            "dag_id": f"chaos_kill_{uuid.uuid4().hex[:8]}", "output_path": output,
+            "dag_id": f"chaos_kill_{uuid.uuid4().hex[:8]}",
+            "output_path": output,
             "logical_date": "2027-01-01T00:00:00+00:00",
             "operator": {**FULL, "records_per_part": 1000, "concurrency": 2, "retries": 1},
-        }  # fmt: skip
+        }
         prefix = ObjectStoragePath(output) / "events/type=all" / "date_from=2025-01-01/date_to=2026-12-31"
         victim = _runner(spec, env, start_new_session=True)
         # Kill once at least three parts are finished and before the window is published.
@@ -115,16 +126,24 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
     assert stats["requests"] - killed_requests == summary["requests"]
     assert summary["requests"] < 200  # a window started over takes 200 pages, plus the plan
     records = list(iter_records(prefix, verify=True))
-    want = [e for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
-            for e in _store(events).iter_events(date_from=half[0], date_to=half[1])]  # fmt: skip
+    want = [
+        e
+        for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
+        for e in _store(events).iter_events(date_from=half[0], date_to=half[1])
+    ]
     assert [r["_id"] for r in records] == [e["_id"] for e in want]
     assert records == want
     assert len({r["_id"] for r in records}) == events
     parts = [p["path"] for p in read_manifest(prefix)["parts"]]
     assert _files(prefix) == sorted([MANIFEST, SUCCESS, *parts])  # the killed try's parts are gone
-    chaos_report(killed_after_requests=killed_requests, parts_before_kill=len(left),
-                 resumed_parts=summary["resumed_parts"], requests_total=stats["requests"],
-                 records_checked=len(records), killed_tries=1)  # fmt: skip
+    chaos_report(
+        killed_after_requests=killed_requests,
+        parts_before_kill=len(left),
+        resumed_parts=summary["resumed_parts"],
+        requests_total=stats["requests"],
+        records_checked=len(records),
+        killed_tries=1,
+    )
 
 
 def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
@@ -145,10 +164,17 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     api.rate_limits = {"enterprise": (10, 1.0, 4)}
     make_conn(api, max_retries=8, page_size=50)  # its extras carry the limit: 600/min, burst 4
     pacing.forget()
-    quarters = [("2025-01-01", "2025-03-31"), ("2025-04-01", "2025-06-30"), ("2025-07-01", "2025-09-30"),
-                ("2025-10-01", "2025-12-31")]  # fmt: skip
-    dag = DAG(f"chaos_mapped_{uuid.uuid4().hex[:8]}", schedule=None,
-              start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))  # fmt: skip
+    quarters = [
+        ("2025-01-01", "2025-03-31"),
+        ("2025-04-01", "2025-06-30"),
+        ("2025-07-01", "2025-09-30"),
+        ("2025-10-01", "2025-12-31"),
+    ]
+    dag = DAG(
+        f"chaos_mapped_{uuid.uuid4().hex[:8]}",
+        schedule=None,
+        start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
     with dag:
         IntervalsEventsOperator.partial(
             task_id="land", output_path=f"file://{tmp_path}/lake", concurrency=4, records_per_part=300
@@ -180,8 +206,13 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     # ... and the sixteen streams drew at most one 429 each, where the old client drew one a page.
     assert stats["rate_limited"] <= 16
     assert stats["requests"] == pages + stats["rate_limited"]
-    chaos_report(tasks=4, streams_per_task=4, rate_limited_429s=stats["rate_limited"],
-                 requests=stats["requests"], records_checked=checked)  # fmt: skip
+    chaos_report(
+        tasks=4,
+        streams_per_task=4,
+        rate_limited_429s=stats["rate_limited"],
+        requests=stats["requests"],
+        records_checked=checked,
+    )
 
 
 @pytest.mark.usefixtures("airflow_db")
@@ -194,16 +225,25 @@ def test_tasks_on_separate_workers_keep_to_one_allowance(tmp_path, chaos_report,
     quarter of the plan (``requests_per_minute`` 150, ``burst`` 1) runs them at once.
     """
     events = 2_000
-    quarters = [("2025-01-01", "2025-06-30"), ("2025-07-01", "2025-12-31"), ("2026-01-01", "2026-06-30"),
-                ("2026-07-01", "2026-12-31")]  # fmt: skip
+    quarters = [
+        ("2025-01-01", "2025-06-30"),
+        ("2025-07-01", "2025-12-31"),
+        ("2026-01-01", "2026-06-30"),
+        ("2026-07-01", "2026-12-31"),
+    ]
     with SandboxProcess(events, ["--seed", str(SEED), "--rate-limit", "10/1/4"]) as sb:
         extra = {"page_size": 25}
         if recipe == "share":
             extra.update(requests_per_minute=150, burst=1)
         env = _env(sb, **extra)
-        specs = [{"execute": True, "output_path": f"file://{tmp_path}/lake-{i}",
-                  "operator": {"date_from": a, "date_to": b, "concurrency": 1}}
-                 for i, (a, b) in enumerate(quarters)]  # fmt: skip
+        specs = [
+            {
+                "execute": True,
+                "output_path": f"file://{tmp_path}/lake-{i}",
+                "operator": {"date_from": a, "date_to": b, "concurrency": 1},
+            }
+            for i, (a, b) in enumerate(quarters)
+        ]
         if recipe == "pool":
             results = [_result(_runner(spec, env)) for spec in specs]
         else:
@@ -221,8 +261,9 @@ def test_tasks_on_separate_workers_keep_to_one_allowance(tmp_path, chaos_report,
     # Each task's fresh bucket may meet a server bucket the others emptied: one 429 per task at
     # most, waited out, never a failure.
     assert limited <= 4
-    chaos_report(recipe=recipe, tasks=4, rate_limited_429s=limited, requests=stats["requests"],
-                 records_checked=landed)  # fmt: skip
+    chaos_report(
+        recipe=recipe, tasks=4, rate_limited_429s=limited, requests=stats["requests"], records_checked=landed
+    )
 
 
 def _xcom(dag_run, task_id: str, map_index: int):
@@ -230,8 +271,13 @@ def _xcom(dag_run, task_id: str, map_index: int):
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id,
-                               map_indexes=map_index, key="return_value")  # fmt: skip
+    query = XComModel.get_many(
+        run_id=dag_run.run_id,
+        dag_ids=dag_run.dag_id,
+        task_ids=task_id,
+        map_indexes=map_index,
+        key="return_value",
+    )
     with create_session() as session:
         return XComModel.deserialize_value(session.scalars(query).one())
 
@@ -260,12 +306,20 @@ def test_a_million_event_window_lands_under_256_open_files_and_a_memory_cap(tmp_
     summary = task["xcom"]
     assert summary["records"] == events
     prefix = ObjectStoragePath(summary["manifest"]).parent
-    want = _digest(e for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
-                   for e in _store(events).iter_events(date_from=half[0], date_to=half[1]))  # fmt: skip
+    want = _digest(
+        e
+        for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
+        for e in _store(events).iter_events(date_from=half[0], date_to=half[1])
+    )
     got = _digest(iter_records(prefix, verify=True))
     assert got == want
     assert got[2] == events
     assert stats["requests"] == summary["requests"]
-    chaos_report(records_checked=got[0], requests=stats["requests"], open_files_limit=OPEN_FILES,
-                 memory_cap_mb=MEMORY_CAP_MB, peak_rss_mb=process["VmHWM"] // 1024,
-                 peak_vm_mb=process["VmPeak"] // 1024)  # fmt: skip
+    chaos_report(
+        records_checked=got[0],
+        requests=stats["requests"],
+        open_files_limit=OPEN_FILES,
+        memory_cap_mb=MEMORY_CAP_MB,
+        peak_rss_mb=process["VmHWM"] // 1024,
+        peak_vm_mb=process["VmPeak"] // 1024,
+    )

@@ -349,7 +349,7 @@ BAD_CALLS = [
     ("email", lambda h: h.register_participant({**REG, "email": "nope"})),
     ("registrationType", lambda h: h.register_participant({**REG, "registrationType": "gratis"})),
     ("eventRunId", lambda h: h.register_participant({**REG, "eventRunId": None})),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,16 @@ def test_lands_the_window_record_for_record(api, make_conn, run_dag, landing_zon
     manifest = read_manifest(prefix)
     assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
     assert "/events/type=all/date_from=2025-05-01/date_to=2025-06-30" in summary["prefix"]
-    assert set(summary) == {"manifest", "prefix", "date_from", "date_to", "records", "parts", "requests",
-                            "resumed_parts"}  # fmt: skip
+    assert set(summary) == {
+        "manifest",
+        "prefix",
+        "date_from",
+        "date_to",
+        "records",
+        "parts",
+        "requests",
+        "resumed_parts",
+    }
 
 
 def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_dag, landing_zone):
@@ -93,9 +101,14 @@ def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_con
     crash_at = 5
     api.set_faults(error_rate=0.2, seed=_seed_failing_at(crash_at))
     dag = _dag(
-        output_path=f"file://{tmp_path}/lake", records_per_part=100, concurrency=1, retries=1,
-        retry_delay=dt.timedelta(0), on_retry_callback=lambda context: api.set_faults(), **YEAR,
-    )  # fmt: skip
+        output_path=f"file://{tmp_path}/lake",
+        records_per_part=100,
+        concurrency=1,
+        retries=1,
+        retry_delay=dt.timedelta(0),
+        on_retry_callback=lambda context: api.set_faults(),
+        **YEAR,
+    )
     run = run_dag(dag, utc(2025, 7, 1))
     assert run.state == "success"
     assert run.ti("land").try_number == 2

@@ -38,8 +38,13 @@ DAY = utc(2025, 6, 10)
 
 def _dag(operator, params=None, dag_kwargs=None, **op_kwargs):
     """A one-task DAG with a unique id (each test gets its own runs, keys and task state)."""
-    dag = DAG(f"write_{uuid.uuid4().hex[:8]}", schedule=None, start_date=utc(2024, 1, 1), params=params or {},
-              **(dag_kwargs or {}))  # fmt: skip
+    dag = DAG(
+        f"write_{uuid.uuid4().hex[:8]}",
+        schedule=None,
+        start_date=utc(2024, 1, 1),
+        params=params or {},
+        **(dag_kwargs or {}),
+    )
     with dag:
         operator(task_id="write", **op_kwargs)
     return dag
@@ -63,15 +68,28 @@ def _runs(store, count):
 
 def _registration_rows(store, count, tag):
     runs = _runs(store, 25)
-    return [{"eventRunId": runs[i % len(runs)], "email": f"runner{i}.{tag}@bulk.example",
-             "registrationType": "paid" if i % 3 else "free", "name": f"Runner {i}"}
-            for i in range(count)]  # fmt: skip
+    return [
+        {
+            "eventRunId": runs[i % len(runs)],
+            "email": f"runner{i}.{tag}@bulk.example",
+            "registrationType": "paid" if i % 3 else "free",
+            "name": f"Runner {i}",
+        }
+        for i in range(count)
+    ]
 
 
 def _event_rows(count, tag):
-    return [{"name": f"Bulk {tag} {i}", "slug": f"bulk-{tag}-{i}", "type": "race",
-             "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}", "startTime": "08:00"}
-            for i in range(count)]  # fmt: skip
+    return [
+        {
+            "name": f"Bulk {tag} {i}",
+            "slug": f"bulk-{tag}-{i}",
+            "type": "race",
+            "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            "startTime": "08:00",
+        }
+        for i in range(count)
+    ]
 
 
 def _write_jsonl(path: ObjectStoragePath, rows) -> str:
@@ -131,14 +149,22 @@ def test_create_event_renders_templates_and_a_retry_replays_the_lost_answer(api,
     make_conn(api, max_retries=0)
     tag = uuid.uuid4().hex[:6]
     event = {
-        "name": "Lakefront 5K {{ ds }}", "slug": "lakefront-{{ params.tag }}-{{ ds }}", "type": "race",
-        "date": "{{ ds }}", "lat": "{{ params.lat }}", "address": '{"city": "{{ params.city }}"}',
-    }  # fmt: skip
+        "name": "Lakefront 5K {{ ds }}",
+        "slug": "lakefront-{{ params.tag }}-{{ ds }}",
+        "type": "race",
+        "date": "{{ ds }}",
+        "lat": "{{ params.lat }}",
+        "address": '{"city": "{{ params.city }}"}',
+    }
     api.set_faults(drop_rate=1.0)
     dag = _dag(
-        IntervalsCreateEventOperator, params={"tag": tag, "lat": "41.88", "city": "Chicago"}, event=event,
-        retries=1, retry_delay=dt.timedelta(0), on_retry_callback=lambda context: api.set_faults(),
-    )  # fmt: skip
+        IntervalsCreateEventOperator,
+        params={"tag": tag, "lat": "41.88", "city": "Chicago"},
+        event=event,
+        retries=1,
+        retry_delay=dt.timedelta(0),
+        on_retry_callback=lambda context: api.set_faults(),
+    )
     run = run_dag(dag, DAY)
     assert run.state == "success"
     assert run.ti("write").try_number == 2
@@ -162,8 +188,11 @@ def test_register_participant_returns_only_the_new_id(api, make_conn, run_dag):
         "email": "{{ params.email }}",
         "registrationType": "free",
     }
-    dag = _dag(IntervalsRegisterParticipantOperator, params={"run": run_id, "email": email},
-               registration=registration)  # fmt: skip
+    dag = _dag(
+        IntervalsRegisterParticipantOperator,
+        params={"run": run_id, "email": email},
+        registration=registration,
+    )
     run = run_dag(dag, DAY)
     assert run.state == "success"
     participant_id = run.xcom("write")
@@ -185,19 +214,37 @@ def test_register_participant_returns_only_the_new_id(api, make_conn, run_dag):
 @pytest.mark.parametrize(
     ("operator", "argument", "body", "field", "hidden"),
     [
-        (IntervalsCreateEventOperator, "event",
-         {"name": "X", "slug": "x", "type": "race", "date": "10/06/2025"}, "event.date", None),
-        (IntervalsCreateEventOperator, "event", {"name": "X", "slug": "Bad Slug", "type": "race",
-                                                  "date": "2025-06-10"}, "event.slug", None),
-        (IntervalsRegisterParticipantOperator, "registration",
-         {"eventRunId": "r1", "email": "not-an-email.secret", "registrationType": "free"},
-         "registration.email", "not-an-email.secret"),
-        (IntervalsRegisterParticipantOperator, "registration",
-         {"eventRunId": "r1", "email": "a@b.example", "registrationType": "free", "nmae": "typo"},
-         "registration.nmae", None),
+        (
+            IntervalsCreateEventOperator,
+            "event",
+            {"name": "X", "slug": "x", "type": "race", "date": "10/06/2025"},
+            "event.date",
+            None,
+        ),
+        (
+            IntervalsCreateEventOperator,
+            "event",
+            {"name": "X", "slug": "Bad Slug", "type": "race", "date": "2025-06-10"},
+            "event.slug",
+            None,
+        ),
+        (
+            IntervalsRegisterParticipantOperator,
+            "registration",
+            {"eventRunId": "r1", "email": "not-an-email.secret", "registrationType": "free"},
+            "registration.email",
+            "not-an-email.secret",
+        ),
+        (
+            IntervalsRegisterParticipantOperator,
+            "registration",
+            {"eventRunId": "r1", "email": "a@b.example", "registrationType": "free", "nmae": "typo"},
+            "registration.nmae",
+            None,
+        ),
     ],
     ids=["event-date", "event-slug", "email-redacted", "unknown-field"],
-)  # fmt: skip
+)
 def test_single_bad_body_fails_before_any_request(
     api, make_conn, run_dag, operator, argument, body, field, hidden
 ):
@@ -216,8 +263,9 @@ def test_single_bad_body_fails_before_any_request(
 def test_single_event_with_a_taken_slug_is_a_conflict_naming_the_slug(api, make_conn):
     make_conn(api)
     taken = next(api.store.iter_events())["slug"]
-    op = IntervalsCreateEventOperator(task_id="write", event={"name": "Again", "slug": taken, "type": "race",
-                                                               "date": "2025-06-10"})  # fmt: skip
+    op = IntervalsCreateEventOperator(
+        task_id="write", event={"name": "Again", "slug": taken, "type": "race", "date": "2025-06-10"}
+    )
     with pytest.raises(exc.IntervalsConflictError) as raised:
         op.execute(_context())
     assert raised.value.field == "slug"
@@ -241,9 +289,14 @@ def test_bulk_registrations_with_dropped_responses_and_500s_create_each_row_once
     assert run.state == "success"
     summary = run.xcom("write")
     assert summary == {
-        "results": f"file://{tmp_path}/exports/participants.csv.results.jsonl", "rejects": None,
-        "rows": 2000, "created": 2000, "existing": 0, "failed": 0, "rejected": 0,
-    }  # fmt: skip
+        "results": f"file://{tmp_path}/exports/participants.csv.results.jsonl",
+        "rejects": None,
+        "rows": 2000,
+        "created": 2000,
+        "existing": 0,
+        "failed": 0,
+        "rejected": 0,
+    }
     stats = api.stats
     assert stats["dropped"] > 20
     assert stats["by_status"].get(500, 0) + stats["by_status"].get(503, 0) > 20
@@ -282,8 +335,13 @@ def test_task_retry_after_faults_outlast_the_retry_budget_creates_nothing_twice(
     rows = _registration_rows(api.store, 300, uuid.uuid4().hex[:6])
     path = _write_csv(ObjectStoragePath(f"file://{tmp_path}/participants.csv"), rows)
     api.set_faults(drop_rate=0.05, seed=_seed_dropping_at(40, 0.05))
-    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path, retries=1,
-               retry_delay=dt.timedelta(0), on_retry_callback=lambda context: api.set_faults())  # fmt: skip
+    dag = _dag(
+        IntervalsBulkRegisterParticipantsOperator,
+        input_path=path,
+        retries=1,
+        retry_delay=dt.timedelta(0),
+        on_retry_callback=lambda context: api.set_faults(),
+    )
     run = run_dag(dag, DAY)
     assert run.state == "success"
     assert run.ti("write").try_number == 2
@@ -351,10 +409,15 @@ def test_checkpoints_of_a_try_that_died_are_skipped_then_folded_into_the_results
     parts = tmp_path / "people.jsonl.results.parts"
     parts.mkdir()
     dead = [
-        {"line": i + 1, "digest": content_digest("", REGISTRATION, canonical(r)), "n": 0, "status": "created",
-         "id": f"pdead{i}"}
+        {
+            "line": i + 1,
+            "digest": content_digest("", REGISTRATION, canonical(r)),
+            "n": 0,
+            "status": "created",
+            "id": f"pdead{i}",
+        }
         for i, r in enumerate(rows[:15])
-    ]  # fmt: skip
+    ]
     (parts / "try1-dead-00000.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dead))
     run = run_dag(_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
     summary = run.xcom("write")
@@ -369,9 +432,12 @@ def test_an_explicit_idempotency_key_makes_a_single_write_once_across_runs(api, 
     make_conn(api)
     run_id = _runs(api.store, 1)[0]
     email = f"keyed.{uuid.uuid4().hex[:6]}@bulk.example"
-    dag = _dag(IntervalsRegisterParticipantOperator, params={"order": uuid.uuid4().hex},
-               registration={"eventRunId": run_id, "email": email, "registrationType": "paid"},
-               idempotency_key="order-{{ params.order }}")  # fmt: skip
+    dag = _dag(
+        IntervalsRegisterParticipantOperator,
+        params={"order": uuid.uuid4().hex},
+        registration={"eventRunId": run_id, "email": email, "registrationType": "paid"},
+        idempotency_key="order-{{ params.order }}",
+    )
     first, second = run_dag(dag, DAY), run_dag(dag, utc(2025, 6, 11))
     assert second.xcom("write") == first.xcom("write")
     assert _created_registrations(api.store, [{"eventRunId": run_id, "email": email}]) == {email: 1}
@@ -441,9 +507,11 @@ def test_skip_invalid_writes_the_rejects_and_sends_the_rest(api, make_conn, run_
     with path.open("wb") as out:
         out.write(BAD_CSV.format(tag=tag).encode())
     dag = _dag(
-        IntervalsBulkCreateEventsOperator, input_path=f"{root}/plans/season.csv", input_conn_id=conn_id,
+        IntervalsBulkCreateEventsOperator,
+        input_path=f"{root}/plans/season.csv",
+        input_conn_id=conn_id,
         skip_invalid=True,
-    )  # fmt: skip
+    )
     run = run_dag(dag, DAY)
     assert run.state == "success"
     summary = run.xcom("write")
@@ -453,12 +521,19 @@ def test_skip_invalid_writes_the_rejects_and_sends_the_rest(api, make_conn, run_
     assert rejects[0]["row"]["date"] == "01/02/2026"  # the row as read, to fix and reload
     results = _lines(ObjectStoragePath(summary["results"], conn_id=conn_id))
     assert [(r["line"], r["status"]) for r in results] == [
-        (2, "created"), (3, "rejected"), (4, "rejected"), (5, "created"), (6, "rejected"), (7, "rejected"),
-        (8, "rejected"), (9, "rejected"),
-    ]  # fmt: skip
+        (2, "created"),
+        (3, "rejected"),
+        (4, "rejected"),
+        (5, "created"),
+        (6, "rejected"),
+        (7, "rejected"),
+        (8, "rejected"),
+        (9, "rejected"),
+    ]
     assert sorted(e["slug"] for e in _events_with_prefix(api.store, f"good-{tag}")) == [
-        f"good-{tag}-1", f"good-{tag}-2"
-    ]  # fmt: skip
+        f"good-{tag}-1",
+        f"good-{tag}-2",
+    ]
     assert not _events_with_prefix(api.store, f"bad-{tag}")
 
 
@@ -498,9 +573,12 @@ def test_rows_the_api_refuses_are_recorded_and_fail_the_task_at_the_end(api, mak
     results = _lines(ObjectStoragePath(path + ".results.jsonl"))
     assert [r["status"] for r in results] == ["created", "failed", "created"]
     assert results[1]["error"] == {
-        "type": "IntervalsConflictError", "status": 409, "code": "CONFLICT", "field": "slug",
+        "type": "IntervalsConflictError",
+        "status": 409,
+        "code": "CONFLICT",
+        "field": "slug",
         "message": f"An event with slug {taken} already exists",
-    }  # fmt: skip
+    }
     op = IntervalsBulkCreateEventsOperator(task_id="write", input_path=path)
     with pytest.raises(IntervalsRowsFailedError) as raised:  # again: created rows are skipped
         op.execute(_context())

@@ -34,8 +34,12 @@ from airflow_provider_intervals.storage import iter_records
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 1000
 CHAIN = {"intervals_land_events", "intervals_warehouse_load"}  # unpaused by standalone
-OTHERS = {"intervals_organisation_report", "intervals_new_events", "intervals_new_races_watcher",
-          "intervals_publish_season"}  # fmt: skip
+OTHERS = {
+    "intervals_organisation_report",
+    "intervals_new_events",
+    "intervals_new_races_watcher",
+    "intervals_publish_season",
+}
 EXAMPLE_DAGS = CHAIN | OTHERS
 DAY = "2025-06-02"  # 2 of the 1,000 seeded events
 START_TIMEOUT = 240.0
@@ -64,8 +68,11 @@ def _port_free(port: int) -> bool:
 def _user_environment(ports: dict[str, int]) -> dict[str, str]:
     """The environment of a user's shell: no venv on PATH, none of this session's Airflow settings."""
     venv_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "INTERVALS_")) and k != "VIRTUAL_ENV"}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "INTERVALS_")) and k != "VIRTUAL_ENV"
+    }
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
     # The log servers of the scheduler and the triggerer: off their defaults, so they do not clash.
     env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(ports["worker_logs"])
@@ -77,8 +84,12 @@ def _python3(env: dict[str, str]) -> str:
     """The user's ``python3`` (3.11+, as the README asks), else the interpreter the venv was made from."""
     found = shutil.which("python3", path=env["PATH"])
     if found:
-        version = subprocess.run([found, "-c", "import sys; print(sys.version_info >= (3, 11))"],
-                                 capture_output=True, text=True, env=env)  # fmt: skip
+        version = subprocess.run(
+            [found, "-c", "import sys; print(sys.version_info >= (3, 11))"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if version.stdout.strip() == "True":
             return found
     return sys._base_executable
@@ -143,10 +154,14 @@ class Api:
 
     def call(self, method: str, path: str, body: dict | None = None):
         request = urllib.request.Request(
-            f"{self.url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json",
-                     **({"Authorization": f"Bearer {self.token}"} if self.token else {})},
-        )  # fmt: skip
+            f"{self.url}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.token}"} if self.token else {}),
+            },
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"null")
 
@@ -177,14 +192,26 @@ def test_standalone_serves_the_dags_runs_a_landing_and_stops_everything_on_ctrl_
     options += ["--sandbox-port", ports["sandbox"], "--api-port", ports["api"]]
     command = [_python3(env), str(ROOT / "dev.py"), "standalone", *map(str, options)]
     # A session of its own, as a terminal gives a job: Ctrl+C is SIGINT to its process group.
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     output = Output(proc.stdout)
     started: list[psutil.Process] = []
     try:
         api = Api(f"http://localhost:{ports['api']}")
-        login = _wait("printed login", lambda: re.search(r"login: user (\S+), password (\S+)", output.text),
-                      START_TIMEOUT, proc, output)  # fmt: skip
+        login = _wait(
+            "printed login",
+            lambda: re.search(r"login: user (\S+), password (\S+)", output.text),
+            START_TIMEOUT,
+            proc,
+            output,
+        )
         generated = work / "airflow" / "simple_auth_manager_passwords.json.generated"
         assert json.loads(generated.read_text()) == {login[1]: login[2]}
 
@@ -209,8 +236,9 @@ def test_standalone_serves_the_dags_runs_a_landing_and_stops_everything_on_ctrl_
         assert tested["status"] is True, tested
 
         # The run of 2025-06-03 covers 2025-06-02 00:00 .. 2025-06-03 00:00: it lands 2025-06-02.
-        run = api.call("POST", "/api/v2/dags/intervals_land_events/dagRuns",
-                       {"logical_date": "2025-06-03T00:00:00Z"})  # fmt: skip
+        run = api.call(
+            "POST", "/api/v2/dags/intervals_land_events/dagRuns", {"logical_date": "2025-06-03T00:00:00Z"}
+        )
         assert run["data_interval_start"] == f"{DAY}T00:00:00Z"
         assert run["data_interval_end"] == "2025-06-03T00:00:00Z"
         path = f"/api/v2/dags/intervals_land_events/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
@@ -254,10 +282,22 @@ def test_standalone_serves_the_dags_runs_a_landing_and_stops_everything_on_ctrl_
 
 def test_standalone_dry_run_prepares_the_home_the_connection_the_dags_and_a_season_plan(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--standalone", "--dry-run", "--events", "1000",
-         "--work", str(tmp_path), "--sandbox-port", str(_free_port())],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            "--standalone",
+            "--dry-run",
+            "--events",
+            "1000",
+            "--work",
+            str(tmp_path),
+            "--sandbox-port",
+            str(_free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     listed = next(line for line in out.splitlines() if "example DAGs:" in line)

@@ -73,10 +73,18 @@ OPERATOR_CASES = [
     ("events-date-us", events(date_from="06-01-2025"), "date_from", "YYYY-MM-DD"),
     ("events-date-time", events(date_to="2025-06-01T00:00:00+00:00"), "date_to", "YYYY-MM-DD"),
     ("events-date-impossible", events(date_to="2025-06-31"), "date_to", "real date"),
-    ("events-datetime-object", events(date_from=dt.datetime(2025, 6, 1, tzinfo=dt.UTC)), "date_from",
-     "not a datetime"),
-    ("events-inverted-window", events(date_from="2025-06-02", date_to="2025-06-01"), "date_to",
-     "on or after date_from"),
+    (
+        "events-datetime-object",
+        events(date_from=dt.datetime(2025, 6, 1, tzinfo=dt.UTC)),
+        "date_from",
+        "not a datetime",
+    ),
+    (
+        "events-inverted-window",
+        events(date_from="2025-06-02", date_to="2025-06-01"),
+        "date_to",
+        "on or after date_from",
+    ),
     ("events-unknown-type", events(event_type="marathon"), "event_type", "race, runClub, timeTrial, other"),
     ("events-type-case", events(event_type="RACE"), "event_type", "case-sensitive"),
     ("events-part-size-zero", events(records_per_part=0), "records_per_part", "from 1 to"),
@@ -93,7 +101,7 @@ OPERATOR_CASES = [
     ("registrations-event-id-none", registrations(event_id=None), "event_id", "non-empty id"),
     ("recurrences-status", recurrences(status="ACTIVE"), "status", "active, paused, archived"),
     ("groups-window", groups(date_from="yesterday"), "date_from", "YYYY-MM-DD"),
-]  # fmt: skip
+]
 
 OUTPUT_PATHS = [
     ("empty", ""),
@@ -121,8 +129,9 @@ def _context():
     return {"ti": types.SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
 
 
-@pytest.mark.parametrize(("make", "argument", "fix"), [c[1:] for c in OPERATOR_CASES],
-                         ids=[c[0] for c in OPERATOR_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "argument", "fix"), [c[1:] for c in OPERATOR_CASES], ids=[c[0] for c in OPERATOR_CASES]
+)
 def test_bad_operator_argument_fails_before_any_request_naming_it(api, make_conn, lake, make, argument, fix):
     make_conn(api)
     with pytest.raises(exc.IntervalsArgumentError) as raised:
@@ -135,8 +144,9 @@ def test_bad_operator_argument_fails_before_any_request_naming_it(api, make_conn
 
 
 @pytest.mark.parametrize("value", [v for _, v in OUTPUT_PATHS], ids=[i for i, _ in OUTPUT_PATHS])
-@pytest.mark.parametrize("make", [events(), registrations(event_id="e1"), groups()],
-                         ids=["events", "registrations", "groups"])  # fmt: skip
+@pytest.mark.parametrize(
+    "make", [events(), registrations(event_id="e1"), groups()], ids=["events", "registrations", "groups"]
+)
 def test_malformed_output_path_fails_before_any_request(api, make_conn, tmp_path, monkeypatch, make, value):
     make_conn(api)
     monkeypatch.chdir(tmp_path)  # a bare path would have landed here
@@ -159,8 +169,9 @@ SENSOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("make", "argument", "fix"), [c[1:] for c in SENSOR_CASES],
-                         ids=[c[0] for c in SENSOR_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "argument", "fix"), [c[1:] for c in SENSOR_CASES], ids=[c[0] for c in SENSOR_CASES]
+)
 @pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
 def test_bad_sensor_argument_fails_before_any_request(api, make_conn, make, argument, fix, deferrable):
     make_conn(api)
@@ -195,8 +206,9 @@ CONNECTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("conn", "error", "words"), [c[1:] for c in CONNECTION_CASES],
-                         ids=[c[0] for c in CONNECTION_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("conn", "error", "words"), [c[1:] for c in CONNECTION_CASES], ids=[c[0] for c in CONNECTION_CASES]
+)
 @pytest.mark.parametrize("task", ["events", "bulk", "sensor"])
 def test_malformed_connection_fails_before_any_request_or_output(
     api, make_conn, lake, conn, error, words, task
@@ -239,10 +251,14 @@ def test_missing_connection_names_the_connection_id(api, lake, task):
 
 @pytest.mark.parametrize(
     ("make", "scope"),
-    [(events(), "read:events"), (registrations(event_id="e1"), "read:participants"),
-     (recurrences(), "read:recurrences"), (groups(), "read:groups")],
+    [
+        (events(), "read:events"),
+        (registrations(event_id="e1"), "read:participants"),
+        (recurrences(), "read:recurrences"),
+        (groups(), "read:groups"),
+    ],
     ids=["events", "registrations", "recurrences", "groups"],
-)  # fmt: skip
+)
 def test_key_lacking_the_scope_fails_at_the_first_request_naming_it_and_lands_nothing(
     api, make_conn, lake, make, scope
 ):
@@ -278,13 +294,21 @@ HOOK_CASES = [
     ("recurrences-limit-bool", lambda h: list(h.iter_recurrences(limit=True)), "limit"),
     ("before-bad", lambda h: h.list_events(before="x y"), "before"),
     ("group-events-type", lambda h: list(h.iter_group_events("g", event_type="race ")), "event_type"),
-    ("group-events-window", lambda h: list(h.iter_group_events("g", date_from="2025-02-02",
-                                                                date_to="2025-02-01")), "date_to"),
+    (
+        "group-events-window",
+        lambda h: list(h.iter_group_events("g", date_from="2025-02-02", date_to="2025-02-01")),
+        "date_to",
+    ),
     ("registrations-after", lambda h: list(h.iter_registrations("e1", after="")), "after"),
     ("registration-body", lambda h: h.register_participant("email=a@b.co"), "registration"),
-    ("registration-status", lambda h: h.register_participant(
-        {"eventRunId": "r1", "email": "a@b.co", "registrationType": "free", "status": "done"}), "status"),
-]  # fmt: skip
+    (
+        "registration-status",
+        lambda h: h.register_participant(
+            {"eventRunId": "r1", "email": "a@b.co", "registrationType": "free", "status": "done"}
+        ),
+        "status",
+    ),
+]
 
 
 @pytest.mark.parametrize(("call", "argument"), [c[1:] for c in HOOK_CASES], ids=[c[0] for c in HOOK_CASES])
@@ -310,10 +334,8 @@ MALFORMED = [
     ("empty-200", LIST, 200, b"", MALFORMED_),
     ("json-list", LIST, 200, b'[{"_id": "e1"}]', MALFORMED_),
     ("no-data", LIST, 200, b'{"items": [], "hasMore": false}', MALFORMED_),
-    ("data-not-list", LIST, 200, b'{"data": {"_id": "e1"}, "hasMore": false}',
-     MALFORMED_),
-    ("item-without-id", LIST, 200, b'{"data": [{"name": "No id"}], "hasMore": false}',
-     MALFORMED_),
+    ("data-not-list", LIST, 200, b'{"data": {"_id": "e1"}, "hasMore": false}', MALFORMED_),
+    ("item-without-id", LIST, 200, b'{"data": [{"name": "No id"}], "hasMore": false}', MALFORMED_),
     ("item-not-object", LIST, 200, b'{"data": ["e1"], "hasMore": false}', MALFORMED_),
     ("truncated-json", LIST, 200, b'{"data": [{"_id": "e1", "na', MALFORMED_),
     ("get-data-list", GET, 200, b'{"data": []}', MALFORMED_),
@@ -322,14 +344,20 @@ MALFORMED = [
     ("post-html", POST, 201, b"<html>Created</html>", MALFORMED_),
     ("error-html-502", LIST, 502, b"<html>502 Bad Gateway</html>", exc.IntervalsServerError),
     ("error-html-401", ORG, 401, b"<html>Unauthorized</html>", exc.IntervalsAuthenticationError),
-    ("error-wrong-shape-422", LIST, 422, b'{"error": "bad", "errors": ["limit"]}',
-     exc.IntervalsValidationError),
+    (
+        "error-wrong-shape-422",
+        LIST,
+        422,
+        b'{"error": "bad", "errors": ["limit"]}',
+        exc.IntervalsValidationError,
+    ),
     ("error-empty-404", GET, 404, b"", exc.IntervalsNotFoundError),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("call", "status", "body", "error"), [c[1:] for c in MALFORMED],
-                         ids=[c[0] for c in MALFORMED])  # fmt: skip
+@pytest.mark.parametrize(
+    ("call", "status", "body", "error"), [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED]
+)
 def test_malformed_response_is_a_typed_error_quoting_status_and_body(canned, call, status, body, error):
     canned.canned = (status, body)
     with pytest.raises(exc.IntervalsError) as raised:
@@ -342,9 +370,11 @@ def test_malformed_response_is_a_typed_error_quoting_status_and_body(canned, cal
     assert canned.hits >= 1
 
 
-@pytest.mark.parametrize(("status", "body"), [(200, b"<html>oops</html>"), (200, b'{"data": [{"x": 1}]}'),
-                                              (200, b'{"data": "none"}')],
-                         ids=["html", "item-without-id", "data-string"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(200, b"<html>oops</html>"), (200, b'{"data": [{"x": 1}]}'), (200, b'{"data": "none"}')],
+    ids=["html", "item-without-id", "data-string"],
+)
 def test_async_hook_and_trigger_report_malformed_responses_typed(canned, status, body):
     canned.canned = (status, body)
 

@@ -128,9 +128,15 @@ def test_no_api_key_or_personal_data_in_any_artefact(
     assert run_dag(reg_dag, dt.datetime(2025, 9, 9, tzinfo=dt.UTC)).state == "success"
     run_id = next(r["_id"] for r in regs)
     runs = [run["_id"] for run in api.store.get_event(event_id)["runs"]]
-    people = [{"eventRunId": runs[0], "email": f"private.person{i}.{uuid.uuid4().hex[:6]}@mail.example",
-               "registrationType": "free", "name": f"Private Person{uuid.uuid4().hex[:6]}"}
-              for i in range(4)]  # fmt: skip
+    people = [
+        {
+            "eventRunId": runs[0],
+            "email": f"private.person{i}.{uuid.uuid4().hex[:6]}@mail.example",
+            "registrationType": "free",
+            "name": f"Private Person{uuid.uuid4().hex[:6]}",
+        }
+        for i in range(4)
+    ]
     people.append(
         {**people[0], "email": f"broken-email-{uuid.uuid4().hex[:8]}"}
     )  # an invalid row: reported, not quoted
@@ -139,8 +145,9 @@ def test_no_api_key_or_personal_data_in_any_artefact(
     plan.write_text("".join(json.dumps(p) + "\n" for p in people))
     bulk_dag = DAG(f"secret_bulk_{uuid.uuid4().hex[:6]}", schedule=None, start_date=dt.datetime(2025, 1, 1))
     with bulk_dag:
-        IntervalsBulkRegisterParticipantsOperator(task_id="register", input_path=f"file://{plan}",
-                                                  skip_invalid=True)  # fmt: skip
+        IntervalsBulkRegisterParticipantsOperator(
+            task_id="register", input_path=f"file://{plan}", skip_invalid=True
+        )
     assert run_dag(bulk_dag, dt.datetime(2025, 9, 9, tzinfo=dt.UTC)).state == "success"
 
     # 3. Failures: a key lacking scopes, and an unknown key, through the hook and an operator.

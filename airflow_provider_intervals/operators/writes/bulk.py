@@ -144,9 +144,16 @@ class IntervalsBulkWriteOperator(BaseOperator):
 
     kind: Kind = EVENT
     template_fields: Sequence[str] = (
-        "input_path", "input_conn_id", "intervals_conn_id", "format", "skip_invalid", "fail_on_row_errors",
-        "idempotency_namespace", "max_requests_per_minute", "checkpoint_rows",
-    )  # fmt: skip
+        "input_path",
+        "input_conn_id",
+        "intervals_conn_id",
+        "format",
+        "skip_invalid",
+        "fail_on_row_errors",
+        "idempotency_namespace",
+        "max_requests_per_minute",
+        "checkpoint_rows",
+    )
     ui_color = "#fdf0e0"
 
     def __init__(
@@ -275,8 +282,12 @@ class IntervalsBulkWriteOperator(BaseOperator):
         try:
             for row in iter_rows(self.kind, settings.path, settings.format, settings.gzipped):
                 if row.body is None:
-                    error = {"type": "IntervalsArgumentError", "status": None, "code": None,
-                             **row.problems[0].to_json()}  # fmt: skip
+                    error = {
+                        "type": "IntervalsArgumentError",
+                        "status": None,
+                        "code": None,
+                        **row.problems[0].to_json(),
+                    }
                     record = {
                         "line": row.line,
                         "key": None,
@@ -291,10 +302,15 @@ class IntervalsBulkWriteOperator(BaseOperator):
                 digest = content_digest(identity.namespace, self.kind, body)
                 occurrence = seen[digest] = seen.get(digest, -1) + 1
                 record = {
-                    "line": row.line, "key": row.body.get(self.kind.key_field), "digest": digest,
-                    "n": occurrence, "idempotency_key": identity.key(row.line, body),
-                    "status": res.EXISTING, "id": known.get(digest, occurrence), "error": None,
-                }  # fmt: skip
+                    "line": row.line,
+                    "key": row.body.get(self.kind.key_field),
+                    "digest": digest,
+                    "n": occurrence,
+                    "idempotency_key": identity.key(row.line, body),
+                    "status": res.EXISTING,
+                    "id": known.get(digest, occurrence),
+                    "error": None,
+                }
                 if record["id"] is None:
                     try:
                         record["id"] = send(row.body, idempotency_key=record["idempotency_key"])

@@ -61,6 +61,13 @@ class RunIdentity:
         :param line: the row's line in a bulk file, ``None`` for a single-row operator.
         :param body: the body as canonical JSON (:func:`.rows.canonical`).
         """
-        parts = (self.namespace, self.dag_id, self.task_id, self.run_id, str(self.map_index),
-                 "" if line is None else str(line), body)  # fmt: skip
+        parts = (
+            self.namespace,
+            self.dag_id,
+            self.task_id,
+            self.run_id,
+            str(self.map_index),
+            "" if line is None else str(line),
+            body,
+        )
         return str(uuid.uuid5(NAMESPACE, "\x1f".join(parts)))

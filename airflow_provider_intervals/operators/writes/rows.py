@@ -101,10 +101,11 @@ def detect_format(path: str, fmt: str | None) -> tuple[str, bool]:
         if stem.endswith(extension):
             return found, gzipped
     raise exc.IntervalsArgumentError(
-        "input_path", path,
+        "input_path",
+        path,
         "cannot tell the format from the name: use .jsonl/.ndjson/.json or .csv (optionally .gz), "
         "or pass format='jsonl' or format='csv'",
-    )  # fmt: skip
+    )
 
 
 def canonical(body: dict[str, Any]) -> str:
