@@ -233,3 +233,28 @@ def forget() -> None:
     with _REGISTRY_LOCK:
         _BUCKETS.clear()
         _PLANS.clear()
+
+
+def book(bucket: TokenBucket, what: str, max_wait: float) -> tuple[float, int]:
+    """Book one request's slot in ``bucket``: return the seconds to wait first and the booking's epoch.
+
+    Both hooks pace through this; they only differ in how they sleep.
+
+    :param what: the request, for the message (``GET /events``).
+    :param max_wait: the longest acceptable wait (``max_rate_limit_wait``); a longer one raises
+        :class:`~airflow_provider_intervals.exceptions.IntervalsRateLimitError`, and nothing is sent.
+    """
+    from airflow_provider_intervals import exceptions as exc
+
+    booked = bucket.book(max_wait=max_wait)
+    if booked is None:
+        ahead = bucket.wait_for_next()
+        raise exc.IntervalsRateLimitError(
+            429,
+            None,
+            f"{what}: the plan's allowance for this key ({bucket.rate.describe()}) has no request "
+            f"left for {ahead:.0f}s, longer than max_rate_limit_wait={max_wait:g}s; "
+            "run later, or raise the connection extra max_rate_limit_wait",
+            retry_after=time.time() + ahead,
+        )
+    return booked

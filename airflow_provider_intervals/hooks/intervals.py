@@ -214,23 +214,10 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     def _pace(self, request: api.Request) -> int | None:
         """Wait for this request's slot in the key's bucket; return the booking's epoch."""
-        bucket = self.bucket
-        if bucket is None:
+        if self.bucket is None:
             return None
         limit = self.settings.retry.max_rate_limit_wait
-        booked = bucket.book(max_wait=limit)
-        if booked is None:
-            ahead = bucket.wait_for_next()
-            raise exc.IntervalsRateLimitError(
-                429,
-                None,
-                f"{request.method} {request.path}: the plan's allowance for this key "
-                f"({bucket.rate.describe()}) has no request left for {ahead:.0f}s, "
-                f"longer than max_rate_limit_wait={limit:g}s; "
-                "run later, or raise the connection extra max_rate_limit_wait",
-                retry_after=time.time() + ahead,
-            )
-        wait, epoch = booked
+        wait, epoch = pacing.book(self.bucket, f"{request.method} {request.path}", limit)
         if wait > 0:
             self._sleep(wait)
         return epoch

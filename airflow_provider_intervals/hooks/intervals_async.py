@@ -123,18 +123,7 @@ class IntervalsAsyncHook(BaseHook):
             raise api.transport_error(request, error, None) from error
 
     async def _pace(self, bucket: pacing.TokenBucket, request: api.Request, limit: float) -> int:
-        booked = bucket.book(max_wait=limit)
-        if booked is None:
-            ahead = bucket.wait_for_next()
-            raise exc.IntervalsRateLimitError(
-                429,
-                None,
-                f"{request.method} {request.path}: the plan's allowance for this key "
-                f"({bucket.rate.describe()}) has no request left for {ahead:.0f}s, "
-                f"longer than max_rate_limit_wait={limit:g}s",
-                retry_after=time.time() + ahead,
-            )
-        wait, epoch = booked
+        wait, epoch = pacing.book(bucket, f"{request.method} {request.path}", limit)
         if wait > 0:
             await asyncio.sleep(wait)
         return epoch
@@ -180,29 +169,18 @@ class IntervalsAsyncHook(BaseHook):
         _, headers, _, _ = await self._configure()
         return aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=1))
 
-    def event_pages(
-        self,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> AsyncIterator[api.Page]:
-        """Yield the pages of ``GET /events``, lazily, on one connection; arguments as the sync hook's.
+    def event_pages(self, *, limit: int | None = None, **filters: Any) -> AsyncIterator[api.Page]:
+        """Yield the pages of ``GET /events``, lazily, on one connection.
 
         The filters are checked now, before any request; the page size defaults to the
         connection's ``page_size``.
+
+        :param filters: as for the sync hook's ``event_pages``: ``event_type``, ``date_from``,
+            ``date_to``, ``after``.
         """
 
         def first(page_size: int) -> api.Request:
-            return api.events_request(
-                event_type=event_type,
-                date_from=date_from,
-                date_to=date_to,
-                limit=page_size if limit is None else limit,
-                after=after,
-            )
+            return api.events_request(**filters, limit=page_size if limit is None else limit)
 
         first(api.DEFAULT_PAGE_SIZE)  # checks the arguments
         return self._pages(first)

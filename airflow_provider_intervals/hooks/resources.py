@@ -64,22 +64,7 @@ class IntervalsResources:
         limit: int | None = None,
         after: str | None = None,
     ) -> Iterator[api.Page]:
-        """Yield the pages of ``GET /events``; arguments as for :meth:`iter_events`."""
-        paging = self._paging(limit, after)
-        return self._pages(
-            api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
-        )
-
-    def iter_events(
-        self,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every event matching the filters, page by page, in API order.
+        """Yield the pages of ``GET /events``; resume with ``after=page.cursor``.
 
         :param event_type: ``race``, ``runClub``, ``timeTrial`` or ``other``.
         :param date_from: first day, inclusive (``YYYY-MM-DD`` or a ``date``).
@@ -87,10 +72,18 @@ class IntervalsResources:
         :param limit: page size (1-100); default from the connection (100).
         :param after: resume after this event ``_id``.
         """
-        pages = self.event_pages(
-            event_type=event_type, date_from=date_from, date_to=date_to, limit=limit, after=after
+        paging = self._paging(limit, after)
+        return self._pages(
+            api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
         )
-        return self._items(pages)
+
+    def iter_events(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Yield every event matching the filters, page by page, in API order.
+
+        :param filters: as for :meth:`event_pages`: ``event_type``, ``date_from``, ``date_to``,
+            ``limit``, ``after``.
+        """
+        return self._items(self.event_pages(**filters))
 
     def list_events(
         self,
@@ -180,36 +173,15 @@ class IntervalsResources:
         """Return one group by slug, or ``None`` if it does not exist and ``missing_ok``."""
         return self._get_data(api.group_request(slug), missing_ok=missing_ok)
 
-    def group_event_pages(
-        self,
-        slug: str,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> Iterator[api.Page]:
-        """Yield the pages of ``GET /groups/{slug}/events``, filtered as :meth:`event_pages`."""
-        paging = self._paging(limit, after)
-        return self._pages(
-            api.group_events_request(
-                slug, event_type=event_type, date_from=date_from, date_to=date_to, **paging
-            )
-        )
+    def group_event_pages(self, slug: str, **filters: Any) -> Iterator[api.Page]:
+        """Yield the pages of ``GET /groups/{slug}/events``.
 
-    def iter_group_events(
-        self,
-        slug: str,
-        *,
-        event_type: str | None = None,
-        date_from: Any = None,
-        date_to: Any = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+        :param slug: the group's slug.
+        :param filters: as for :meth:`event_pages`.
+        """
+        paging = self._paging(filters.pop("limit", None), filters.pop("after", None))
+        return self._pages(api.group_events_request(slug, **filters, **paging))
+
+    def iter_group_events(self, slug: str, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield the events of a group, with the same filters as :meth:`iter_events`."""
-        pages = self.group_event_pages(
-            slug, event_type=event_type, date_from=date_from, date_to=date_to, limit=limit, after=after
-        )
-        return self._items(pages)
+        return self._items(self.group_event_pages(slug, **filters))
