@@ -5,10 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import random
 
 import pytest
 from airflow.sdk import ObjectStoragePath
+from helpers import files, seed_failing_at
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
@@ -69,21 +69,6 @@ def _land(prefix, hooks, streams=None, **kwargs):
     return land(prefix, streams, hooks[:1], resource="events", description={"window": YEAR}, **kwargs)
 
 
-def _files(prefix):
-    root = prefix.path.rstrip("/")
-    return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
-
-
-def _first_failure(seed: int, rate: float) -> int:
-    """Index of the first request the sandbox fails with ``error_rate=rate, seed=seed`` (one draw each)."""
-    rng = random.Random(seed)
-    return next(i for i in range(10_000) if rng.random() < rate)
-
-
-def _seed_failing_at(request_index: int, rate: float = 0.2) -> int:
-    return next(s for s in range(10_000) if _first_failure(s, rate) == request_index)
-
-
 def test_land_equals_store_record_for_record_in_api_order(api, hooks, prefix):
     result = _land(prefix, hooks)
     want = list(api.store.iter_events(**YEAR))
@@ -108,7 +93,7 @@ def test_manifest_describes_parts_with_checksums_and_success_comes_last(api, hoo
         assert gzip.decompress(data).count(b"\n") == part["records"]
     success = json.loads((prefix / SUCCESS).read_bytes())
     assert success["write_id"] == manifest["write_id"] == result.write_id
-    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
 
 
 def test_rerun_gives_identical_bytes_and_replaces_only_its_window(api, hooks, prefix, tmp_path):
@@ -126,7 +111,7 @@ def test_rerun_gives_identical_bytes_and_replaces_only_its_window(api, hooks, pr
     assert second.write_id != first.write_id
     assert [p["sha256"] for p in after["parts"]] == [p["sha256"] for p in before["parts"]]
     assert all(p.startswith(f"w={second.write_id}/") for p in [q["path"] for q in after["parts"]])
-    assert not any(f.startswith(f"w={first.write_id}") for f in _files(prefix))
+    assert not any(f.startswith(f"w={first.write_id}") for f in files(prefix))
     assert (sibling / "keep.txt").read_bytes() == b"another window"
 
 
@@ -137,7 +122,7 @@ def test_publish_removes_stray_files_under_the_window(api, hooks, prefix):
     (prefix / f"{MANIFEST}.old.tmp").write_bytes(b"{}")
     _land(prefix, hooks)
     manifest = read_manifest(prefix)
-    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
 
 
 @pytest.mark.parametrize("records_per_part", [100, 250], ids=["part-per-page", "parts-split-pages"])
@@ -145,7 +130,7 @@ def test_retry_resumes_after_the_last_finished_part(api, make_conn, prefix, reco
     make_conn(api, max_retries=0)
     store = DictStateStore()
     crash_at = 6  # requests 0..5 succeed, request 6 fails and no retry is left
-    api.set_faults(error_rate=0.2, seed=_seed_failing_at(crash_at))
+    api.set_faults(error_rate=0.2, seed=seed_failing_at(crash_at))
     with pytest.raises(exc.IntervalsServerError):
         _land(prefix, [IntervalsHook()], state_store=store, records_per_part=records_per_part)
     saved = store.get(CHECKPOINT_KEY)
@@ -161,16 +146,16 @@ def test_retry_resumes_after_the_last_finished_part(api, make_conn, prefix, reco
     assert result.write_id == saved["write_id"]
     assert api.stats["requests"] == result.requests < full_pages
     assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
-    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
     assert CHECKPOINT_KEY not in store.data  # cleared once published
 
 
 def test_without_a_state_store_a_retry_starts_over_and_leaves_no_orphan(api, make_conn, prefix):
     make_conn(api, max_retries=0)
-    api.set_faults(error_rate=0.2, seed=_seed_failing_at(4))
+    api.set_faults(error_rate=0.2, seed=seed_failing_at(4))
     with pytest.raises(exc.IntervalsServerError):
         _land(prefix, [IntervalsHook()], state_store=None)
-    crashed = _files(prefix)
+    crashed = files(prefix)
     assert crashed
     assert all(f.startswith("w=") for f in crashed)
 
@@ -180,13 +165,13 @@ def test_without_a_state_store_a_retry_starts_over_and_leaves_no_orphan(api, mak
     assert result.resumed_parts == 0
     assert result.requests == -(-api.store.count_events(**YEAR) // 100)  # the whole window again
     assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
-    assert not set(crashed) & set(_files(prefix))
+    assert not set(crashed) & set(files(prefix))
 
 
 def test_checkpoint_from_other_settings_is_ignored(api, make_conn, prefix):
     make_conn(api, max_retries=0)
     store = DictStateStore()
-    api.set_faults(error_rate=0.2, seed=_seed_failing_at(5))
+    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
     with pytest.raises(exc.IntervalsServerError):
         _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
     api.set_faults()
@@ -198,7 +183,7 @@ def test_checkpoint_from_other_settings_is_ignored(api, make_conn, prefix):
 def test_checkpoint_whose_parts_vanished_starts_over(api, make_conn, prefix):
     make_conn(api, max_retries=0)
     store = DictStateStore()
-    api.set_faults(error_rate=0.2, seed=_seed_failing_at(5))
+    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
     with pytest.raises(exc.IntervalsServerError):
         _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
     first = store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"][0]["path"]

@@ -18,7 +18,7 @@ def _day(*args):
     return dt.datetime(*args, tzinfo=UTC)
 
 
-def _context(start, end, logical=None, tz=UTC, run_after=None):
+def _run_context(start, end, logical=None, tz=UTC, run_after=None):
     return {
         "data_interval_start": start,
         "data_interval_end": end,
@@ -31,14 +31,14 @@ def _context(start, end, logical=None, tz=UTC, run_after=None):
 @pytest.mark.parametrize(
     ("context", "window"),
     [
-        (_context(_day(2025, 6, 1), _day(2025, 6, 2)), ("2025-06-01", "2025-06-01")),
-        (_context(_day(2025, 6, 1), _day(2025, 6, 8)), ("2025-06-01", "2025-06-07")),
-        (_context(_day(2025, 6, 1, 10), _day(2025, 6, 1, 11)), ("2025-06-01", "2025-06-01")),
-        (_context(*[_day(2025, 6, 2)] * 3), ("2025-06-02", "2025-06-02")),
-        (_context(None, None, run_after=_day(2025, 6, 3, 5)), ("2025-06-03", "2025-06-03")),
+        (_run_context(_day(2025, 6, 1), _day(2025, 6, 2)), ("2025-06-01", "2025-06-01")),
+        (_run_context(_day(2025, 6, 1), _day(2025, 6, 8)), ("2025-06-01", "2025-06-07")),
+        (_run_context(_day(2025, 6, 1, 10), _day(2025, 6, 1, 11)), ("2025-06-01", "2025-06-01")),
+        (_run_context(*[_day(2025, 6, 2)] * 3), ("2025-06-02", "2025-06-02")),
+        (_run_context(None, None, run_after=_day(2025, 6, 3, 5)), ("2025-06-03", "2025-06-03")),
         # A DAG in New York: midnight there is 04:00 UTC; the window is New York's day.
         (
-            _context(_day(2025, 6, 1, 4), _day(2025, 6, 2, 4), tz=ZoneInfo("America/New_York")),
+            _run_context(_day(2025, 6, 1, 4), _day(2025, 6, 2, 4), tz=ZoneInfo("America/New_York")),
             ("2025-06-01", "2025-06-01"),
         ),
     ],
@@ -50,7 +50,7 @@ def test_default_window(context, window):
 
 
 def test_templated_end_overrides_one_side_and_is_checked():
-    context = _context(_day(2025, 6, 1), _day(2025, 6, 2))
+    context = _run_context(_day(2025, 6, 1), _day(2025, 6, 2))
     assert resolve_window(context, "2025-05-01\n", None) == Window("2025-05-01", "2025-06-01")
     with pytest.raises(
         exc.IntervalsArgumentError, match=r"date_to='2025-06-01'.*on or after date_from='2025-06-05'"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import math
 import threading
@@ -22,6 +21,7 @@ import uuid
 
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
+from helpers import files, task_context, utc
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
@@ -70,10 +70,6 @@ FAULTS = {
 SPIKY = {"latency-spikes", "all", "all-short"}
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
-
-
 @contextlib.contextmanager
 def latency_spikes(sb, every: int = 15, seconds: float = 0.8):
     """Make requests slower than the timeout for ``seconds``: at the start, then every ``every`` requests.
@@ -118,13 +114,6 @@ def _pages(count: int, limit: int = PAGE) -> int:
     return max(1, math.ceil(count / limit))
 
 
-def _files(prefix: ObjectStoragePath) -> list[str]:
-    root = prefix.path.rstrip("/")
-    if not prefix.exists():
-        return []
-    return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
-
-
 def _expected(store, window, pieces):
     return [e for sub in Window(**window).split(pieces) for e in store.iter_events(**sub.__dict__)]
 
@@ -152,7 +141,7 @@ def test_events_operator_lands_exactly_the_window_under_faults(
     got = list(iter_records(prefix, verify=True))
     assert got == want  # every record, once, in API order
     assert len({r["_id"] for r in got}) == len(got) == summary["records"]
-    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
     retries = stats["requests"] - summary["requests"]
     if kind in SPIKY:
         assert retries >= stats["faults_injected"] + 1  # at least one timeout, retried
@@ -279,13 +268,6 @@ def _bulk_file(tmp_path, count: int, tag: str) -> ObjectStoragePath:
     return path
 
 
-def _context(run_id: str = "manual__chaos", try_number: int = 1):
-    ti = types.SimpleNamespace(
-        dag_id="chaos", task_id="bulk", run_id=run_id, map_index=-1, try_number=try_number
-    )
-    return {"ti": ti}
-
-
 def _created(store, tag: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for event in store.iter_events():
@@ -307,7 +289,7 @@ def test_bulk_write_creates_every_row_exactly_once_under_faults(api, make_conn, 
     path = _bulk_file(tmp_path, rows, tag)
     op = IntervalsBulkCreateEventsOperator(task_id="bulk", input_path=str(path))
     with chaos(api, kind):
-        summary = op.execute(_context())
+        summary = op.execute(task_context("chaos", "bulk", "manual__chaos"))
     stats = api.stats
     created = _created(api.store, tag)
     results = _results(path)
@@ -407,7 +389,7 @@ def test_faults_outlasting_retries_fail_typed_and_publish_nothing(
     assert {name: (old_prefix / name).read_bytes() for name in before} == before
     assert list(iter_records(old_prefix, verify=True)) == list(api.store.iter_events(**YEAR))
     new_prefix = ObjectStoragePath(str(old_prefix).replace("/old/", "/new/"))
-    leftovers = _files(new_prefix)
+    leftovers = files(new_prefix)
     assert MANIFEST not in leftovers
     assert SUCCESS not in leftovers
     if kind != "latency":
@@ -417,7 +399,7 @@ def test_faults_outlasting_retries_fail_typed_and_publish_nothing(
     again = _land(tmp_path, "new").execute({})
     assert list(iter_records(new_prefix, verify=True)) == list(api.store.iter_events(**YEAR))
     parts = [p["path"] for p in read_manifest(new_prefix)["parts"]]
-    assert _files(new_prefix) == sorted([MANIFEST, SUCCESS, *parts])
+    assert files(new_prefix) == sorted([MANIFEST, SUCCESS, *parts])
     chaos_report(
         faults_injected=stats["faults_injected"],
         retries=2 * retries,
@@ -436,12 +418,12 @@ def test_bulk_write_failing_midway_then_retried_creates_each_row_once(api, make_
     api.set_faults(**faults, seed=_seed_failing_run(faults, FAIL_AT + 4, 3))
     op = IntervalsBulkCreateEventsOperator(task_id="bulk", input_path=str(path), checkpoint_rows=3)
     with pytest.raises(exc.IntervalsServerError, match="503"):
-        op.execute(_context(try_number=1))
+        op.execute(task_context("chaos", "bulk", "manual__chaos", try_number=1))
     stats = api.stats
     api.set_faults()
     assert len(_created(api.store, tag)) == FAIL_AT + 4  # the rows before the failure exist
     retry = IntervalsBulkCreateEventsOperator(task_id="bulk", input_path=str(path), checkpoint_rows=3)
-    summary = retry.execute(_context(try_number=2))
+    summary = retry.execute(task_context("chaos", "bulk", "manual__chaos", try_number=2))
     created = _created(api.store, tag)
     assert len(created) == rows
     assert all(len(ids) == 1 for ids in created.values())

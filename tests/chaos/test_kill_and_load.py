@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import ObjectStoragePath
+from helpers import files
 
 from airflow_provider_intervals.sandbox import Store
 from airflow_provider_intervals.sandbox.process import SandboxProcess
@@ -70,11 +71,6 @@ def _result(process: subprocess.Popen, timeout: float = 600) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def _files(prefix: ObjectStoragePath) -> list[str]:
-    root = prefix.path.rstrip("/")
-    return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root)) if prefix.exists() else []
-
-
 def _digest(records) -> tuple[int, str, int]:
     """Count, a digest of the ids in order, and the number of distinct ids, streaming."""
     sha, ids, count = hashlib.sha256(), set(), 0
@@ -101,14 +97,14 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
         victim = _runner(spec, env, start_new_session=True)
         # Kill once at least three parts are finished and before the window is published.
         deadline = time.monotonic() + 300
-        while len([f for f in _files(prefix) if f.endswith(".jsonl.gz")]) < 4:
+        while len([f for f in files(prefix) if f.endswith(".jsonl.gz")]) < 4:
             assert victim.poll() is None, victim.stdout.read()[-3000:]
             assert time.monotonic() < deadline, "the task wrote no parts"
             time.sleep(0.05)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
         killed_requests = sb.control("stats")["requests"]
-        left = _files(prefix)
+        left = files(prefix)
         assert victim.returncode == -signal.SIGKILL
         assert MANIFEST not in left
         assert SUCCESS not in left
@@ -135,7 +131,7 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
     assert records == want
     assert len({r["_id"] for r in records}) == events
     parts = [p["path"] for p in read_manifest(prefix)["parts"]]
-    assert _files(prefix) == sorted([MANIFEST, SUCCESS, *parts])  # the killed try's parts are gone
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *parts])  # the killed try's parts are gone
     chaos_report(
         killed_after_requests=killed_requests,
         parts_before_kill=len(left),

@@ -21,10 +21,6 @@ ACCESS_KEY, SECRET_KEY = "intervals-test", "intervals-test-secret"
 UTC = dt.UTC
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
-
-
 # ----------------------------------------------------------------------------- S3
 
 

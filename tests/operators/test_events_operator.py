@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 import uuid
 
 import pytest
 from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath
+from helpers import files, seed_failing_at, utc
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
 from airflow_provider_intervals.windows import Window
-
-
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
-
 
 MONTH = {"date_from": "2025-05-01", "date_to": "2025-06-30"}
 YEAR = {"date_from": "2025-01-01", "date_to": "2025-12-31"}
@@ -31,10 +26,10 @@ def _dag(schedule=None, **op_kwargs):
     return dag
 
 
-def _files(manifest_url, conn_id=None):
+def _landed(manifest_url, conn_id=None):
+    """The window's prefix and every file under it."""
     prefix = ObjectStoragePath(manifest_url, conn_id=conn_id).parent
-    root = prefix.path.rstrip("/")
-    return prefix, sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
+    return prefix, files(prefix)
 
 
 def _expected(store, window, pieces):
@@ -54,10 +49,10 @@ def test_lands_the_window_record_for_record(api, make_conn, run_dag, landing_zon
     want = _expected(api.store, MONTH, concurrency)
     assert summary["records"] == len(want) > 150
     assert (summary["date_from"], summary["date_to"]) == (MONTH["date_from"], MONTH["date_to"])
-    prefix, files = _files(summary["manifest"], conn_id)
+    prefix, landed = _landed(summary["manifest"], conn_id)
     assert list(iter_records(prefix, verify=True)) == want
     manifest = read_manifest(prefix)
-    assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+    assert landed == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
     assert "/events/type=all/date_from=2025-05-01/date_to=2025-06-30" in summary["prefix"]
     assert set(summary) == {
         "manifest",
@@ -78,28 +73,20 @@ def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_d
     first = run_dag(dag, utc(2025, 7, 1)).xcom("land")
     before = read_manifest(ObjectStoragePath(first["manifest"], conn_id=conn_id))
     second = run_dag(dag, utc(2025, 7, 1)).xcom("land")
-    prefix, files = _files(second["manifest"], conn_id)
+    prefix, landed = _landed(second["manifest"], conn_id)
     after = read_manifest(prefix)
     assert second["manifest"] == first["manifest"]
     assert after["write_id"] != before["write_id"]
     assert [p["sha256"] for p in after["parts"]] == [p["sha256"] for p in before["parts"]]
-    assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in after["parts"])])
+    assert landed == sorted([MANIFEST, SUCCESS, *(p["path"] for p in after["parts"])])
     assert list(iter_records(prefix)) == _expected(api.store, MONTH, 2)
-
-
-def _seed_failing_at(request_index: int, rate: float = 0.2) -> int:
-    def first_failure(seed):
-        rng = random.Random(seed)
-        return next(i for i in range(10_000) if rng.random() < rate)
-
-    return next(s for s in range(10_000) if first_failure(s) == request_index)
 
 
 def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_conn, run_dag, tmp_path):
     """Faults outlast the hook's retry budget after 5 pages; the task's retry resumes there."""
     make_conn(api, max_retries=0)
     crash_at = 5
-    api.set_faults(error_rate=0.2, seed=_seed_failing_at(crash_at))
+    api.set_faults(error_rate=0.2, seed=seed_failing_at(crash_at))
     dag = _dag(
         output_path=f"file://{tmp_path}/lake",
         records_per_part=100,
@@ -117,10 +104,10 @@ def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_con
     assert summary["resumed_parts"] == crash_at
     assert summary["requests"] == full_pages - crash_at  # the retry asked only for what was missing
     assert api.stats["requests"] == crash_at + 1 + summary["requests"]
-    prefix, files = _files(summary["manifest"])
+    prefix, landed = _landed(summary["manifest"])
     manifest = read_manifest(prefix)
     assert manifest["api_requests"] == full_pages
-    assert files == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
+    assert landed == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
     assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
 
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
+from helpers import utc
 
 from airflow_provider_intervals.operators.events import IntervalsGroupEventsOperator
 from airflow_provider_intervals.operators.groups import IntervalsGroupsOperator
 from airflow_provider_intervals.operators.recurrences import IntervalsRecurrencesOperator
 from airflow_provider_intervals.operators.registrations import IntervalsRegistrationsOperator
 from airflow_provider_intervals.storage import iter_records, read_manifest
-
-
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
 def _event_with_registrations(store):

@@ -5,16 +5,26 @@ Every test checks the sandbox's own store afterwards: what exists there is the t
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
-import random
-import types
 import uuid
 
 import pytest
-from airflow.sdk import DAG, ObjectStoragePath
+from airflow.sdk import ObjectStoragePath
+from helpers import (
+    created_registrations,
+    event_rows,
+    events_with_prefix,
+    read_lines,
+    registration_rows,
+    seed_failing_at,
+    seeded_runs,
+    task_context,
+    utc,
+    write_csv,
+    write_dag,
+    write_jsonl,
+)
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.writes import (
@@ -28,117 +38,7 @@ from airflow_provider_intervals.operators.writes import (
 from airflow_provider_intervals.operators.writes.kinds import REGISTRATION
 from airflow_provider_intervals.operators.writes.rows import canonical, content_digest
 
-
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
-
-
 DAY = utc(2025, 6, 10)
-
-
-def _dag(operator, params=None, dag_kwargs=None, **op_kwargs):
-    """A one-task DAG with a unique id (each test gets its own runs, keys and task state)."""
-    dag = DAG(
-        f"write_{uuid.uuid4().hex[:8]}",
-        schedule=None,
-        start_date=utc(2024, 1, 1),
-        params=params or {},
-        **(dag_kwargs or {}),
-    )
-    with dag:
-        operator(task_id="write", **op_kwargs)
-    return dag
-
-
-def _context(task_id="write", run_id="manual__test"):
-    """The part of a task context the operators read, for calling ``execute`` directly."""
-    ti = types.SimpleNamespace(dag_id="direct", task_id=task_id, run_id=run_id, map_index=-1, try_number=1)
-    return {"ti": ti}
-
-
-def _runs(store, count):
-    """``count`` event-run ids of seeded events (created events have no runs)."""
-    runs = []
-    for event_id in store.event_ids_sample(200):
-        runs += [run["_id"] for run in store.get_event(event_id)["runs"]]
-        if len(runs) >= count:
-            return runs[:count]
-    raise AssertionError("not enough seeded runs")
-
-
-def _registration_rows(store, count, tag):
-    runs = _runs(store, 25)
-    return [
-        {
-            "eventRunId": runs[i % len(runs)],
-            "email": f"runner{i}.{tag}@bulk.example",
-            "registrationType": "paid" if i % 3 else "free",
-            "name": f"Runner {i}",
-        }
-        for i in range(count)
-    ]
-
-
-def _event_rows(count, tag):
-    return [
-        {
-            "name": f"Bulk {tag} {i}",
-            "slug": f"bulk-{tag}-{i}",
-            "type": "race",
-            "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
-            "startTime": "08:00",
-        }
-        for i in range(count)
-    ]
-
-
-def _write_jsonl(path: ObjectStoragePath, rows) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        out.write("".join(json.dumps(r) + "\n" for r in rows).encode())
-    return str(path)
-
-
-def _write_csv(path: ObjectStoragePath, rows, columns=None) -> str:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns or list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        out.write(text.getvalue().encode())
-    return str(path)
-
-
-def _lines(path: ObjectStoragePath):
-    with path.open("rb") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
-
-
-def _created_registrations(store, rows):
-    """How many registrations exist in the sandbox per email of ``rows``."""
-    emails = {r["email"] for r in rows}
-    events = {store.run_event_index(r["eventRunId"]) for r in rows}
-    found: dict[str, int] = {}
-    for i in events:
-        for reg in store.registrations(i):
-            if reg["email"] in emails:
-                found[reg["email"]] = found.get(reg["email"], 0) + 1
-    return found
-
-
-def _events_with_prefix(store, prefix):
-    return [e for e in store.iter_events() if e["slug"].startswith(prefix)]
-
-
-def _seed_dropping_at(request_index: int, rate: float) -> int:
-    """A fault seed whose first dropped response is request ``request_index`` (0-based)."""
-
-    def first_drop(seed):
-        rng = random.Random(seed)
-        return next(i for i in range(10_000) if rng.random() < rate)
-
-    return next(s for s in range(10_000) if first_drop(s) == request_index)
 
 
 # ----------------------------------------------------------------------------- single rows
@@ -157,7 +57,7 @@ def test_create_event_renders_templates_and_a_retry_replays_the_lost_answer(api,
         "address": '{"city": "{{ params.city }}"}',
     }
     api.set_faults(drop_rate=1.0)
-    dag = _dag(
+    dag = write_dag(
         IntervalsCreateEventOperator,
         params={"tag": tag, "lat": "41.88", "city": "Chicago"},
         event=event,
@@ -173,22 +73,22 @@ def test_create_event_renders_templates_and_a_retry_replays_the_lost_answer(api,
     created = api.store.get_event(event_id)["event"]
     assert created["slug"] == f"lakefront-{tag}-2025-06-10"
     assert (created["date"], created["lat"], created["address"]) == ("2025-06-10", 41.88, {"city": "Chicago"})
-    assert [e["_id"] for e in _events_with_prefix(api.store, f"lakefront-{tag}")] == [event_id]
+    assert [e["_id"] for e in events_with_prefix(api.store, f"lakefront-{tag}")] == [event_id]
     # A new DAG run is a new write: its key differs, and the API refuses the slug twice.
     assert run_dag(dag, DAY).state == "failed"
-    assert [e["_id"] for e in _events_with_prefix(api.store, f"lakefront-{tag}")] == [event_id]
+    assert [e["_id"] for e in events_with_prefix(api.store, f"lakefront-{tag}")] == [event_id]
 
 
 def test_register_participant_returns_only_the_new_id(api, make_conn, run_dag):
     make_conn(api)
-    run_id = _runs(api.store, 1)[0]
+    run_id = seeded_runs(api.store, 1)[0]
     email = f"solo.{uuid.uuid4().hex[:6]}@bulk.example"
     registration = {
         "eventRunId": "{{ params.run }}",
         "email": "{{ params.email }}",
         "registrationType": "free",
     }
-    dag = _dag(
+    dag = write_dag(
         IntervalsRegisterParticipantOperator,
         params={"run": run_id, "email": email},
         registration=registration,
@@ -249,11 +149,11 @@ def test_single_bad_body_fails_before_any_request(
     api, make_conn, run_dag, operator, argument, body, field, hidden
 ):
     make_conn(api)
-    dag = _dag(operator, **{argument: body})
+    dag = write_dag(operator, **{argument: body})
     assert run_dag(dag, DAY).state == "failed"
     assert api.stats["requests"] == 0
     with pytest.raises(exc.IntervalsArgumentError) as raised:
-        dag.task_dict["write"].execute(_context())
+        dag.task_dict["write"].execute(task_context())
     assert raised.value.argument == field
     assert f"Invalid {field}=" in str(raised.value)
     if hidden:
@@ -267,7 +167,7 @@ def test_single_event_with_a_taken_slug_is_a_conflict_naming_the_slug(api, make_
         task_id="write", event={"name": "Again", "slug": taken, "type": "race", "date": "2025-06-10"}
     )
     with pytest.raises(exc.IntervalsConflictError) as raised:
-        op.execute(_context())
+        op.execute(task_context())
     assert raised.value.field == "slug"
     assert f"slug {taken!r}" in str(raised.value)
     assert "already taken" in str(raised.value)
@@ -281,10 +181,10 @@ def test_bulk_registrations_with_dropped_responses_and_500s_create_each_row_once
     api, make_conn, run_dag, tmp_path
 ):
     make_conn(api)
-    rows = _registration_rows(api.store, 2000, uuid.uuid4().hex[:6])
-    path = _write_csv(ObjectStoragePath(f"file://{tmp_path}/exports/participants.csv"), rows)
+    rows = registration_rows(api.store, 2000, uuid.uuid4().hex[:6])
+    path = write_csv(ObjectStoragePath(f"file://{tmp_path}/exports/participants.csv"), rows)
     api.set_faults(drop_rate=0.03, error_rate=0.05, error_statuses=(500, 503), seed=11)
-    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path, checkpoint_rows=300)
+    dag = write_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path, checkpoint_rows=300)
     run = run_dag(dag, DAY)
     assert run.state == "success"
     summary = run.xcom("write")
@@ -301,10 +201,10 @@ def test_bulk_registrations_with_dropped_responses_and_500s_create_each_row_once
     assert stats["dropped"] > 20
     assert stats["by_status"].get(500, 0) + stats["by_status"].get(503, 0) > 20
     assert stats["idempotent_replays"] == stats["dropped"]  # every lost response was replayed, not re-created
-    found = _created_registrations(api.store, rows)
+    found = created_registrations(api.store, rows)
     assert len(found) == 2000
     assert set(found.values()) == {1}
-    results = _lines(ObjectStoragePath(summary["results"]))
+    results = read_lines(ObjectStoragePath(summary["results"]))
     assert [r["line"] for r in results] == list(range(2, 2002))
     assert {r["status"] for r in results} == {"created"}
     assert len({r["id"] for r in results}) == 2000
@@ -315,15 +215,15 @@ def test_bulk_registrations_with_dropped_responses_and_500s_create_each_row_once
 def test_bulk_events_jsonl_with_faults_create_each_slug_once(api, make_conn, run_dag, tmp_path):
     make_conn(api)
     tag = uuid.uuid4().hex[:6]
-    rows = _event_rows(300, tag)
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/plans/season.jsonl"), rows)
+    rows = event_rows(300, tag)
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/plans/season.jsonl"), rows)
     api.set_faults(drop_rate=0.05, error_rate=0.05, seed=3)
-    run = run_dag(_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
+    run = run_dag(write_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
     assert run.state == "success"
     assert run.xcom("write")["created"] == 300
-    slugs = [e["slug"] for e in _events_with_prefix(api.store, f"bulk-{tag}-")]
+    slugs = [e["slug"] for e in events_with_prefix(api.store, f"bulk-{tag}-")]
     assert sorted(slugs) == sorted(r["slug"] for r in rows)
-    by_slug = {r["key"]: r["id"] for r in _lines(ObjectStoragePath(path + ".results.jsonl"))}
+    by_slug = {r["key"]: r["id"] for r in read_lines(ObjectStoragePath(path + ".results.jsonl"))}
     assert all(api.store.get_event(by_slug[r["slug"]])["event"]["name"] == r["name"] for r in rows)
 
 
@@ -332,10 +232,10 @@ def test_task_retry_after_faults_outlast_the_retry_budget_creates_nothing_twice(
 ):
     """Try 1 dies on the 41st request (created, response lost); try 2 skips 40 and replays 1."""
     make_conn(api, max_retries=0)
-    rows = _registration_rows(api.store, 300, uuid.uuid4().hex[:6])
-    path = _write_csv(ObjectStoragePath(f"file://{tmp_path}/participants.csv"), rows)
-    api.set_faults(drop_rate=0.05, seed=_seed_dropping_at(40, 0.05))
-    dag = _dag(
+    rows = registration_rows(api.store, 300, uuid.uuid4().hex[:6])
+    path = write_csv(ObjectStoragePath(f"file://{tmp_path}/participants.csv"), rows)
+    api.set_faults(drop_rate=0.05, seed=seed_failing_at(40, 0.05))
+    dag = write_dag(
         IntervalsBulkRegisterParticipantsOperator,
         input_path=path,
         retries=1,
@@ -352,51 +252,51 @@ def test_task_retry_after_faults_outlast_the_retry_budget_creates_nothing_twice(
     log = "".join(capfd.readouterr())  # the task logs, as the worker writes them
     assert "300/300 rows done, 260 created, 40 existing (skipped), 0 failed" in log
     assert "@bulk.example" not in log  # progress, never the rows
-    found = _created_registrations(api.store, rows)
+    found = created_registrations(api.store, rows)
     assert len(found) == 300
     assert set(found.values()) == {1}
 
 
 def test_rerun_in_a_new_dag_run_creates_nothing_new(api, make_conn, run_dag, tmp_path):
     make_conn(api)
-    rows = _registration_rows(api.store, 120, uuid.uuid4().hex[:6])
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/participants.jsonl"), rows)
-    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path)
+    rows = registration_rows(api.store, 120, uuid.uuid4().hex[:6])
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/participants.jsonl"), rows)
+    dag = write_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path)
     first = run_dag(dag, DAY).xcom("write")
-    ids = {r["line"]: r["id"] for r in _lines(ObjectStoragePath(first["results"]))}
+    ids = {r["line"]: r["id"] for r in read_lines(ObjectStoragePath(first["results"]))}
     api.reset_stats()
     rerun = run_dag(dag, DAY + dt.timedelta(days=1))  # another run: other keys, same results file
     assert rerun.state == "success"
     summary = rerun.xcom("write")
     assert (summary["created"], summary["existing"]) == (0, 120)
     assert api.stats["requests"] == 0
-    assert {r["line"]: r["id"] for r in _lines(ObjectStoragePath(summary["results"]))} == ids
-    assert set(_created_registrations(api.store, rows).values()) == {1}
+    assert {r["line"]: r["id"] for r in read_lines(ObjectStoragePath(summary["results"]))} == ids
+    assert set(created_registrations(api.store, rows).values()) == {1}
 
 
 def test_a_new_idempotency_namespace_creates_again_on_purpose(api, make_conn, run_dag, tmp_path):
     make_conn(api)
-    rows = _registration_rows(api.store, 30, uuid.uuid4().hex[:6])
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/participants.jsonl"), rows)
-    run_dag(_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
-    again = _dag(
+    rows = registration_rows(api.store, 30, uuid.uuid4().hex[:6])
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/participants.jsonl"), rows)
+    run_dag(write_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
+    again = write_dag(
         IntervalsBulkRegisterParticipantsOperator, input_path=path, idempotency_namespace="2025-reload"
     )
     assert run_dag(again, DAY).xcom("write")["created"] == 30
-    assert set(_created_registrations(api.store, rows).values()) == {2}
+    assert set(created_registrations(api.store, rows).values()) == {2}
 
 
 def test_identical_rows_are_distinct_rows(api, make_conn, run_dag, tmp_path):
     """Two identical lines are two registrations; a rerun matches each to its own id."""
     make_conn(api)
-    row = _registration_rows(api.store, 1, uuid.uuid4().hex[:6])[0]
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/twice.jsonl"), [row, row])
-    dag = _dag(IntervalsBulkRegisterParticipantsOperator, input_path=path)
-    first = _lines(ObjectStoragePath(run_dag(dag, DAY).xcom("write")["results"]))
-    second = _lines(ObjectStoragePath(run_dag(dag, utc(2025, 6, 11)).xcom("write")["results"]))
+    row = registration_rows(api.store, 1, uuid.uuid4().hex[:6])[0]
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/twice.jsonl"), [row, row])
+    dag = write_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path)
+    first = read_lines(ObjectStoragePath(run_dag(dag, DAY).xcom("write")["results"]))
+    second = read_lines(ObjectStoragePath(run_dag(dag, utc(2025, 6, 11)).xcom("write")["results"]))
     assert [r["n"] for r in first] == [0, 1]
     assert [r["id"] for r in second] == [r["id"] for r in first]
-    assert _created_registrations(api.store, [row]) == {row["email"]: 2}
+    assert created_registrations(api.store, [row]) == {row["email"]: 2}
 
 
 def test_checkpoints_of_a_try_that_died_are_skipped_then_folded_into_the_results(
@@ -404,8 +304,8 @@ def test_checkpoints_of_a_try_that_died_are_skipped_then_folded_into_the_results
 ):
     """A worker killed mid-load leaves only checkpoint objects; the next try skips what they record."""
     make_conn(api)
-    rows = _registration_rows(api.store, 40, uuid.uuid4().hex[:6])
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
+    rows = registration_rows(api.store, 40, uuid.uuid4().hex[:6])
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
     parts = tmp_path / "people.jsonl.results.parts"
     parts.mkdir()
     dead = [
@@ -419,20 +319,20 @@ def test_checkpoints_of_a_try_that_died_are_skipped_then_folded_into_the_results
         for i, r in enumerate(rows[:15])
     ]
     (parts / "try1-dead-00000.jsonl").write_text("".join(json.dumps(d) + "\n" for d in dead))
-    run = run_dag(_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
+    run = run_dag(write_dag(IntervalsBulkRegisterParticipantsOperator, input_path=path), DAY)
     summary = run.xcom("write")
     assert (summary["existing"], summary["created"]) == (15, 25)
     assert api.stats["requests"] == 25
-    results = _lines(ObjectStoragePath(summary["results"]))
+    results = read_lines(ObjectStoragePath(summary["results"]))
     assert [r["id"] for r in results[:15]] == [f"pdead{i}" for i in range(15)]
     assert not parts.exists()
 
 
 def test_an_explicit_idempotency_key_makes_a_single_write_once_across_runs(api, make_conn, run_dag):
     make_conn(api)
-    run_id = _runs(api.store, 1)[0]
+    run_id = seeded_runs(api.store, 1)[0]
     email = f"keyed.{uuid.uuid4().hex[:6]}@bulk.example"
-    dag = _dag(
+    dag = write_dag(
         IntervalsRegisterParticipantOperator,
         params={"order": uuid.uuid4().hex},
         registration={"eventRunId": run_id, "email": email, "registrationType": "paid"},
@@ -440,7 +340,7 @@ def test_an_explicit_idempotency_key_makes_a_single_write_once_across_runs(api, 
     )
     first, second = run_dag(dag, DAY), run_dag(dag, utc(2025, 6, 11))
     assert second.xcom("write") == first.xcom("write")
-    assert _created_registrations(api.store, [{"eventRunId": run_id, "email": email}]) == {email: 1}
+    assert created_registrations(api.store, [{"eventRunId": run_id, "email": email}]) == {email: 1}
 
 
 # ----------------------------------------------------------------------------- bulk: bad rows
@@ -464,12 +364,12 @@ def test_bad_rows_fail_before_any_request_with_every_line_reported(api, make_con
     make_conn(api)
     tag = uuid.uuid4().hex[:6]
     (tmp_path / "season.csv").write_text(BAD_CSV.format(tag=tag))
-    dag = _dag(IntervalsBulkCreateEventsOperator, input_path=f"file://{tmp_path}/season.csv")
+    dag = write_dag(IntervalsBulkCreateEventsOperator, input_path=f"file://{tmp_path}/season.csv")
     assert run_dag(dag, DAY).state == "failed"
     assert api.stats["requests"] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["season.csv"]  # no results, no rejects
     with pytest.raises(IntervalsInvalidRowsError) as raised:
-        dag.task_dict["write"].execute(_context())
+        dag.task_dict["write"].execute(task_context())
     assert [(p.line, p.field) for p in raised.value.problems] == BAD_LINES
     assert (raised.value.bad_rows, raised.value.rows) == (6, 8)
     for line, field in BAD_LINES:
@@ -486,10 +386,10 @@ def test_bad_registration_rows_never_show_personal_data(api, make_conn, tmp_path
         {"eventRunId": "r1", "email": "ok@example.com", "registrationType": "gold", "notes": 7},
         {"eventRunId": "r1", "email": "ok@example.com", "registrationType": "free", "phone": "+1 555 0100"},
     ]
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
     op = IntervalsBulkRegisterParticipantsOperator(task_id="write", input_path=path)
     with pytest.raises(IntervalsInvalidRowsError) as raised:
-        op.execute(_context())
+        op.execute(task_context())
     problems = [(p.line, p.field) for p in raised.value.problems]
     assert problems == [(1, "email"), (1, "name"), (2, "registrationType"), (2, "notes"), (3, "phone")]
     assert "jane.doe" not in str(raised.value)
@@ -506,7 +406,7 @@ def test_skip_invalid_writes_the_rejects_and_sends_the_rest(api, make_conn, run_
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as out:
         out.write(BAD_CSV.format(tag=tag).encode())
-    dag = _dag(
+    dag = write_dag(
         IntervalsBulkCreateEventsOperator,
         input_path=f"{root}/plans/season.csv",
         input_conn_id=conn_id,
@@ -516,10 +416,10 @@ def test_skip_invalid_writes_the_rejects_and_sends_the_rest(api, make_conn, run_
     assert run.state == "success"
     summary = run.xcom("write")
     assert (summary["rows"], summary["created"], summary["rejected"], summary["failed"]) == (8, 2, 6, 0)
-    rejects = _lines(ObjectStoragePath(summary["rejects"], conn_id=conn_id))
+    rejects = read_lines(ObjectStoragePath(summary["rejects"], conn_id=conn_id))
     assert [(r["line"], r["errors"][0]["field"]) for r in rejects] == BAD_LINES
     assert rejects[0]["row"]["date"] == "01/02/2026"  # the row as read, to fix and reload
-    results = _lines(ObjectStoragePath(summary["results"], conn_id=conn_id))
+    results = read_lines(ObjectStoragePath(summary["results"], conn_id=conn_id))
     assert [(r["line"], r["status"]) for r in results] == [
         (2, "created"),
         (3, "rejected"),
@@ -530,11 +430,11 @@ def test_skip_invalid_writes_the_rejects_and_sends_the_rest(api, make_conn, run_
         (8, "rejected"),
         (9, "rejected"),
     ]
-    assert sorted(e["slug"] for e in _events_with_prefix(api.store, f"good-{tag}")) == [
+    assert sorted(e["slug"] for e in events_with_prefix(api.store, f"good-{tag}")) == [
         f"good-{tag}-1",
         f"good-{tag}-2",
     ]
-    assert not _events_with_prefix(api.store, f"bad-{tag}")
+    assert not events_with_prefix(api.store, f"bad-{tag}")
 
 
 def test_csv_cells_follow_the_documented_rules(api, make_conn, run_dag, tmp_path):
@@ -548,9 +448,9 @@ def test_csv_cells_follow_the_documented_rules(api, make_conn, run_dag, tmp_path
             f"Plain,plain-{tag},other,2026-03-03\n"
         ).encode()
     )
-    run = run_dag(_dag(IntervalsBulkCreateEventsOperator, input_path=f"file://{tmp_path}/plan.csv"), DAY)
+    run = run_dag(write_dag(IntervalsBulkCreateEventsOperator, input_path=f"file://{tmp_path}/plan.csv"), DAY)
     assert run.state == "success"
-    results = _lines(ObjectStoragePath(run.xcom("write")["results"]))
+    results = read_lines(ObjectStoragePath(run.xcom("write")["results"]))
     assert [r["line"] for r in results] == [2, 3, 5]  # a quoted cell spans lines 3-4
     first, second, third = (api.store.get_event(r["id"])["event"] for r in results)
     assert (first["lat"], first["lng"], first["address"]) == (41.88, -87, {"city": "Chicago"})
@@ -565,12 +465,12 @@ def test_rows_the_api_refuses_are_recorded_and_fail_the_task_at_the_end(api, mak
     make_conn(api)
     tag = uuid.uuid4().hex[:6]
     taken = next(api.store.iter_events())["slug"]
-    rows = _event_rows(3, tag)
+    rows = event_rows(3, tag)
     rows[1]["slug"] = taken
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/season.jsonl"), rows)
-    strict = run_dag(_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/season.jsonl"), rows)
+    strict = run_dag(write_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
     assert strict.state == "failed"
-    results = _lines(ObjectStoragePath(path + ".results.jsonl"))
+    results = read_lines(ObjectStoragePath(path + ".results.jsonl"))
     assert [r["status"] for r in results] == ["created", "failed", "created"]
     assert results[1]["error"] == {
         "type": "IntervalsConflictError",
@@ -581,25 +481,25 @@ def test_rows_the_api_refuses_are_recorded_and_fail_the_task_at_the_end(api, mak
     }
     op = IntervalsBulkCreateEventsOperator(task_id="write", input_path=path)
     with pytest.raises(IntervalsRowsFailedError) as raised:  # again: created rows are skipped
-        op.execute(_context())
+        op.execute(task_context())
     assert f"line 2 (slug {taken!r}): 409 CONFLICT (field slug)" in str(raised.value)
     assert raised.value.counts["existing"] == 2
-    lenient = _dag(IntervalsBulkCreateEventsOperator, input_path=path, fail_on_row_errors=False)
+    lenient = write_dag(IntervalsBulkCreateEventsOperator, input_path=path, fail_on_row_errors=False)
     run = run_dag(lenient, DAY)
     assert run.state == "success"
     assert (run.xcom("write")["failed"], run.xcom("write")["existing"]) == (1, 2)
-    assert len(_events_with_prefix(api.store, f"bulk-{tag}-")) == 2
+    assert len(events_with_prefix(api.store, f"bulk-{tag}-")) == 2
 
 
 def test_unknown_registration_run_is_a_row_error_naming_event_run_id(api, make_conn, tmp_path):
     make_conn(api)
-    rows = _registration_rows(api.store, 2, uuid.uuid4().hex[:6])
+    rows = registration_rows(api.store, 2, uuid.uuid4().hex[:6])
     rows[0]["eventRunId"] = "rnosuchrun00000"
-    path = _write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
+    path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/people.jsonl"), rows)
     op = IntervalsBulkRegisterParticipantsOperator(task_id="write", input_path=path, fail_on_row_errors=False)
-    summary = op.execute(_context())
+    summary = op.execute(task_context())
     assert (summary["created"], summary["failed"]) == (1, 1)
-    error = _lines(ObjectStoragePath(summary["results"]))[0]["error"]
+    error = read_lines(ObjectStoragePath(summary["results"]))[0]["error"]
     assert (error["status"], error["field"]) == (404, "eventRunId")
 
 
@@ -625,6 +525,6 @@ def test_bad_arguments_name_the_argument(api, make_conn, arguments, argument):
     make_conn(api)
     op = IntervalsBulkCreateEventsOperator(task_id="write", **arguments)
     with pytest.raises(exc.IntervalsArgumentError) as raised:
-        op.execute(_context())
+        op.execute(task_context())
     assert raised.value.argument == argument
     assert api.stats["requests"] == 0

@@ -20,7 +20,9 @@ import json
 import types
 
 import pytest
+from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowNotFoundException
+from helpers import files, task_context
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
@@ -121,21 +123,13 @@ def lake(tmp_path):
     return root
 
 
-def _files(root) -> list:
-    return [p for p in root.rglob("*") if p.is_file()]
-
-
-def _context():
-    return {"ti": types.SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
-
-
 @pytest.mark.parametrize(
     ("make", "argument", "fix"), [c[1:] for c in OPERATOR_CASES], ids=[c[0] for c in OPERATOR_CASES]
 )
 def test_bad_operator_argument_fails_before_any_request_naming_it(api, make_conn, lake, make, argument, fix):
     make_conn(api)
     with pytest.raises(exc.IntervalsArgumentError) as raised:
-        make(f"file://{lake}").execute(_context())
+        make(f"file://{lake}").execute(task_context())
     assert raised.value.argument == argument
     assert f"Invalid {argument}=" in str(raised.value)
     assert fix in str(raised.value)
@@ -151,7 +145,7 @@ def test_malformed_output_path_fails_before_any_request(api, make_conn, tmp_path
     make_conn(api)
     monkeypatch.chdir(tmp_path)  # a bare path would have landed here
     with pytest.raises(exc.IntervalsArgumentError) as raised:
-        make(value).execute(_context())
+        make(value).execute(task_context())
     assert raised.value.argument == "output_path"
     assert "Invalid output_path=" in str(raised.value)
     assert "s3://bucket/intervals" in str(raised.value)
@@ -223,7 +217,7 @@ def test_malformed_connection_fails_before_any_request_or_output(
         "sensor": sensor(first_run="all")(None),
     }[task]
     with pytest.raises(error) as raised:
-        operator.execute({**_context(), "asset_state_store": {getattr(operator, "feed", None): {}}})
+        operator.execute({**task_context(), "asset_state_store": {getattr(operator, "feed", None): {}}})
     assert words in str(raised.value)
     assert api.stats["requests"] == 0
     assert sorted(lake.parent.rglob("*")) == before  # no landing, no results file
@@ -269,7 +263,7 @@ def test_key_lacking_the_scope_fails_at_the_first_request_naming_it_and_lands_no
     assert raised.value.scope == scope
     assert f"needs the scope {scope!r}" in str(raised.value)
     assert api.stats["requests"] == 1  # not retried
-    assert _files(lake) == []
+    assert files(ObjectStoragePath(f"file://{lake}")) == []
 
 
 def test_single_write_with_a_key_lacking_write_scope_creates_nothing(api, make_conn):
@@ -280,7 +274,7 @@ def test_single_write_with_a_key_lacking_write_scope_creates_nothing(api, make_c
         task_id="t", event={"name": "A", "slug": "scope-a", "type": "race", "date": "2026-01-01"}
     )
     with pytest.raises(exc.IntervalsPermissionError, match="write:events"):
-        op.execute(_context())
+        op.execute(task_context())
     assert api.store.count_events() == before
     assert api.stats["requests"] == 1
 
@@ -398,4 +392,4 @@ def test_malformed_page_mid_window_fails_the_landing_without_publishing(canned, 
     canned.canned = (200, b'{"data": [{"name": "no id"}], "hasMore": true}')
     with pytest.raises(exc.IntervalsMalformedResponseError, match="expected a list of objects with '_id'"):
         IntervalsEventsOperator(task_id="t", output_path=f"file://{lake}", **DAY).execute({})
-    assert _files(lake) == []
+    assert files(ObjectStoragePath(f"file://{lake}")) == []

@@ -1,0 +1,143 @@
+"""Helpers shared by the tests: times, landed files, task contexts, fault seeds, write inputs.
+
+One copy of each, imported as ``from helpers import ...`` (``tests/`` is on ``sys.path``
+because ``tests/conftest.py`` lives there).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import random
+import types
+import uuid
+
+from airflow.sdk import DAG, ObjectStoragePath
+
+
+def utc(*args: int) -> dt.datetime:
+    """``datetime(*args)`` in UTC."""
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def files(prefix: ObjectStoragePath) -> list[str]:
+    """Every file under ``prefix``, as sorted paths relative to it (``[]`` if it does not exist)."""
+    root = prefix.path.rstrip("/")
+    if not prefix.exists():
+        return []
+    return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
+
+
+def task_context(
+    dag_id: str = "direct", task_id: str = "write", run_id: str = "manual__test", try_number: int = 1
+) -> dict:
+    """The part of a task context the operators read, for calling ``execute`` directly."""
+    ti = types.SimpleNamespace(
+        dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1, try_number=try_number
+    )
+    return {"ti": ti}
+
+
+def first_fault(seed: int, rate: float) -> int:
+    """Index of the first request the sandbox faults with ``rate`` and ``seed`` (one draw per request)."""
+    rng = random.Random(seed)
+    return next(i for i in range(10_000) if rng.random() < rate)
+
+
+def seed_failing_at(request_index: int, rate: float = 0.2) -> int:
+    """A fault seed whose first fault (error or dropped response) is request ``request_index`` (0-based)."""
+    return next(s for s in range(10_000) if first_fault(s, rate) == request_index)
+
+
+# ----------------------------------------------------------------------------- write operators
+
+
+def write_dag(operator, params=None, dag_kwargs=None, **op_kwargs):
+    """A one-task DAG with a unique id (each test gets its own runs, keys and task state)."""
+    dag = DAG(
+        f"write_{uuid.uuid4().hex[:8]}",
+        schedule=None,
+        start_date=utc(2024, 1, 1),
+        params=params or {},
+        **(dag_kwargs or {}),
+    )
+    with dag:
+        operator(task_id="write", **op_kwargs)
+    return dag
+
+
+def seeded_runs(store, count):
+    """``count`` event-run ids of seeded events (created events have no runs)."""
+    runs = []
+    for event_id in store.event_ids_sample(200):
+        runs += [run["_id"] for run in store.get_event(event_id)["runs"]]
+        if len(runs) >= count:
+            return runs[:count]
+    raise AssertionError("not enough seeded runs")
+
+
+def registration_rows(store, count, tag):
+    runs = seeded_runs(store, 25)
+    return [
+        {
+            "eventRunId": runs[i % len(runs)],
+            "email": f"runner{i}.{tag}@bulk.example",
+            "registrationType": "paid" if i % 3 else "free",
+            "name": f"Runner {i}",
+        }
+        for i in range(count)
+    ]
+
+
+def event_rows(count, tag):
+    return [
+        {
+            "name": f"Bulk {tag} {i}",
+            "slug": f"bulk-{tag}-{i}",
+            "type": "race",
+            "date": f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            "startTime": "08:00",
+        }
+        for i in range(count)
+    ]
+
+
+def write_jsonl(path: ObjectStoragePath, rows) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write("".join(json.dumps(r) + "\n" for r in rows).encode())
+    return str(path)
+
+
+def write_csv(path: ObjectStoragePath, rows, columns=None) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns or list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(text.getvalue().encode())
+    return str(path)
+
+
+def read_lines(path: ObjectStoragePath):
+    with path.open("rb") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def created_registrations(store, rows):
+    """How many registrations exist in the sandbox per email of ``rows``."""
+    emails = {r["email"] for r in rows}
+    events = {store.run_event_index(r["eventRunId"]) for r in rows}
+    found: dict[str, int] = {}
+    for i in events:
+        for reg in store.registrations(i):
+            if reg["email"] in emails:
+                found[reg["email"]] = found.get(reg["email"], 0) + 1
+    return found
+
+
+def events_with_prefix(store, prefix):
+    return [e for e in store.iter_events() if e["slug"].startswith(prefix)]
