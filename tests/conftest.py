@@ -228,3 +228,9 @@ def canned(make_conn):
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def conn(api, make_conn):
+    """The default Intervals connection, pointing at the sandbox."""
+    return make_conn(api)

@@ -4,7 +4,7 @@ Arguments: each bad value fails before any request where it can (the sandbox cou
 requests), with a message naming the argument and the fix, and leaves no file in the
 landing zone. Where only the API can tell (a key lacking a scope), the task fails at the
 first request, naming the scope, and still leaves nothing behind. The hook's own argument
-table is in ``tests/hooks/test_intervals_hook.py``; this one covers the operators, the
+table is in ``tests/hooks/test_intervals.py``; this one covers the operators, the
 sensor, the trigger and the connection, plus the hook methods that table does not.
 
 Responses: a tiny stdlib HTTP server on loopback serves canned bad bodies (the rare case the
