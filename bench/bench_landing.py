@@ -319,23 +319,29 @@ def compare(script: str, sizes: list[int], contenders: list[str], repeat: int, l
         )
 
 
+def parse_arguments(doc: str, sizes: str, contenders: list[str], latency: bool = False) -> argparse.Namespace:
+    """Parse a comparison's command line (shared with ``bench_peers.py``); run a ``--child`` and exit.
+
+    :param sizes: the default ``--sizes``.
+    :param latency: whether ``--latency`` is offered.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=sizes, help="comma-separated event counts")
+    parser.add_argument("--contenders", default=",".join(contenders))
+    if latency:
+        parser.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox adds per request")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per size; the best throughput counts")
+    for hidden in ("--child", "--url", "--key"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
 def main() -> None:
     """Parse arguments; run every contender for every size; print the table."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated event counts")
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox adds per request")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds per size; the best throughput counts")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--key", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__, "100000,1000000", CONTENDERS, latency=True)
     if args.child:
         child(args.child, args.url, args.key)
         return
-
     contenders = [c for c in args.contenders.split(",") if c]
     compare(__file__, [int(x) for x in args.sizes.split(",")], contenders, args.repeat, args.latency)
 

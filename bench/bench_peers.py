@@ -20,7 +20,6 @@ extract, normalize and load), memory is peak RSS added over the child's post-imp
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -104,16 +103,7 @@ def child(name: str, url: str, key: str) -> None:
 
 def main() -> None:
     """Run every contender per size on one sandbox process; print the table."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", default="100000", help="comma-separated event counts")
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--repeat", type=int, default=1, help="rounds per size; the best throughput counts")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--key", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = bl.parse_arguments(__doc__, "100000", CONTENDERS)
     if args.child:
         child(args.child, args.url, args.key)
         return
