@@ -12,10 +12,12 @@ rows dated inside it, insert its landed records, record it in the ledger. A reru
 landed again, replaces that window's rows: no duplicates, and a reader never sees half a window.
 
 Why reconcile: with ``max_active_runs=1`` and landings finishing together, the scheduler
-defers asset-triggered runs and can consume their asset events without a run that sees them
-(upstream Airflow issue #56050), so a load driven only by its triggering events skips a window.
-Here the next run loads whatever is missing, whichever events it was handed; a run with
-nothing new loads nothing. A manual run (``airflow dags test``, *Trigger* in the UI) does the
+defers asset-triggered runs, then creates one that consumes only the events up to the first
+deferred one and drops the queue entry of the rest (upstream Airflow issue #56050): a load
+driven only by its triggering events skips those windows. An event whose queue entry was
+dropped was recorded before the run that dropped it was created, so that run's scan, made
+when it runs, finds its window: nothing is skipped, whichever events a run is handed. A run
+with nothing new loads nothing. A manual run (``airflow dags test``, *Trigger* in the UI) does the
 same; the param ``reload_all`` reloads every published window, loaded or not.
 
 **Connections.** None for the embedded default; the landing zone's ``aws`` connection when
