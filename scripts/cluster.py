@@ -426,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     days = [dt.date.fromisoformat(args.first_day) + dt.timedelta(days=i) for i in range(args.days)]
     pg_bin = prerequisites()
+    # SIGTERM (dev.py passes it on) unwinds like Ctrl+C, so everything started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = (args.work or Path(tempfile.mkdtemp(prefix="intervals-cluster-"))).resolve()
     (work / "logs").mkdir(parents=True, exist_ok=True)
     procs, sandbox, report, problems, pg_data = Processes(work / "logs"), None, None, [], None
@@ -455,7 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         problems = verify(report, pg)
     except CheckFailed as failure:
         problems = [str(failure)]
+    except (KeyboardInterrupt, SystemExit) as stop:
+        problems = [f"interrupted ({type(stop).__name__})"]
     finally:
+        # A second Ctrl+C or SIGTERM must not cut the clean-up short.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         print("Stopping everything ...", flush=True)
         left = procs.stop({"postgres": signal.SIGINT})  # PostgreSQL's fast shutdown
         if sandbox is not None:
@@ -464,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(pg_data, ignore_errors=True)
     seconds = time.monotonic() - started
     if report is None:
-        print(f"FAILED before the DAGs ran: {problems[0]}\nLogs: {work / 'logs'} and {work}/*/logs")
+        print(f"Processes left after stopping: {len(left)}" + "".join(f"\n    {p}" for p in left))
+        print(f"FAILED: {problems[0]}\nLogs: {work / 'logs'} and {work}/*/logs")
         return 1
     text = summary(report, problems, left, seconds, work)
     print(text)
