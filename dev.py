@@ -3,8 +3,8 @@
 
     python3 dev.py test [pytest args]   set up .venv (if needed) and run the whole test suite
     python3 dev.py demo                 set up .venv (if needed) and run the demo on embedded defaults
-    python3 dev.py standalone           start the full Airflow (UI) with the sandbox and the example DAGs
-    python3 dev.py cluster              the example DAGs on a distributed Airflow (CeleryExecutor,
+    python3 dev.py standalone [args]    the full Airflow (UI) with the sandbox and the example DAGs (--help)
+    python3 dev.py cluster [args]       the example DAGs on a distributed Airflow (CeleryExecutor,
                                         PostgreSQL, Redis, two workers, S3); checks, prints, stops
     python3 dev.py setup                only create/refresh .venv
     python3 dev.py lint                 ruff check + format check
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -33,11 +34,24 @@ STAMP = VENV / ".installed"
 
 
 def run(*cmd: str | Path, **kwargs) -> None:
-    """Run a command, echoing it; exit with its code on failure."""
+    """Run a command, echoing it; exit with its code on failure.
+
+    While it runs, Ctrl+C is the command's to handle (the terminal sends SIGINT to both of us)
+    and a SIGTERM sent to us is passed on to it: ``subprocess.call`` would instead SIGKILL it
+    a quarter of a second after Ctrl+C, before it could stop what it started.
+    """
     print("+", " ".join(map(str, cmd)), flush=True)
-    code = subprocess.call([str(c) for c in cmd], **kwargs)
+    # Handlers, unlike SIG_IGN, are not inherited through exec: the command gets the defaults.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        proc = subprocess.Popen([str(c) for c in cmd], **kwargs)
+        signal.signal(signal.SIGTERM, lambda sig, _: proc.send_signal(sig))
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if code:
-        sys.exit(code)
+        sys.exit(128 - code if code < 0 else code)  # killed by signal N: the shell's 128 + N
 
 
 def _fingerprint() -> str:
@@ -83,7 +97,7 @@ def main(argv: list[str]) -> None:
     elif command == "demo":
         run(PY, ROOT / "scripts" / "demo.py", *rest, cwd=ROOT)
     elif command == "standalone":
-        run(PY, ROOT / "scripts" / "demo.py", "--standalone", *rest, cwd=ROOT)
+        run(PY, ROOT / "scripts" / "standalone.py", *rest, cwd=ROOT)
     elif command == "cluster":
         run(PY, ROOT / "scripts" / "cluster.py", *rest, cwd=ROOT)
     else:

@@ -441,6 +441,8 @@ class Retries:
         self.attempt += 1
         return wait
 
-    def describe(self) -> str:
-        """Say which retry this is, e.g. ``retry 2/5`` or ``rate limited`` for a free 429 wait."""
+    def describe(self, error: Exception) -> str:
+        """Say what the wait after ``error`` is: ``retry 2/5``, or a 429's wait that spends none."""
+        if isinstance(error, exc.IntervalsRateLimitError) and error.retry_after is not None:
+            return "waiting for the API's retryAfter (a 429 spends no retry)"
         return f"retry {self.attempt}/{self.policy.max_retries}"

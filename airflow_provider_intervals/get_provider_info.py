@@ -21,16 +21,33 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     },
 }
 
+# The connection form's extra fields: the keys, defaults and ranges of ``connection.Settings.from_extra``
+# (a test holds the two together).
 CONN_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Timeout (seconds)",
         "description": "Seconds to wait for each response. Default 30.",
-        "schema": {"type": ["number", "null"], "minimum": 0.001},
+        "schema": {"type": ["number", "null"], "minimum": 0.001, "maximum": 3600},
     },
     "max_retries": {
         "label": "Max retries",
-        "description": "Retries on network errors, 429 and 5xx. Default 5.",
+        "description": "Retries on network errors, 5xx and malformed bodies (a 429 spends none). Default 5.",
         "schema": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
+    },
+    "retry_backoff": {
+        "label": "Retry backoff (seconds)",
+        "description": "Base of the jittered wait between retries; it doubles each retry. Default 1.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 600},
+    },
+    "retry_backoff_max": {
+        "label": "Retry backoff cap (seconds)",
+        "description": "Longest wait between two retries. Default 60 (a 429 waits its retryAfter).",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 3600},
+    },
+    "max_rate_limit_wait": {
+        "label": "Longest rate-limit wait (seconds)",
+        "description": "Longest a request waits for the plan's allowance (429s, pacing). Default 900.",
+        "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 86400},
     },
     "page_size": {
         "label": "Page size",
@@ -41,6 +58,30 @@ CONN_FIELDS: dict[str, Any] = {
         "label": "API version (Intervals-Version)",
         "description": "Pin the API to a dated version (YYYY-MM-DD); empty means latest stable.",
         "schema": {"type": ["string", "null"]},
+    },
+    "plan": {
+        "label": "Plan (pacing)",
+        "description": "free, premium or enterprise: pace requests to the plan's allowance; unknown: no "
+        "pacing. Empty: learned from GET /organization.",
+        "schema": {
+            "type": ["string", "null"],
+            "enum": ["free", "premium", "enterprise", "unknown", "", None],
+        },
+    },
+    "requests_per_minute": {
+        "label": "Requests per minute",
+        "description": "An explicit allowance instead of the plan's (e.g. a share of it); with Burst.",
+        "schema": {"type": ["number", "null"], "minimum": 0.001, "maximum": 1000000},
+    },
+    "burst": {
+        "label": "Burst",
+        "description": "Requests at once from a full allowance (with Requests per minute). Default 1.",
+        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000},
+    },
+    "allow_insecure_http": {
+        "label": "Allow plain HTTP",
+        "description": "Send the API key over http to a host that is not loopback. Default false.",
+        "schema": {"type": ["boolean", "null"]},
     },
 }
 

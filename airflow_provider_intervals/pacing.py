@@ -34,10 +34,14 @@ PLAN_LIMITS: dict[str, tuple[int, float, int]] = {
 }
 # ``plan`` extra values: the documented plans, or "unknown" for no pacing.
 PLANS = (*PLAN_LIMITS, "unknown")
-# A second 429 within this many seconds means others spend the key too: halve our pace,
-# down to MIN_SCALE of the plan; each quiet stretch this long doubles it back.
-RECOVERY_SECONDS = 60.0
-MIN_SCALE = 1 / 16
+# A second 429 within SHARED_SECONDS means others spend the key too: slow our pace by
+# SLOWDOWN, down to MIN_SCALE of the plan; each RECOVERY_SECONDS without a 429 speeds it up
+# by SPEEDUP, back to the plan's rate.
+SHARED_SECONDS = 60.0
+RECOVERY_SECONDS = 10.0
+SLOWDOWN = 0.7
+SPEEDUP = 2.0
+MIN_SCALE = 1 / 8
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,12 @@ class TokenBucket:
     pull, and saves a 429 on almost every burst.
 
     It also adapts to a key shared with other processes (tasks on other workers, with no
-    pool): a 429 that moves the schedule is a pause; a second one within
-    :data:`RECOVERY_SECONDS` means the allowance is shared, so the pace halves (down to
-    :data:`MIN_SCALE`), and doubles back after each quiet :data:`RECOVERY_SECONDS`.
+    pool). Every booking belongs to an *epoch*; a 429 for a request booked in the current
+    epoch pauses the bucket and opens the next epoch, while the 429s of requests booked
+    before that pause (other streams that met the same empty server bucket) change nothing.
+    A second pausing 429 within :data:`SHARED_SECONDS` means the allowance is shared: the
+    pace slows by :data:`SLOWDOWN` (down to :data:`MIN_SCALE`), and speeds up by
+    :data:`SPEEDUP` after each :data:`RECOVERY_SECONDS` without one.
 
     :param rate: the allowance to pace to.
     :param clock: a monotonic clock in seconds (tests pass their own).
@@ -96,6 +103,8 @@ class TokenBucket:
         self._tokens = self.capacity
         self._stamp = clock()
         self._last_pause: float | None = None
+        self._changed = self._stamp  # the last pause or speed-up
+        self.epoch = 0
         self.reserved = 0
         self.waited = 0.0
         self.pauses = 0
@@ -121,10 +130,10 @@ class TokenBucket:
         return min(self.capacity, self._tokens + (now - self._stamp) * self.per_second)
 
     def _recover(self, now: float) -> None:
-        if self.scale < 1.0 and self._last_pause is not None and now - self._last_pause >= RECOVERY_SECONDS:
+        if self.scale < 1.0 and now - self._changed >= RECOVERY_SECONDS:
             level = self._level(now)
-            self.scale = min(1.0, self.scale * 2)
-            self._tokens, self._stamp, self._last_pause = level, now, now
+            self.scale = min(1.0, self.scale * SPEEDUP)
+            self._tokens, self._stamp, self._changed = level, now, now
 
     def reserve(self, max_wait: float = math.inf) -> float | None:
         """Book the next request's slot and return the seconds to wait for it.
@@ -132,6 +141,11 @@ class TokenBucket:
         :param max_wait: book nothing and return ``None`` when the slot lies further ahead
             than this (the caller raises instead of holding a worker for hours).
         """
+        booked = self.book(max_wait)
+        return None if booked is None else booked[0]
+
+    def book(self, max_wait: float = math.inf) -> tuple[float, int] | None:
+        """Like :meth:`reserve`, and also return the booking's epoch, for :meth:`pause_until`."""
         with self._lock:
             now = self._clock()
             self._recover(now)
@@ -142,7 +156,7 @@ class TokenBucket:
             self._tokens, self._stamp = level, now
             self.reserved += 1
             self.waited += wait
-            return wait
+            return wait, self.epoch
 
     def wait_for_next(self) -> float:
         """Return the seconds until a slot is free, booking nothing (for estimates and logs)."""
@@ -150,23 +164,27 @@ class TokenBucket:
             level = self._level(self._clock()) - 1.0
             return max(0.0, -level / self.per_second)
 
-    def pause_until(self, moment: float) -> None:
+    def pause_until(self, moment: float, epoch: int | None = None) -> None:
         """Book nothing before ``moment`` (monotonic seconds), when the server has a token again.
 
         Called on a 429 with ``moment`` from its ``retryAfter``; the requests after it follow
-        at the pace (keeping the headroom). A pause no later than what is already booked (the
-        429 of another stream that met the same empty bucket) changes nothing.
+        at the pace (keeping the headroom).
+
+        :param epoch: the epoch the refused request was booked in (:meth:`book`); a 429 for a
+            request booked before the last pause changes nothing. ``None``: the current one.
         """
         with self._lock:
             now = self._clock()
-            next_slot = now + max(0.0, (1.0 - self._level(now)) / self.per_second)
-            if next_slot >= moment:
+            if epoch is not None and epoch != self.epoch:
                 return
-            if self._last_pause is not None and now - self._last_pause < RECOVERY_SECONDS:
-                self.scale = max(MIN_SCALE, self.scale / 2)
-            self._last_pause = now
+            if self._last_pause is not None and now - self._last_pause < SHARED_SECONDS:
+                self.scale = max(MIN_SCALE, self.scale * SLOWDOWN)
+            self._last_pause = self._changed = now
             self.pauses += 1
-            self._tokens, self._stamp = 1.0 - self.headroom, moment
+            self.epoch += 1
+            next_slot = now + max(0.0, (1.0 - self._level(now)) / self.per_second)
+            if next_slot < moment:
+                self._tokens, self._stamp = 1.0 - self.headroom, moment
 
 
 def key_digest(api_key: str) -> str:

@@ -13,18 +13,15 @@ metadata DB):
 
 It prints where the outputs are and what they contain, and stops everything it started.
 
-``python3 dev.py standalone`` instead starts the full Airflow (``airflow standalone``: UI,
-scheduler, triggerer) with the provider, the sandbox's connection and the example DAGs,
-until Ctrl+C; ``--dry-run`` prepares everything and checks it, without starting Airflow.
+``--standalone`` runs ``scripts/standalone.py`` instead (``python3 dev.py standalone``: the
+full Airflow with the UI), passing it the other arguments.
 
-    python3 dev.py demo [--days 3] [--first-day 2025-06-03] [--events 20000]
-    python3 dev.py standalone [--events 20000] [--dry-run]
+    python3 dev.py demo [--days 3] [--first-day 2025-06-03] [--events 20000] [--work DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import json
@@ -42,9 +39,15 @@ SANDBOX_ARGS = ["--seed", "42", "--plan", "enterprise"]
 
 
 def environment(work: Path) -> dict[str, str]:
-    """Return the environment of every Airflow command: its home, the DAGs and where they write."""
+    """Return the environment of every Airflow command: its home, the DAGs and where they write.
+
+    The venv's ``bin`` goes first on ``PATH``: ``airflow standalone`` starts its components as
+    ``airflow`` from ``PATH``, and the venv is not activated when ``dev.py`` runs this script.
+    """
+    path = os.environ.get("PATH", "")
     return {
         **os.environ,
+        "PATH": os.pathsep.join([str(AIRFLOW.parent), *(p for p in path.split(os.pathsep) if p)]),
         "AIRFLOW_HOME": str(work / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -56,7 +59,13 @@ def environment(work: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the arguments and run the demo, or start the full Airflow."""
+    """Parse the arguments and run the demo, or hand them to ``standalone.py``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--standalone" in argv:
+        import standalone
+
+        standalone.main([a for a in argv if a != "--standalone"])
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -68,18 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--events", type=int, default=20_000, help="events in the sandbox (over two years)")
     parser.add_argument("--work", type=Path, default=None, help="where everything goes (default .local/demo)")
-    parser.add_argument("--standalone", action="store_true", help="start airflow standalone instead")
-    parser.add_argument("--dry-run", action="store_true", help="with --standalone: prepare and check only")
+    parser.add_argument(
+        "--standalone", action="store_true", help="run scripts/standalone.py with the other arguments"
+    )
     args = parser.parse_args(argv)
-    if args.standalone:
-        standalone(args.work or ROOT / ".local" / "standalone", args.events, dry_run=args.dry_run)
-    else:
-        demo(
-            args.work or ROOT / ".local" / "demo",
-            args.days,
-            dt.date.fromisoformat(args.first_day),
-            args.events,
-        )
+    demo(args.work or ROOT / ".local" / "demo", args.days, dt.date.fromisoformat(args.first_day), args.events)
 
 
 # ----------------------------------------------------------------------------- the demo
@@ -102,7 +104,7 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
         )
         print(f"  sandbox at {sandbox.url} (enterprise plan rate limits on)")
         print(f"Preparing the Airflow home {work / 'airflow'} ...", flush=True)
-        _airflow(env, "db", "migrate")
+        run_airflow(env, "db", "migrate")
         windows = []
         for offset in range(days):
             logical = first + dt.timedelta(days=offset)
@@ -110,19 +112,19 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
             print(
                 f"Running intervals_land_events for {logical} (lands the events dated {day}) ...", flush=True
             )
-            _airflow(env, "dags", "test", "intervals_land_events", logical.isoformat())
+            run_airflow(env, "dags", "test", "intervals_land_events", logical.isoformat())
             windows.append(_check_window(work / "lake", day))
 
         last = first + dt.timedelta(days=days - 1)
         print(f"Running intervals_warehouse_load on the {days} landed windows ...", flush=True)
         conf = json.dumps({"reload_latest": days})
-        _airflow(env, "dags", "test", "intervals_warehouse_load", last.isoformat(), "-c", conf)
+        run_airflow(env, "dags", "test", "intervals_warehouse_load", last.isoformat(), "-c", conf)
         warehouse = _check_warehouse(Path(env["INTERVALS_WAREHOUSE_PATH"]), windows)
 
         week_start = windows[0]["day"] - dt.timedelta(days=windows[0]["day"].weekday())
         monday = week_start + dt.timedelta(days=7)
         print(f"Running intervals_organisation_report for the week of {week_start} ...", flush=True)
-        _airflow(env, "dags", "test", "intervals_organisation_report", monday.isoformat())
+        run_airflow(env, "dags", "test", "intervals_organisation_report", monday.isoformat())
         report = _check_report(work / "reports" / "organisation_report" / f"week={week_start}")
         requests_made = sandbox.control("stats")["requests"]
     summary = {
@@ -134,14 +136,16 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
     _print_summary(work, windows, warehouse, report, requests_made, time.monotonic() - started)
 
 
-def _airflow(env: dict[str, str], *command: str) -> None:
+def run_airflow(env: dict[str, str], *command: str) -> None:
+    """Run ``airflow *command``; on failure print the end of its output and exit."""
     result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True)
     if result.returncode:
         print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
         sys.exit(f"airflow {' '.join(command)} failed with exit code {result.returncode}")
 
 
-def _airflow_json(env: dict[str, str], *command: str) -> Any:
+def airflow_json(env: dict[str, str], *command: str) -> Any:
+    """Run ``airflow *command -o json`` and return the JSON it printed (after any warnings)."""
     result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True, check=True)
     line = next(x for x in result.stdout.splitlines() if x.startswith("["))  # after any warnings
     return json.loads(line)
@@ -230,65 +234,6 @@ def _print_summary(work: Path, windows, warehouse, report, requests_made: int, s
     print(f"Open it: {report['html']}\nNumbers: {report['summary_csv']}")
     print(f"\nAPI requests: {requests_made}. Everything is under {work}")
     print(f"Done in {seconds:.0f}s; the sandbox has been stopped. Next: python3 dev.py standalone (the UI).")
-
-
-# ----------------------------------------------------------------------------- airflow standalone
-
-
-def standalone(work: Path, events: int, *, dry_run: bool = False) -> list[str]:
-    """Start ``airflow standalone`` with the sandbox's connection and the example DAGs.
-
-    Prepares ``work`` (an Airflow home, a sample season plan), starts the sandbox, checks the
-    connection and that every example DAG parses, then runs Airflow until it exits (Ctrl+C)
-    and stops the sandbox. With ``dry_run`` it returns the command instead of running it.
-    """
-    from airflow_provider_intervals.sandbox.process import SandboxProcess
-
-    (work / "airflow").mkdir(parents=True, exist_ok=True)
-    env = environment(work)
-    sys.path.append(str(ROOT / "dags"))
-    from include.season import sample_plan, write_plan
-
-    plan = env["INTERVALS_SEASON_PLAN"]
-    if not Path(plan.removeprefix("file://")).exists():
-        write_plan(plan, sample_plan(2026))
-    command = [str(AIRFLOW), "standalone"]
-    print(f"Starting the Intervals sandbox with {events:,} seeded events ...", flush=True)
-    with SandboxProcess(events, SANDBOX_ARGS) as sandbox:
-        env["AIRFLOW_CONN_INTERVALS_DEFAULT"] = sandbox.connection_json
-        _check_standalone(env)
-        print(f"  sandbox at {sandbox.url}; connection intervals_default points at it")
-        print(f"  Airflow home {env['AIRFLOW_HOME']}; example DAGs from {env['AIRFLOW__CORE__DAGS_FOLDER']}")
-        print(f"  sample season plan for intervals_publish_season: {plan}")
-        if dry_run:
-            print("Dry run: would now run " + " ".join(command))
-            return command
-        print("Starting airflow standalone: the UI at http://localhost:8080 (login printed below); "
-              "Ctrl+C stops Airflow and the sandbox.", flush=True)  # fmt: skip
-        with contextlib.suppress(KeyboardInterrupt):
-            subprocess.call(command, env=env)
-    return command
-
-
-def _check_standalone(env: dict[str, str]) -> None:
-    """Migrate the metadata DB, parse the example DAGs, test the connection: fail before starting.
-
-    ``dags reserialize`` parses the DAGs folder as the DAG processor does (the folder on
-    ``sys.path``) and stores them, so the UI lists them from the start.
-    """
-    _airflow(env, "db", "migrate")
-    _airflow(env, "dags", "reserialize")
-    dag_ids = sorted(d["dag_id"] for d in _airflow_json(env, "dags", "list", "-o", "json"))
-    errors = _airflow_json(env, "dags", "list-import-errors", "-o", "json")
-    if errors:
-        sys.exit(f"The example DAGs have import errors:\n{json.dumps(errors, indent=2)}")
-    os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = env["AIRFLOW_CONN_INTERVALS_DEFAULT"]
-    from airflow_provider_intervals.hooks.intervals import IntervalsHook
-
-    ok, message = IntervalsHook().test_connection()
-    if not ok:
-        sys.exit(f"The sandbox connection does not work: {message}")
-    print(f"  example DAGs: {', '.join(dag_ids)}")
 
 
 if __name__ == "__main__":

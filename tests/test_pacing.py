@@ -75,8 +75,9 @@ def test_pause_until_retry_after_then_resume_at_the_rate():
 def test_an_earlier_pause_never_brings_requests_forward():
     clock = Clock()
     bucket = TokenBucket(Rate(1.0, 1), clock)
-    bucket.pause_until(clock.now + 30)
-    bucket.pause_until(clock.now + 5)
+    _, epoch = bucket.book()
+    bucket.pause_until(clock.now + 30, epoch)
+    bucket.pause_until(clock.now + 5, epoch)  # a later answer for a request booked before the pause
     assert bucket.reserve() == pytest.approx(30.5)
 
 
@@ -127,7 +128,7 @@ def test_the_registry_keys_buckets_by_a_digest_of_the_key():
         pacing.forget()
 
 
-def test_a_shared_key_halves_the_pace_then_recovers():
+def test_a_shared_key_slows_the_pace_then_recovers():
     clock = Clock()
     bucket = TokenBucket(Rate(4.0, 2), clock)
     drain(bucket, clock, 3)
@@ -135,27 +136,31 @@ def test_a_shared_key_halves_the_pace_then_recovers():
     assert bucket.scale == 1.0
     drain(bucket, clock, 2)
     bucket.pause_until(clock.now + 1.0)  # another within a minute: someone else spends the key
-    assert bucket.scale == 0.5
+    assert bucket.scale == pacing.SLOWDOWN
     clock.now += 1.0
     sent = drain(bucket, clock, 3)
-    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [0.5, 0.5]  # 2/s, not 4/s
-    clock.now += pacing.RECOVERY_SECONDS  # a quiet minute doubles it back
+    gap = 1 / (4.0 * pacing.SLOWDOWN)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [round(gap, 6)] * 2
+    clock.now += pacing.RECOVERY_SECONDS  # a quiet minute speeds it up again
     drain(bucket, clock, 1)
-    assert bucket.scale == 1.0
+    assert bucket.scale == pytest.approx(min(1.0, pacing.SLOWDOWN * pacing.SPEEDUP))
 
 
 def test_the_429s_of_streams_that_met_the_same_empty_bucket_count_once():
     clock = Clock()
     bucket = TokenBucket(Rate(4.0, 2), clock)
-    moment = clock.now + 1.0
-    for _ in range(3):  # three streams' requests were refused together
-        bucket.pause_until(moment)
+    epochs = [bucket.book()[1] for _ in range(3)]  # three streams book, and all three are refused
+    for epoch in epochs:
+        bucket.pause_until(clock.now + 1.0, epoch)
     assert (bucket.pauses, bucket.scale) == (1, 1.0)
+    _, after = bucket.book()
+    bucket.pause_until(clock.now + 2.0, after)  # refused again though booked after the pause
+    assert (bucket.pauses, bucket.scale) == (2, pacing.SLOWDOWN)
 
 
 def test_the_pace_never_drops_below_its_floor():
     clock = Clock()
     bucket = TokenBucket(Rate(16.0, 1), clock)
-    for _ in range(10):
+    for _ in range(20):
         bucket.pause_until(clock.now + 100.0 + bucket.wait_for_next())
     assert bucket.scale == pacing.MIN_SCALE

@@ -13,7 +13,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from airflow_provider_intervals.get_provider_info import UI_FIELD_BEHAVIOUR, get_provider_info
+from airflow_provider_intervals.connection import EXTRA_KEYS, Settings
+from airflow_provider_intervals.exceptions import IntervalsConfigurationError
+from airflow_provider_intervals.get_provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
 
 
 def _dotted_paths(info):
@@ -84,6 +86,62 @@ def test_providers_manager_loads_connection_type_without_deprecation_warnings():
     assert hooks["intervals"].hook_class_name.endswith("IntervalsHook")
     assert behaviours["intervals"]["relabeling"]["password"] == "API key"
     assert not [w for w in caught if "intervals" in str(w.message).lower()]
+
+
+def test_connection_form_has_a_field_for_every_extra_the_hooks_read():
+    assert list(CONN_FIELDS) == list(EXTRA_KEYS)
+
+
+def _bounds(key):
+    schema = CONN_FIELDS[key]["schema"]
+    return schema["minimum"], schema["maximum"], "integer" in schema["type"]
+
+
+_NEEDS = {"burst": {"requests_per_minute": 60}}  # a burst goes with a rate
+NUMERIC = [key for key in CONN_FIELDS if "minimum" in CONN_FIELDS[key]["schema"]]
+
+
+@pytest.mark.parametrize("key", NUMERIC, ids=NUMERIC)
+def test_connection_form_accepts_exactly_the_range_the_hooks_accept(key):
+    low, high, whole = _bounds(key)
+    step = 1 if whole else 0.001
+    for value in (low, high, None):
+        jsonschema.validate(value, CONN_FIELDS[key]["schema"])
+        Settings.from_extra("c", {key: value, **_NEEDS.get(key, {})})
+    for value in (low - step, high + step):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(value, CONN_FIELDS[key]["schema"])
+        with pytest.raises(IntervalsConfigurationError, match=key):
+            Settings.from_extra("c", {key: value, **_NEEDS.get(key, {})})
+
+
+@pytest.mark.parametrize(
+    ("key", "read"),
+    [
+        ("retry_backoff", lambda s: s.retry.backoff),
+        ("retry_backoff_max", lambda s: s.retry.backoff_max),
+        ("timeout", lambda s: s.timeout),
+        ("max_retries", lambda s: s.retry.max_retries),
+        ("page_size", lambda s: s.page_size),
+        ("max_rate_limit_wait", lambda s: s.retry.max_rate_limit_wait),
+    ],
+    ids=["retry_backoff", "retry_backoff_max", "timeout", "max_retries", "page_size", "max_rate_limit_wait"],
+)
+def test_connection_form_states_the_hooks_default(key, read):
+    default = read(Settings.from_extra("c", {}))
+    assert f"Default {default:g}" in CONN_FIELDS[key]["description"]
+
+
+def test_providers_manager_shows_the_retry_backoff_fields_in_the_connection_form():
+    from airflow.providers_manager import ProvidersManager
+
+    widgets = ProvidersManager().connection_form_widgets
+    for key, label in (("retry_backoff", "Retry backoff (seconds)"),
+                       ("retry_backoff_max", "Retry backoff cap (seconds)")):  # fmt: skip
+        widget = widgets[f"extra__intervals__{key}"]
+        assert widget.field_name == key  # the UI stores it in the extra under this key
+        assert widget.field["schema"]["title"] == label
+        assert not widget.is_sensitive
 
 
 @pytest.mark.slow

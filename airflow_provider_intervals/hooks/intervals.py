@@ -201,13 +201,14 @@ class IntervalsHook(HttpHook):
         if rate is not None:  # the organisation request spent one of the allowance's tokens
             pacing.bucket_for(key, rate).reserve()
 
-    def _pace(self, request: api.Request) -> None:
+    def _pace(self, request: api.Request) -> int | None:
+        """Wait for this request's slot in the key's bucket; return the booking's epoch."""
         bucket = self.bucket
         if bucket is None:
-            return
+            return None
         limit = self.settings.retry.max_rate_limit_wait
-        wait = bucket.reserve(max_wait=limit)
-        if wait is None:
+        booked = bucket.book(max_wait=limit)
+        if booked is None:
             ahead = bucket.wait_for_next()
             raise exc.IntervalsRateLimitError(
                 429,
@@ -218,8 +219,10 @@ class IntervalsHook(HttpHook):
                 "run later, or raise the connection extra max_rate_limit_wait",
                 retry_after=time.time() + ahead,
             )
+        wait, epoch = booked
         if wait > 0:
             self._sleep(wait)
+        return epoch
 
     def _attempt(self, request: api.Request, headers: dict[str, str]) -> requests.Response:
         url = self.url_from_endpoint(request.path)
@@ -256,9 +259,10 @@ class IntervalsHook(HttpHook):
         bucket = self.bucket if paced else None
         retries = api.Retries(self.settings.retry, request, bool(idempotency_key), paced=bucket is not None)
         while True:
+            epoch = None
             try:
                 if bucket is not None:
-                    self._pace(request)
+                    epoch = self._pace(request)
                 response = self._attempt(request, headers)
                 api.raise_for_status(
                     request, response.status_code, response.headers, response.content, time.time()
@@ -266,18 +270,20 @@ class IntervalsHook(HttpHook):
                 return parse(request, response)
             except exc.IntervalsError as error:
                 now = time.time()
-                if (
-                    bucket is not None
-                    and isinstance(error, exc.IntervalsRateLimitError)
-                    and error.retry_after
-                ):
+                if epoch is not None and isinstance(error, exc.IntervalsRateLimitError) and error.retry_after:
                     # The server has a token again at retryAfter: nobody in this process goes sooner.
-                    bucket.pause_until(time.monotonic() + error.retry_after - now)
+                    # (No epoch: the bucket itself refused the request, and nothing was sent.)
+                    bucket.pause_until(time.monotonic() + error.retry_after - now, epoch)
                 wait = retries.next_wait(error, now)
                 if wait is None:
                     raise
                 self.log.warning(
-                    "%s %s: %s; %s in %.2fs", request.method, request.path, error, retries.describe(), wait
+                    "%s %s: %s; %s in %.2fs",
+                    request.method,
+                    request.path,
+                    error,
+                    retries.describe(error),
+                    wait,
                 )
                 self._sleep(wait)
 

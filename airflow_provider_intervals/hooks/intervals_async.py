@@ -121,9 +121,9 @@ class IntervalsAsyncHook(BaseHook):
         except aiohttp.ClientError as error:
             raise api.transport_error(request, error, None) from error
 
-    async def _pace(self, bucket: pacing.TokenBucket, request: api.Request, limit: float) -> None:
-        wait = bucket.reserve(max_wait=limit)
-        if wait is None:
+    async def _pace(self, bucket: pacing.TokenBucket, request: api.Request, limit: float) -> int:
+        booked = bucket.book(max_wait=limit)
+        if booked is None:
             ahead = bucket.wait_for_next()
             raise exc.IntervalsRateLimitError(
                 429,
@@ -133,8 +133,10 @@ class IntervalsAsyncHook(BaseHook):
                 f"longer than max_rate_limit_wait={limit:g}s",
                 retry_after=time.time() + ahead,
             )
+        wait, epoch = booked
         if wait > 0:
             await asyncio.sleep(wait)
+        return epoch
 
     async def send(
         self,
@@ -156,25 +158,28 @@ class IntervalsAsyncHook(BaseHook):
         bucket = await self.bucket(session) if paced else None
         retries = api.Retries(settings.retry, request, paced=bucket is not None)
         while True:
+            epoch = None
             try:
                 if bucket is not None:
-                    await self._pace(bucket, request, settings.retry.max_rate_limit_wait)
+                    epoch = await self._pace(bucket, request, settings.retry.max_rate_limit_wait)
                 answer = await self._attempt(session, request, url, settings.timeout)
                 api.raise_for_status(request, answer[0], answer[1], answer[2], time.time())
                 return parse(request, answer)
             except exc.IntervalsError as error:
                 now = time.time()
-                if (
-                    bucket is not None
-                    and isinstance(error, exc.IntervalsRateLimitError)
-                    and error.retry_after
-                ):
-                    bucket.pause_until(time.monotonic() + error.retry_after - now)
+                if epoch is not None and isinstance(error, exc.IntervalsRateLimitError) and error.retry_after:
+                    # No epoch: the bucket itself refused the request, and nothing was sent.
+                    bucket.pause_until(time.monotonic() + error.retry_after - now, epoch)
                 wait = retries.next_wait(error, now)
                 if wait is None:
                     raise
                 self.log.warning(
-                    "%s %s: %s; %s in %.2fs", request.method, request.path, error, retries.describe(), wait
+                    "%s %s: %s; %s in %.2fs",
+                    request.method,
+                    request.path,
+                    error,
+                    retries.describe(error),
+                    wait,
                 )
                 await asyncio.sleep(wait)
 

@@ -20,11 +20,13 @@ class SandboxProcess:
 
     :param events: number of seeded events.
     :param args: further CLI arguments, e.g. ``["--no-rate-limit", "--seed", "7"]``.
+    :param port: the port to listen on; 0 (the default) picks a free one.
     """
 
-    def __init__(self, events: int = 1000, args: list[str] | None = None) -> None:
+    def __init__(self, events: int = 1000, args: list[str] | None = None, port: int = 0) -> None:
         self.events = events
         self.args = args or []
+        self.port = port
         self.url = ""
         self.api_key = ""
         self.connection_json = ""
@@ -32,7 +34,7 @@ class SandboxProcess:
 
     def start(self) -> SandboxProcess:
         """Start the process and wait until it announces its URL and key."""
-        cmd = [sys.executable, "-u", "-m", "airflow_provider_intervals.sandbox", "--port", "0"]
+        cmd = [sys.executable, "-u", "-m", "airflow_provider_intervals.sandbox", "--port", str(self.port)]
         cmd += ["--events", str(self.events), *self.args]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None

@@ -79,27 +79,32 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(by_type.values(), key=lambda a: order.index(a["type"]) if a["type"] in order else 99)
 
 
-def bar_chart(title: str, bars: list[tuple[str, int, str]], width: int = 560) -> str:
-    """Return an inline SVG horizontal bar chart.
+def bar_chart(title: str, bars: list[tuple[str, int, str]], width: int = 480) -> str:
+    """Return an inline SVG horizontal bar chart that scales down to the width it is given.
+
+    The SVG has a ``viewBox`` and no fixed size: the page's CSS (``.chart``) makes it as wide
+    as its container, at most ``width`` pixels, with the height following.
 
     :param title: the chart's accessible title.
     :param bars: ``(label, value, colour)`` per bar, drawn top to bottom.
-    :param width: the SVG's width in pixels.
+    :param width: the chart's drawing width, in pixels at full size.
     """
-    label_w, value_w, bar_h, gap = 130, 60, 22, 8
+    # Labels are drawn large (15 units): on a 420 px phone the chart is drawn at ~80%.
+    label_w, value_w, bar_h, gap, font = 110, 60, 22, 8, 15
     height = max(1, len(bars)) * (bar_h + gap) + gap
     top = max([v for _, v, _ in bars] + [1])
     span = width - label_w - value_w
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}"><title>{html.escape(title)}</title>']  # fmt: skip
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+             f'style="max-width: {width}px" role="img" aria-label="{html.escape(title)}">'
+             f"<title>{html.escape(title)}</title>"]  # fmt: skip
     for i, (label, value, colour) in enumerate(bars):
         y = gap + i * (bar_h + gap)
         w = round(span * value / top) if value else 0
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" font-size="13">'
+            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" font-size="{font}">'
             f"{html.escape(label)}</text>"
             f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" rx="3" fill="{colour}"/>'
-            f'<text x="{label_w + w + 6}" y="{y + 16}" font-size="13">{value:,}</text>'
+            f'<text x="{label_w + w + 6}" y="{y + 16}" font-size="{font}">{value:,}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -143,15 +148,19 @@ def render_html(org: dict[str, Any], date_from: str, date_to: str, rows: list[di
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 920px; color: #1d2433; }}
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; padding: 0 1rem; max-width: 920px;
+        color: #1d2433; }}
 h1 {{ margin-bottom: .2rem; }} .muted {{ color: #5c667a; }}
 .cards {{ display: flex; gap: 1rem; margin: 1.5rem 0; flex-wrap: wrap; }}
-.card {{ background: #f3f5f9; border-radius: 8px; padding: .8rem 1.2rem; min-width: 150px; }}
+.card {{ background: #f3f5f9; border-radius: 8px; padding: .8rem 1rem; flex: 1 1 8.5rem; }}
 .card b {{ display: block; font-size: 1.8rem; }}
-table {{ border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; }}
+.table-scroll {{ overflow-x: auto; margin: .5rem 0 1.5rem; }}
+table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e7ef; }}
 td:nth-child(n+3), th:nth-child(n+3) {{ text-align: right; }}
 .charts {{ display: flex; gap: 2rem; flex-wrap: wrap; }}
+.charts section {{ flex: 1 1 280px; min-width: 0; }}
+.chart {{ display: block; width: 100%; height: auto; }}
 </style></head><body>
 <h1>{esc(org.get("name") or "Organisation")}</h1>
 <p class="muted">Weekly report, {esc(date_from)} to {esc(date_to)} &middot; {esc(org.get("slug") or "")}
@@ -165,11 +174,11 @@ td:nth-child(n+3), th:nth-child(n+3) {{ text-align: right; }}
 <div class="charts"><section><h2>Registrations by event type</h2>{type_chart}</section>
 <section><h2>Events per day</h2>{day_chart}</section></div>
 <h2>Counts by event type</h2>
-<table><tr><th>Type</th><th>Events</th><th>Registrations</th><th>Confirmed</th><th>Waitlist</th>
-<th>Cancelled or refunded</th></tr>{type_rows}</table>
+<div class="table-scroll"><table><tr><th>Type</th><th>Events</th><th>Registrations</th><th>Confirmed</th>
+<th>Waitlist</th><th>Cancelled or refunded</th></tr>{type_rows}</table></div>
 <h2>Registrations per event</h2>
-<table><tr><th>Date</th><th>Event</th><th>Type</th><th>Registrations</th><th>Confirmed</th>
-<th>Waitlist</th></tr>{event_rows}</table>
+<div class="table-scroll"><table><tr><th>Date</th><th>Event</th><th>Type</th><th>Registrations</th>
+<th>Confirmed</th><th>Waitlist</th></tr>{event_rows}</table></div>
 <p class="muted">Counts only: no participant's personal data is in this report.</p>
 </body></html>
 """

@@ -4,6 +4,10 @@
 
 ``SPEC_JSON``: ``{"dag_id", "output_path", "logical_date", "operator": {...}, "map": [...]}``,
 or ``{"execute": true, "output_path", "operator": {...}}`` to call ``execute`` with no DAG run.
+With ``"retry": true`` the run of that DAG and logical date is not replaced (``dag.test``
+would delete it, and its task state with it): its unfinished task instance is failed and
+retried in the same run, as the scheduler does when a worker dies (heartbeat timeout ->
+up for retry -> the next try), so the try sees the checkpoint its killed try saved.
 The Airflow home, metadata DB and connections come from the environment (the test session's).
 With ``map`` the operator is mapped over those kwargs (``partial().expand_kwargs()``).
 Prints one JSON line: the run's state and each task instance's state, try number and XCom.
@@ -63,7 +67,8 @@ def main(spec: dict) -> dict:
     bag = DagBag(dag_folder=os.devnull, collect_dags=False)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
-    run = dag.test(logical_date=dt.datetime.fromisoformat(spec["logical_date"]), **spec.get("test", {}))
+    logical_date = dt.datetime.fromisoformat(spec["logical_date"])
+    run = retry(dag, logical_date) if spec.get("retry") else dag.test(logical_date=logical_date)
     with create_session() as session:
         tis = run.get_task_instances(session=session)
         out = {"state": str(run.state), "tasks": []}
@@ -82,6 +87,38 @@ def main(spec: dict) -> dict:
                 "xcom": None if row is None else XComModel.deserialize_value(row),
             })  # fmt: skip
     return out
+
+
+def retry(dag, logical_date: dt.datetime):
+    """Retry the unfinished task instances of ``dag``'s run at ``logical_date`` in that same run."""
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from sqlalchemy import select
+
+    def find(session):
+        query = select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == logical_date)
+        return session.scalars(query).one()
+
+    with create_session() as session:
+        for ti in find(session).get_task_instances(session=session):
+            if ti.state in (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED):
+                continue
+            assert ti.try_number <= ti.max_tries, "no retries left for the killed task"
+            ti.prepare_db_for_next_try(session)  # what the scheduler does before the next try
+            ti.try_number += 1
+            ti.state = TaskInstanceState.SCHEDULED
+            session.commit()
+            _run_task(ti=ti, task=dag.task_dict[ti.task_id], run_triggerer=True)
+    with create_session() as session:
+        run = find(session)
+        states = {str(ti.state) for ti in run.get_task_instances(session=session)}
+        run.set_state(DagRunState.SUCCESS if states == {"success"} else DagRunState.FAILED)
+        session.commit()
+        session.refresh(run)
+        session.expunge(run)
+    return run
 
 
 if __name__ == "__main__":

@@ -148,8 +148,8 @@ def test_events_operator_lands_exactly_the_window_under_faults(
     else:
         # Each injected fault cost exactly one retry, and nothing else was asked twice.
         assert retries == stats["faults_injected"] > 0
-    chaos_report(faults=stats["faults_injected"], retries=retries, requests=stats["requests"],
-                 records_checked=len(got), failures=0)  # fmt: skip
+    chaos_report(faults_injected=stats["faults_injected"], retries=retries, requests=stats["requests"],
+                 records_checked=len(got))  # fmt: skip
 
 
 class _AssetStates:
@@ -198,8 +198,8 @@ def test_sensor_reports_every_new_event_once_under_faults(api, make_conn, kind, 
     retries = stats_first["requests"] + stats["requests"] - pages
     assert retries >= faults
     assert retries > 0
-    chaos_report(faults=faults, retries=retries, requests=pages + retries,
-                 records_checked=len(existing) + 12, failures=0)  # fmt: skip
+    chaos_report(faults_injected=faults, retries=retries, requests=pages + retries,
+                 records_checked=len(existing) + 12)  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", list(FAULTS))
@@ -235,8 +235,8 @@ def test_trigger_reports_every_new_event_once_under_faults(api, make_conn, kind,
     retries = stats_first["requests"] + stats["requests"] - pages
     assert retries >= faults
     assert retries > 0
-    chaos_report(faults=faults, retries=retries, requests=pages + retries,
-                 records_checked=len(existing) + 7, failures=0)  # fmt: skip
+    chaos_report(faults_injected=faults, retries=retries, requests=pages + retries,
+                 records_checked=len(existing) + 7)  # fmt: skip
 
 
 def _bulk_file(tmp_path, count: int, tag: str) -> ObjectStoragePath:
@@ -293,8 +293,8 @@ def test_bulk_write_creates_every_row_exactly_once_under_faults(api, make_conn, 
         assert retries == stats["faults_injected"] > 0
     # A dropped POST was processed before its connection closed: its retry was a replay.
     assert stats["idempotent_replays"] >= stats["dropped"]
-    chaos_report(faults=stats["faults_injected"], retries=retries, requests=stats["requests"],
-                 replays=stats["idempotent_replays"], records_checked=rows, failures=0)  # fmt: skip
+    chaos_report(faults_injected=stats["faults_injected"], retries=retries, requests=stats["requests"],
+                 replays=stats["idempotent_replays"], records_checked=rows)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- faults outlast retries
@@ -380,8 +380,8 @@ def test_faults_outlasting_retries_fail_typed_and_publish_nothing(
     assert list(iter_records(new_prefix, verify=True)) == list(api.store.iter_events(**YEAR))
     parts = [p["path"] for p in read_manifest(new_prefix)["parts"]]
     assert _files(new_prefix) == sorted([MANIFEST, SUCCESS, *parts])
-    chaos_report(faults=stats["faults_injected"], retries=2 * retries, requests=stats["requests"],
-                 records_checked=2 * again["records"], failures=failures,
+    chaos_report(faults_injected=stats["faults_injected"], retries=2 * retries, requests=stats["requests"],
+                 records_checked=2 * again["records"], expected_failed_tries=failures,
                  error=error_type.__name__)  # fmt: skip
 
 
@@ -406,5 +406,5 @@ def test_bulk_write_failing_midway_then_retried_creates_each_row_once(api, make_
     # Rows in a checkpoint are skipped; the rest were replayed by their idempotency keys.
     assert FAIL_AT + 4 - 3 < summary["existing"] <= FAIL_AT + 4
     assert {r["key"]: [r["id"]] for r in _results(path)} == created
-    chaos_report(faults=stats["faults_injected"], retries=2, records_checked=rows, failures=1,
-                 resumed_rows=summary["existing"])  # fmt: skip
+    chaos_report(faults_injected=stats["faults_injected"], retries=2, records_checked=rows,
+                 expected_failed_tries=1, resumed_rows=summary["existing"])  # fmt: skip

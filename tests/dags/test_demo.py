@@ -1,4 +1,4 @@
-"""The demo and the standalone preparation run as a new user would start them, in subprocesses.
+"""The demo run as a new user would start it, in a subprocess.
 
 Their outputs are checked against an independent copy of the sandbox's data (the same seed
 gives the same events), not against what the demo itself printed.
@@ -68,18 +68,3 @@ def test_demo_lands_loads_and_reports_what_the_api_holds(tmp_path):
     assert f"{len(week)} events, {sum(regs.values())} registrations" in printed
     assert json.loads((tmp_path / "summary.json").read_text())["warehouse"]["rows"] == len(rows)
     assert "the sandbox has been stopped" in printed
-
-
-def test_standalone_prepares_the_home_the_connection_the_dags_and_a_season_plan(tmp_path):
-    result = run("--standalone", "--dry-run", "--events", "1000", "--work", str(tmp_path))
-    out = result.stdout
-    dag_ids = sorted(p.stem for p in (ROOT / "dags").glob("*.py"))
-    listed = next(line for line in out.splitlines() if "example DAGs:" in line)
-    assert len(listed.split(",")) == len(dag_ids) == 6
-    for dag_id in ("intervals_land_events", "intervals_warehouse_load", "intervals_organisation_report"):
-        assert dag_id in listed
-    assert f"Dry run: would now run {Path(sys.executable).parent / 'airflow'} standalone" in out
-    assert (tmp_path / "airflow" / "airflow.db").exists()
-    plan = [json.loads(line) for line in (tmp_path / "season" / "plan.jsonl").open()]
-    assert len(plan) == 12
-    assert {p["type"] for p in plan} == {"race", "runClub"}
