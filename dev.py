@@ -4,6 +4,8 @@
     python3 dev.py test [pytest args]   set up .venv (if needed) and run the whole test suite
     python3 dev.py demo                 set up .venv (if needed) and run the demo on embedded defaults
     python3 dev.py standalone [args]    the full Airflow (UI) with the sandbox and the example DAGs (--help)
+    python3 dev.py cluster [args]       the example DAGs on a distributed Airflow (CeleryExecutor,
+                                        PostgreSQL, Redis, two workers, S3); checks, prints, stops
     python3 dev.py setup                only create/refresh .venv
     python3 dev.py lint                 ruff check + format check
     python3 dev.py lock                 re-resolve constraints.txt after changing pyproject.toml
@@ -27,6 +29,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 UV_VERSION = "0.13.9"
+EXTRAS = "dev,cluster"  # what .venv holds: the test tools and the distributed check's drivers
 STAMP = VENV / ".installed"
 
 
@@ -59,7 +62,7 @@ def _fingerprint() -> str:
 
 
 def setup() -> None:
-    """Create .venv and install the provider with its dev extras, pinned by constraints.txt."""
+    """Create .venv and install the provider with its dev and cluster extras, pinned by constraints.txt."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"Python 3.11+ is needed, this is {sys.version.split()[0]}")
     if not PY.exists():
@@ -69,7 +72,7 @@ def setup() -> None:
         return
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
     uv = BIN / "uv"
-    run(uv, "pip", "install", "--python", PY, "-c", ROOT / "constraints.txt", "-e", f"{ROOT}[dev]")
+    run(uv, "pip", "install", "--python", PY, "-c", ROOT / "constraints.txt", "-e", f"{ROOT}[{EXTRAS}]")
     STAMP.write_text(_fingerprint())
 
 
@@ -78,18 +81,10 @@ def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("test", [])
     if command == "lock":
         setup()
-        run(
-            BIN / "uv",
-            "pip",
-            "compile",
-            ROOT / "pyproject.toml",
-            "--extra",
-            "dev",
-            "--python-version",
-            "3.11",
-            "-o",
-            ROOT / "constraints.txt",
-        )
+        extras = [arg for extra in EXTRAS.split(",") for arg in ("--extra", extra)]
+        # uv keeps the pins already in the output file and resolves only what is new.
+        constraints = ["--python-version", "3.11", "-o", "constraints.txt"]
+        run(BIN / "uv", "pip", "compile", "pyproject.toml", *extras, *constraints, cwd=ROOT)
         return
     setup()
     if command == "setup":
@@ -103,6 +98,8 @@ def main(argv: list[str]) -> None:
         run(PY, ROOT / "scripts" / "demo.py", *rest, cwd=ROOT)
     elif command == "standalone":
         run(PY, ROOT / "scripts" / "standalone.py", *rest, cwd=ROOT)
+    elif command == "cluster":
+        run(PY, ROOT / "scripts" / "cluster.py", *rest, cwd=ROOT)
     else:
         sys.exit(__doc__)
 

@@ -71,21 +71,74 @@ def airflow_db():
 
 
 @pytest.fixture
-def run_dag(airflow_db):
+def run_dag(airflow_db, monkeypatch):
     """Return ``run(dag, logical_date)``: one DAG run with ``dag.test()``, as a :class:`RunResult`.
 
     The DAG is written to the metadata DB the way the DAG processor would (``sync_bag_to_db``),
-    so DAGs built inside tests run like DAGs from files.
+    so DAGs built inside tests run like DAGs from files. Two ways to create the run other
+    than ``dag.test()``'s own (a manual run whose data interval comes from the logical date):
+
+    - ``triggered_by_cli=True``: the run is made by Airflow's ``trigger_dag`` (what
+      ``airflow dags trigger -l`` and ``TriggerDagRunOperator`` call), whose data interval
+      comes from the moment of the trigger;
+    - ``consumed_asset_events=[AssetEvent ids]``: an asset-triggered run that consumed exactly
+      those events, as the scheduler makes it (``triggering_asset_events`` in the tasks).
     """
+    import airflow.models.dagrun as dagrun_module
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
-    def run(dag, logical_date=None, **kwargs) -> RunResult:
+    create = dagrun_module.get_or_create_dagrun
+
+    def run(
+        dag, logical_date=None, *, triggered_by_cli=False, consumed_asset_events=(), **kwargs
+    ) -> RunResult:
         bag = DagBag(dag_folder=os.devnull, collect_dags=False)
         bag.bag_dag(dag)
         sync_bag_to_db(bag, "dags-folder", None)
-        return RunResult(dag.test(logical_date=logical_date, **kwargs))
+
+        def make_run(**spec):
+            return _make_run(create, spec, triggered_by_cli, list(consumed_asset_events))
+
+        with monkeypatch.context() as patch:
+            patch.setattr(dagrun_module, "get_or_create_dagrun", make_run)
+            return RunResult(dag.test(logical_date=logical_date, **kwargs))
 
     return run
+
+
+def _make_run(create, spec: dict, triggered_by_cli: bool, consumed: list[int]):
+    """``dag.test()``'s run, or one made as ``airflow dags trigger`` or the scheduler would make it."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.models.asset import AssetEvent
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    session = spec["session"]
+    if not triggered_by_cli:
+        dag_run = create(**spec)
+    else:
+        old = session.scalar(
+            select(DagRun).where(
+                DagRun.dag_id == spec["dag"].dag_id, DagRun.logical_date == spec["logical_date"]
+            )
+        )
+        if old is not None:
+            session.delete(old)
+            session.commit()
+        made = trigger_dag(spec["dag"].dag_id, triggered_by=DagRunTriggeredByType.CLI,
+                           logical_date=spec["logical_date"], conf=spec["conf"])  # fmt: skip
+        dag_run = session.scalar(select(DagRun).where(DagRun.run_id == made.run_id))
+        dag_run.state, dag_run.start_date = DagRunState.RUNNING, spec["start_date"]
+        dag_run.dag = spec["dag"]
+    if consumed:
+        dag_run.run_type = DagRunType.ASSET_TRIGGERED
+        dag_run.consumed_asset_events.extend(
+            session.scalars(select(AssetEvent).where(AssetEvent.id.in_(consumed)))
+        )
+    session.commit()
+    return dag_run
 
 
 class RunResult:

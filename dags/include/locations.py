@@ -18,6 +18,8 @@ Each location has three layers, the first one set wins:
 | its connection | ``intervals_reports_conn`` | ``INTERVALS_REPORTS_CONN`` | none |
 | season plan | ``intervals_season_plan`` | ``INTERVALS_SEASON_PLAN`` | ``.local/season/plan.jsonl`` |
 | its connection | ``intervals_season_conn`` | ``INTERVALS_SEASON_CONN`` | none |
+
+The landed events are one logical asset, :func:`events_asset`, whatever the landing zone.
 """
 
 from __future__ import annotations
@@ -62,11 +64,17 @@ def setting(name: str) -> str:
     return "{{ var.value.get('intervals_%s', %s) }}" % (name, json.dumps(from_env(name)))  # noqa: UP031
 
 
-def events_asset() -> Asset:
-    """Return the asset the events-landing DAG updates and the warehouse DAG is scheduled on.
+EVENTS_ASSET = "intervals_landed_events"
 
-    Its URI is the landing zone named by the environment, fixed at parse time; when the
-    Variable moves the landing zone, each asset event's extra still carries the manifest's
-    actual path, which is what consumers read.
+
+def events_asset() -> Asset:
+    """Return the asset the events-landing DAGs update and the warehouse DAG is scheduled on.
+
+    A **logical name**, not a location: the landing zone is a Variable read at run time
+    (``intervals_landing_path``), so no URI fixed at parse time could say where the data is;
+    a ``file://`` URI would even claim a local folder for windows landed on S3. The name-only
+    asset ``intervals_landed_events`` (its URI is its name) says *what* was published; each
+    asset event's ``extra`` says *where*: the window's ``manifest`` URL (``s3://...`` or
+    ``file://...``), ``date_from``, ``date_to`` and ``records``.
     """
-    return Asset(uri=f"{from_env('landing_path').rstrip('/')}/events")
+    return Asset(name=EVENTS_ASSET)

@@ -1,9 +1,19 @@
 """Load landed event windows into a warehouse table, idempotently: one transaction per window.
 
 A window's load deletes the table's rows dated inside the window, then inserts the
-window's landed records (read back through its manifest), then commits: a rerun or a
-re-landed window replaces its rows, and a reader never sees half a window. An event that
-moved to another day is deleted by id before it is inserted, so no id appears twice.
+window's landed records (read back through its manifest), records the window's write in
+the ledger table, then commits: a rerun or a re-landed window replaces its rows, and a
+reader never sees half a window. An event that moved to another day is deleted by id
+before it is inserted, so no id appears twice.
+
+**Reconcile, do not trust the trigger alone.** The ledger ``intervals_events_windows``
+holds, per window prefix, the write (``write_id``) last loaded. :func:`pending` compares
+it with every window *published* in the landing zone (a ``_SUCCESS`` marker beside its
+manifest) plus those the triggering asset events name, and returns each one not loaded
+at its current write, oldest publication first. So a load run catches up on every window
+it has not seen, even when Airflow merged or dropped asset events (a DAG at
+``max_active_runs`` defers asset-triggered runs, and the deferred events can be consumed
+by none: upstream issue #56050); a run with nothing pending loads nothing.
 
 Two targets, one SQL text (standard DDL/DML, placeholders from the driver):
 
@@ -19,12 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 TABLE = "intervals_events"
+LEDGER = "intervals_events_windows"
 BATCH = 500
 COLUMNS = (
     "event_id", "name", "slug", "type", "date", "start_time", "organization_id", "city", "region",
@@ -37,6 +48,33 @@ DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     website_url VARCHAR(1000), registration_url VARCHAR(1000), manifest VARCHAR(2000),
     loaded_at VARCHAR(40)
 )"""
+LEDGER_DDL = f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
+    prefix VARCHAR(2000) NOT NULL PRIMARY KEY, date_from VARCHAR(10) NOT NULL,
+    date_to VARCHAR(10) NOT NULL, write_id VARCHAR(64) NOT NULL, published_at VARCHAR(40),
+    records INTEGER, loaded_at VARCHAR(40)
+)"""
+
+
+@dataclass(frozen=True)
+class Landed:
+    """One published window of the landing zone, as its manifest describes it.
+
+    :param prefix: the window's prefix URL: its identity in the ledger.
+    :param manifest: its ``_manifest.json`` URL (with the storage connection, e.g. ``s3://conn@bucket/...``).
+    :param date_from: first day, inclusive.
+    :param date_to: last day, inclusive.
+    :param write_id: the published write series; a re-landing publishes a new one.
+    :param published_at: when the manifest was written (UTC, ISO 8601).
+    :param records: records in the window.
+    """
+
+    prefix: str
+    manifest: str
+    date_from: str
+    date_to: str
+    write_id: str
+    published_at: str
+    records: int
 
 
 @dataclass
@@ -112,13 +150,78 @@ def _row(record: dict[str, Any], manifest: str, loaded_at: str) -> tuple[Any, ..
     )  # fmt: skip
 
 
-def load_window(warehouse: Warehouse, manifest: str, date_from: str, date_to: str) -> int:
-    """Replace the rows of ``date_from .. date_to`` with the window's landed records; commit.
+def read_landed(manifest: Any) -> Landed:
+    """Return the window whose manifest is at ``manifest`` (a URL or an ``ObjectStoragePath``)."""
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_intervals.storage import read_manifest
+
+    path = manifest if isinstance(manifest, ObjectStoragePath) else ObjectStoragePath(manifest)
+    body = read_manifest(path)
+    return Landed(
+        prefix=str(path.parent), manifest=str(path), date_from=body["window"]["date_from"],
+        date_to=body["window"]["date_to"], write_id=body["write_id"],
+        published_at=body.get("created_at", ""), records=int(body["records"]),
+    )  # fmt: skip
+
+
+def published_windows(landing: Any) -> list[Landed]:
+    """Return every window published under ``{landing}/events/type=all/`` (its ``_SUCCESS`` written).
+
+    :param landing: the landing zone's root, an ``ObjectStoragePath``.
+    """
+    from airflow_provider_intervals.storage import MANIFEST, SUCCESS
+
+    root = landing / "events" / "type=all"
+    if not root.exists():
+        return []
+    return [read_landed(marker.parent / MANIFEST) for marker in root.glob(f"date_from=*/date_to=*/{SUCCESS}")]
+
+
+def ensure_tables(warehouse: Warehouse) -> None:
+    """Create the events table and the ledger if they do not exist."""
+    with warehouse.transaction() as cursor:
+        cursor.execute(DDL)
+        cursor.execute(LEDGER_DDL)
+
+
+def loaded_writes(warehouse: Warehouse) -> dict[str, str]:
+    """Return the ledger: window prefix -> the ``write_id`` loaded last."""
+    ensure_tables(warehouse)
+    with warehouse.transaction() as cursor:
+        cursor.execute(f"SELECT prefix, write_id FROM {LEDGER}")
+        return dict(cursor.fetchall())
+
+
+def pending(
+    warehouse: Warehouse, landing: Any, named: Sequence[str] = (), *, reload: bool = False
+) -> tuple[list[Landed], int]:
+    """Return the windows to load, oldest publication first, and how many are published in all.
 
     :param warehouse: from :func:`connect`.
-    :param manifest: the window's ``_manifest.json`` URL (an asset event's extra carries it).
-    :param date_from: first day of the window, inclusive.
-    :param date_to: last day, inclusive.
+    :param landing: the landing zone's root (``ObjectStoragePath``), scanned for published windows.
+    :param named: manifest URLs the triggering asset events name (also loaded when they lie
+        outside ``landing``); a manifest that is gone is skipped.
+    :param reload: every published window, even those the ledger has at their current write.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    windows = {w.prefix: w for w in published_windows(landing)}
+    for manifest in named:
+        path = ObjectStoragePath(manifest)
+        if str(path.parent) not in windows and path.exists():
+            windows[str(path.parent)] = read_landed(path)
+    loaded = {} if reload else loaded_writes(warehouse)
+    todo = [w for w in windows.values() if loaded.get(w.prefix) != w.write_id]
+    # Publication order, so where windows overlap the one landed last wins.
+    return sorted(todo, key=lambda w: (w.published_at, w.date_from, w.prefix)), len(windows)
+
+
+def load_window(warehouse: Warehouse, window: Landed) -> int:
+    """Replace the rows of the window's days with its landed records, record it in the ledger; commit.
+
+    :param warehouse: from :func:`connect`.
+    :param window: from :func:`pending` or :func:`read_landed`.
     :return: rows inserted.
     """
     from airflow.sdk import ObjectStoragePath
@@ -130,14 +233,24 @@ def load_window(warehouse: Warehouse, manifest: str, date_from: str, date_to: st
     inserted = 0
     with warehouse.transaction() as cursor:
         cursor.execute(DDL)
-        cursor.execute(f"DELETE FROM {TABLE} WHERE date BETWEEN {mark} AND {mark}", (date_from, date_to))
+        cursor.execute(LEDGER_DDL)
+        cursor.execute(
+            f"DELETE FROM {TABLE} WHERE date BETWEEN {mark} AND {mark}", (window.date_from, window.date_to)
+        )
         batch: list[tuple[Any, ...]] = []
-        for record in iter_records(ObjectStoragePath(manifest)):
-            batch.append(_row(record, manifest, loaded_at))
+        for record in iter_records(ObjectStoragePath(window.manifest)):
+            batch.append(_row(record, window.manifest, loaded_at))
             if len(batch) == BATCH:
                 inserted += _insert(cursor, mark, batch)
                 batch = []
         inserted += _insert(cursor, mark, batch)
+        cursor.execute(f"DELETE FROM {LEDGER} WHERE prefix = {mark}", (window.prefix,))
+        cursor.execute(
+            f"INSERT INTO {LEDGER} (prefix, date_from, date_to, write_id, published_at, records, loaded_at)"
+            f" VALUES ({', '.join([mark] * 7)})",
+            (window.prefix, window.date_from, window.date_to, window.write_id, window.published_at,
+             window.records, loaded_at),
+        )  # fmt: skip
     return inserted
 
 

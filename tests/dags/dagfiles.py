@@ -1,4 +1,4 @@
-"""Load example DAG files the way the DAG processor does: fresh, after the test set the environment."""
+"""Helpers for the example-DAG tests: load DAG files as the DAG processor does; read asset events."""
 
 from __future__ import annotations
 
@@ -15,3 +15,20 @@ def load(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def landed_asset_events(asset_name: str = "intervals_landed_events") -> list[dict]:
+    """The extras of every event the metadata DB holds for the logical landing asset, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(
+            session.scalars(
+                select(AssetEvent.extra)
+                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(AssetModel.name == asset_name)
+                .order_by(AssetEvent.id)
+            )
+        )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import ObjectStoragePath
+from dagfiles import landed_asset_events
 
 from airflow_provider_intervals.storage import iter_records
 
@@ -38,10 +39,12 @@ def test_new_events_dag_waits_deferred_then_lands_the_new_events_window(
     api, make_conn, run_dag, tmp_path, monkeypatch, post_events
 ):
     make_conn(api)
-    monkeypatch.setenv("INTERVALS_LANDING_PATH", f"file://{tmp_path}/lake")
+    monkeypatch.setenv("INTERVALS_LANDING_PATH", f"file://{tmp_path}/from-env")
     monkeypatch.setenv("INTERVALS_POLL_SECONDS", "0.2")
     module = load("intervals_new_events")
     assert module.dag.task_dict["wait_for_new_events"].deferrable is True
+    # Read at run time, like the other DAGs: the Variable set after parsing wins.
+    monkeypatch.setenv("AIRFLOW_VAR_INTERVALS_LANDING_PATH", f"file://{tmp_path}/lake")
 
     posted = post_events(api, 3, date="2025-09-09")
     result = run_dag(module.dag, dt.datetime(2025, 9, 9, 12, tzinfo=dt.UTC))
@@ -50,9 +53,20 @@ def test_new_events_dag_waits_deferred_then_lands_the_new_events_window(
     assert sorted(result.xcom("wait_for_new_events")["new_event_ids"]) == sorted(posted)
     landed = result.xcom("land_new_events_window")
     assert (landed["date_from"], landed["date_to"]) == ("2025-09-09", "2025-09-09")
+    assert landed["manifest"].startswith(f"file://{tmp_path}/lake/events/type=all/date_from=2025-09-09/")
+    assert not (tmp_path / "from-env").exists()
     records = list(iter_records(ObjectStoragePath(landed["manifest"])))
     assert records == list(api.store.iter_events(date_from="2025-09-09", date_to="2025-09-09"))
     assert set(posted) <= {r["_id"] for r in records}
+    # The sensor watched upcoming events only: its feed starts at the run's day.
+    assert rendered(result.ti("wait_for_new_events"))["date_from"] == "2025-09-09"
+    assert landed_asset_events()[-1]["manifest"] == landed["manifest"]
+
+
+def rendered(ti) -> dict:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
+    return RenderedTaskInstanceFields.get_templated_fields(ti)
 
 
 def test_watcher_dag_schedules_on_an_asset_watched_by_the_event_trigger():

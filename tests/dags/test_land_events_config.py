@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
 
+import pytest
 from airflow.sdk import ObjectStoragePath
-from dagfiles import load
+from dagfiles import landed_asset_events, load
 
 from airflow_provider_intervals.storage import iter_records
 
@@ -37,24 +39,41 @@ def test_a_variable_moves_the_landing_zone_at_run_time_and_the_asset_event_says_
 ):
     make_conn(api)
     monkeypatch.setenv("INTERVALS_LANDING_PATH", f"file://{tmp_path}/from-env")
-    dag = load("intervals_land_events").dag  # parsed: the asset names the environment's zone
+    dag = load("intervals_land_events").dag  # parsed: nothing about the landing zone is fixed yet
     monkeypatch.setenv("AIRFLOW_VAR_INTERVALS_LANDING_PATH", f"file://{tmp_path}/from-variable")
     run = run_dag(dag, dt.datetime(2025, 6, 2, tzinfo=dt.UTC))
     assert run.state == "success"
     manifest = run.xcom("land_events")["manifest"]
     assert manifest.startswith(f"file://{tmp_path}/from-variable/events/")
     assert not (tmp_path / "from-env").exists()
+    extras = [e for e in landed_asset_events() if e["manifest"] == manifest]
+    assert [(e["date_from"], e["date_to"]) for e in extras] == [("2025-06-01", "2025-06-01")]
 
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
 
-    with create_session() as session:
-        extras = session.scalars(
-            select(AssetEvent.extra)
-            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .where(AssetModel.uri == f"file://{tmp_path}/from-env/events")
-        ).all()
-    assert [(e["manifest"], e["date_from"], e["date_to"]) for e in extras] == [
-        (manifest, "2025-06-01", "2025-06-01")
-    ]
+@pytest.mark.parametrize(
+    ("run_type", "logical", "interval_start", "day"),
+    [
+        ("scheduled", "2025-06-01T00:00", "2025-06-01T00:00", "2025-06-01"),
+        ("backfill", "2025-06-01T00:00", "2025-06-01T00:00", "2025-06-01"),
+        ("manual", "2025-06-02T00:00", "2025-12-01T00:00", "2025-06-01"),
+        ("manual", "2025-06-02T15:30", "2025-06-01T00:00", "2025-06-01"),
+        ("manual", None, None, "2025-12-01"),
+    ],
+    ids=[
+        "scheduled",
+        "backfill",
+        "manual-interval-from-trigger-time",
+        "manual-midday",
+        "manual-no-logical-date",
+    ],
+)
+def test_landing_day_is_the_interval_for_scheduled_runs_and_the_day_before_the_logical_date_for_manual(
+    run_type, logical, interval_start, day
+):
+    from include.landing_day import landing_day
+
+    def at(text):
+        return None if text is None else dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+    dag_run = types.SimpleNamespace(run_type=run_type, run_after=at("2025-12-02T09:00"))
+    assert landing_day(dag_run, at(logical), at(interval_start)) == day

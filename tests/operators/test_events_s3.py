@@ -31,30 +31,62 @@ def load(name: str):
     return module
 
 
-def test_events_dag_lands_on_s3_and_the_warehouse_loads_it(
+def landed_events() -> list[tuple[int, dict]]:
+    """``(id, extra)`` of every event of the logical landing asset, oldest first."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.id, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "intervals_landed_events")
+            .order_by(AssetEvent.id)
+        )
+        return [(row.id, row.extra) for row in rows]
+
+
+def test_events_dag_lands_on_s3_and_the_warehouse_reconciles_every_window_from_one_asset_event(
     api, make_conn, run_dag, s3_conn, tmp_path, monkeypatch
 ):
     make_conn(api)
-    monkeypatch.setenv("INTERVALS_LANDING_PATH", "s3://lake/example-dag")
-    monkeypatch.setenv("INTERVALS_LANDING_CONN", s3_conn)
-    monkeypatch.setenv("INTERVALS_WAREHOUSE_PATH", str(tmp_path / "intervals.duckdb"))
+    # Where to land is a Variable, read at run time: nothing about S3 is known at parse time.
     land, warehouse = load("intervals_land_events").dag, load("intervals_warehouse_load").dag
-    assert [a.uri for a in land.task_dict["land_events"].outlets] == ["s3://lake/example-dag/events"]
+    monkeypatch.setenv("AIRFLOW_VAR_INTERVALS_LANDING_PATH", "s3://lake/example-dag")
+    monkeypatch.setenv("AIRFLOW_VAR_INTERVALS_LANDING_CONN", s3_conn)
+    monkeypatch.setenv("AIRFLOW_VAR_INTERVALS_WAREHOUSE_PATH", str(tmp_path / "intervals.duckdb"))
+    (asset,) = land.task_dict["land_events"].outlets
+    assert asset.uri == "intervals_landed_events", "a logical name, not a file:// path"
 
-    days = (dt.datetime(2025, 7, 2, tzinfo=dt.UTC), dt.datetime(2025, 7, 3, tzinfo=dt.UTC))
+    days = [dt.datetime(2025, 7, d, tzinfo=dt.UTC) for d in (2, 3, 4)]
+    before = len(landed_events())
     for day in days:
         run = run_dag(land, day)
         assert run.state == "success"
         summary = run.xcom("land_events")
-        assert summary["manifest"].startswith(f"s3://{s3_conn}@lake/example-dag/events/")
+        assert summary["manifest"].startswith(f"s3://{s3_conn}@lake/example-dag/events/type=all/")
         landed = list(iter_records(ObjectStoragePath(summary["manifest"])))
         want = list(api.store.iter_events(date_from=summary["date_from"], date_to=summary["date_to"]))
         assert landed == want != []
+    events = landed_events()[before:]
+    # The asset events say where each window really is: on S3, through the aws connection.
+    assert [(e["date_from"], e["manifest"].split("/date_to=")[0]) for _, e in events] == [
+        (d, f"s3://{s3_conn}@lake/example-dag/events/type=all/date_from={d}")
+        for d in ("2025-07-01", "2025-07-02", "2025-07-03")
+    ]
 
-    assert run_dag(warehouse, days[-1], run_conf={"reload_latest": 2}).state == "success"
+    # One load run handed only the last asset event (the others consumed by none: Airflow #56050).
+    result = run_dag(warehouse, days[-1], consumed_asset_events=[events[-1][0]])
+    assert result.state == "success"
+    assert result.xcom("load_windows")["asset_events"] == 1
     with duckdb.connect(str(tmp_path / "intervals.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT event_id FROM intervals_events ORDER BY event_id").fetchall()
+        sources = con.execute("SELECT DISTINCT manifest FROM intervals_events ORDER BY 1").fetchall()
     want = [
-        e["_id"] for d in ("2025-07-01", "2025-07-02") for e in api.store.iter_events(date_from=d, date_to=d)
+        e["_id"]
+        for d in ("2025-07-01", "2025-07-02", "2025-07-03")
+        for e in api.store.iter_events(date_from=d, date_to=d)
     ]
     assert [r[0] for r in rows] == sorted(want)
+    assert [s[0] for s in sources] == [e["manifest"] for _, e in events]

