@@ -32,6 +32,7 @@ ones with ``apt-get``; otherwise it says what is missing and exits with code 2. 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -463,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         # A second Ctrl+C or SIGTERM must not cut the clean-up short.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
-        print("Stopping everything ...", flush=True)
+        with contextlib.suppress(OSError):  # stdout may be a pipe whose reader is gone
+            print("Stopping everything ...", flush=True)
         left = procs.stop({"postgres": signal.SIGINT})  # PostgreSQL's fast shutdown
         if sandbox is not None:
             sandbox.stop()

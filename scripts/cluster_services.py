@@ -135,7 +135,8 @@ class Processes:
         for name, proc, pgid in reversed(self.started):
             _signal_group(pgid, (signals or {}).get(name, signal.SIGTERM))
             if _wait_group(pgid, 30):
-                print(f"  {name} did not stop within 30 s: SIGKILL", flush=True)
+                with contextlib.suppress(OSError):  # stdout may be a pipe whose reader is gone
+                    print(f"  {name} did not stop within 30 s: SIGKILL", flush=True)
                 _signal_group(pgid, signal.SIGKILL)
                 _wait_group(pgid, 10)
             with contextlib.suppress(subprocess.TimeoutExpired):
