@@ -141,3 +141,14 @@ def created_registrations(store, rows):
 
 def events_with_prefix(store, prefix):
     return [e for e in store.iter_events() if e["slug"].startswith(prefix)]
+
+
+class AssetStates:
+    """The task context's ``asset_state_store``: one dict per asset (what Airflow 3.3 provides)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict] = {}
+
+    def __getitem__(self, asset):
+        state = self.states.setdefault(asset.uri, {})
+        return types.SimpleNamespace(get=lambda k, default=None: state.get(k, default), set=state.__setitem__)

@@ -16,12 +16,11 @@ import json
 import math
 import threading
 import time
-import types
 import uuid
 
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
-from helpers import files, task_context, utc
+from helpers import AssetStates, files, task_context, utc
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
@@ -156,17 +155,6 @@ def test_events_operator_lands_exactly_the_window_under_faults(
     )
 
 
-class _AssetStates:
-    """The task context's ``asset_state_store``: one dict per asset (what Airflow 3.3 provides)."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, dict] = {}
-
-    def __getitem__(self, asset):
-        state = self.states.setdefault(asset.uri, {})
-        return types.SimpleNamespace(get=lambda k, default=None: state.get(k, default), set=state.__setitem__)
-
-
 def _create_events(store, count: int, date: str = "2025-10-20") -> list[str]:
     """Publish events straight into the sandbox's store, as another client would (no faults)."""
     tag = uuid.uuid4().hex[:8]
@@ -180,7 +168,7 @@ def _create_events(store, count: int, date: str = "2025-10-20") -> list[str]:
 def test_sensor_reports_every_new_event_once_under_faults(api, make_conn, kind, chaos_report):
     make_conn(api, **{**CHAOS_EXTRA, "page_size": 5})
     sensor = IntervalsNewEventsSensor(task_id="wait", first_run="all", poke_interval=0.1, **OCTOBER)
-    context = {"asset_state_store": _AssetStates()}
+    context = {"asset_state_store": AssetStates()}
     existing = [e["_id"] for e in api.store.iter_events(**OCTOBER)]
     assert existing
     with chaos(api, kind):

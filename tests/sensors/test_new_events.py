@@ -9,10 +9,10 @@ import math
 import subprocess
 import sys
 import textwrap
-import types
 import uuid
 
 import pytest
+from helpers import AssetStates
 
 from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
 from airflow_provider_intervals.triggers.new_events import (
@@ -211,17 +211,6 @@ def test_a_quiet_poll_costs_one_request_in_both_modes(api, conn):
     assert api.stats["requests"] == 1
 
 
-class _AssetStates:
-    """The task context's ``asset_state_store``: one dict per asset (what Airflow 3.3 provides)."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, dict] = {}
-
-    def __getitem__(self, asset):
-        state = self.states.setdefault(asset.uri, {})
-        return types.SimpleNamespace(get=lambda k, default=None: state.get(k, default), set=state.__setitem__)
-
-
 def _pages(api, **filters) -> int:
     return max(1, math.ceil(sum(1 for _ in api.store.iter_events(**filters)) / 100))
 
@@ -231,7 +220,7 @@ def test_a_date_from_that_moves_forward_keeps_the_feeds_baseline(api, conn, caps
 
     The task log (Airflow's structured logger, on stdout here) says up front what the listing costs.
     """
-    context = {"asset_state_store": _AssetStates()}
+    context = {"asset_state_store": AssetStates()}
     api.reset_stats()
     assert not IntervalsNewEventsSensor(task_id="w", date_from="2025-04-10").poke(context).is_done
     assert api.stats["requests"] == _pages(api, date_from="2025-04-10")  # the baseline, listed once
@@ -265,7 +254,7 @@ def test_the_baseline_listing_is_paced_with_the_key(api, make_conn):
     pacing.forget()
     try:
         sensor = IntervalsNewEventsSensor(task_id="w", date_from="2025-06-01")
-        assert not sensor.poke({"asset_state_store": _AssetStates()}).is_done
+        assert not sensor.poke({"asset_state_store": AssetStates()}).is_done
         (bucket,) = pacing._BUCKETS.values()
     finally:
         pacing.forget()
