@@ -106,7 +106,9 @@ class Retries:
             if self.rate_limit_waited + wait > policy.max_rate_limit_wait:
                 return None
             self.rate_limit_waited += wait
-            return wait if self.paced else wait + rand() * min(1.0, policy.backoff)
+            # Paced, the bucket's pause keeps this process's streams apart; unpaced, the
+            # policy's jitter keeps clients sharing a key out of lockstep.
+            return wait if self.paced else policy.delay(error, self.attempt, now, rand)
         if not policy.should_retry(error, self.attempt, self.request, self.idempotent, now):
             return None
         wait = policy.delay(error, self.attempt, now, rand)
