@@ -13,6 +13,7 @@ The reference is ``docs/intervals-api.md``; comments mark where the API surprise
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,6 +318,39 @@ class Page:
     def cursor(self) -> str | None:
         """The ``_id`` of the last item: resume after it to continue the listing."""
         return self.items[-1]["_id"] if self.items else None
+
+
+class Listing(Iterator[Page]):
+    """A listing's pages, fetched as they are asked for; ``request`` is the first page's request.
+
+    The request names what the listing is (path and filters), e.g. for lineage, without
+    sending anything. Closing the listing stops it.
+    """
+
+    def __init__(self, request: Request, pages: Iterator[Page]) -> None:
+        self.request = request
+        self._pages = pages
+
+    def __next__(self) -> Page:
+        return next(self._pages)
+
+    def close(self) -> None:
+        """Stop the listing (no further request is sent)."""
+        close = getattr(self._pages, "close", None)
+        if close is not None:
+            close()
+
+
+def pages_for(count: int, limit: int, has_more: bool = True) -> int:
+    """Return the requests one listing of ``count`` items takes at page size ``limit``.
+
+    With ``hasMore`` the page holding the last item ends the listing (an empty listing
+    still costs one request); without it (the reference's examples) a full page always
+    asks for the next, so a count that fills its last page costs one request more.
+    """
+    if has_more:
+        return max(1, -(-count // limit))
+    return count // limit + 1
 
 
 def parse_page(request: Request, status: int, body: bytes, request_id: str | None = None) -> Page:

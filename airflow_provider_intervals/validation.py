@@ -195,6 +195,9 @@ _REGISTRATION_FIELDS.update(
     paceGroup=_text,
     notes=_text,
 )
+# The documented body fields, in the reference's order (e.g. for a lineage schema).
+EVENT_FIELDS = tuple(_EVENT_FIELDS)
+REGISTRATION_FIELDS = tuple(_REGISTRATION_FIELDS)
 EVENT_REQUIRED = ("name", "slug", "type", "date")
 REGISTRATION_REQUIRED = ("eventRunId", "email", "registrationType")
 

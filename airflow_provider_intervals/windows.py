@@ -44,6 +44,12 @@ class Window:
         """Return the number of days in the window."""
         return (dt.date.fromisoformat(self.date_to) - dt.date.fromisoformat(self.date_from)).days + 1
 
+    def sub_windows(self, concurrency: int, split_days: int | None = None) -> list[Window]:
+        """Return the sub-windows a landing fetches: ``split_days`` days each, else ``concurrency`` pieces."""
+        if split_days:
+            return self.split(-(-self.days() // split_days))
+        return self.split(concurrency)
+
     def split(self, pieces: int) -> list[Window]:
         """Cut the window into at most ``pieces`` contiguous sub-windows of near-equal days."""
         start, days = dt.date.fromisoformat(self.date_from), self.days()

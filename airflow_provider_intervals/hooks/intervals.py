@@ -122,6 +122,13 @@ class IntervalsHook(IntervalsResources, HttpHook):
         self._base_url_initialized = True
 
     @property
+    def api_url(self) -> str:
+        """The API's base URL, from the connection (checked as for a request); opens no session."""
+        if not self.base_url:
+            self._set_base_url(self._connection)
+        return self.base_url
+
+    @property
     def page_size(self) -> int:
         """Items per list request (connection extra ``page_size``, default 100)."""
         return self.settings.page_size
@@ -285,8 +292,11 @@ class IntervalsHook(IntervalsResources, HttpHook):
             request, response.status_code, response.content, response.headers.get("X-Request-Id")
         )
 
-    def _pages(self, request: api.Request) -> Iterator[api.Page]:
-        """Yield the pages of a listing, lazily, starting with ``request``."""
+    def _pages(self, request: api.Request) -> api.Listing:
+        """Return the pages of a listing, fetched lazily, starting with ``request``."""
+        return api.Listing(request, self._fetch_pages(request))
+
+    def _fetch_pages(self, request: api.Request) -> Iterator[api.Page]:
         next_request: api.Request | None = request
         while next_request is not None:
             page = self._send(next_request, self._page)

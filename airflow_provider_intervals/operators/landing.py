@@ -39,6 +39,24 @@ def _is_storage_url(value: Any) -> bool:
     return bool(value.strip().split("://", 1)[1].strip("/"))
 
 
+@dataclass
+class LandingRun:
+    """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
+
+    :param base_url: the connection's base URL.
+    :param request: the listing's first request (path and filters).
+    :param prefix: the window's prefix in object storage.
+    :param window: the run's window.
+    :param result: what was published, once it was.
+    """
+
+    base_url: str
+    request: Any
+    prefix: ObjectStoragePath
+    window: Window
+    result: Any = None
+
+
 @dataclass(frozen=True)
 class LandingSettings:
     """A landing's rendered, checked arguments: what :meth:`IntervalsLandingOperator.execute` uses.
@@ -95,6 +113,8 @@ class IntervalsLandingOperator(BaseOperator):
         *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel"),
     )
     ui_color = "#e8f4ea"
+    _listing_request: Any = None  # set by streams(): the first sub-window's first request
+    _run: LandingRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
         self,
@@ -200,7 +220,10 @@ class IntervalsLandingOperator(BaseOperator):
         """
         streams = []
         for i, sub in enumerate(self.sub_windows(settings)):
-            self.pages(hook, sub, None).close()  # checks the filters; nothing is sent
+            listing = self.pages(hook, sub, None)  # checks the filters; nothing is sent
+            listing.close()
+            if i == 0:
+                self._listing_request = getattr(listing, "request", None)
 
             def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[Page]:
                 return self.pages(client, sub, after)
@@ -213,12 +236,9 @@ class IntervalsLandingOperator(BaseOperator):
 
     def sub_windows(self, settings: LandingSettings) -> list[Window]:
         """Return the sub-windows fetched concurrently (just the window when not date-filtered)."""
-        window = settings.window
         if not self.date_filtered:
-            return [window]
-        if settings.split_days:
-            return window.split(-(-window.days() // settings.split_days))
-        return window.split(settings.concurrency)
+            return [settings.window]
+        return settings.window.sub_windows(settings.concurrency, settings.split_days)
 
     def execute(self, context: Any) -> dict[str, Any]:
         """Land the run's window and return its manifest's location, window and counts."""
@@ -242,6 +262,7 @@ class IntervalsLandingOperator(BaseOperator):
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
+        self._run = LandingRun(self.hook.api_url, self._listing_request, prefix, window)
         workers = min(settings.concurrency, len(streams))
         clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
         try:
@@ -262,6 +283,7 @@ class IntervalsLandingOperator(BaseOperator):
         finally:
             for client in clients:
                 client.close()
+        self._run.result = result
         if result.records == 0:
             self.log.info("The window %s .. %s has no %s", window.date_from, window.date_to, self.resource)
         summary = {
@@ -281,3 +303,41 @@ class IntervalsLandingOperator(BaseOperator):
                     k: summary[k] for k in ("manifest", "date_from", "date_to", "records")
                 }
         return summary
+
+    # ------------------------------------------------------------------ lineage
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the run's lineage for OpenLineage: the API listing in, the landed window out.
+
+        Both carry the resource's documented schema and the window; the output its rows,
+        bytes and part files. See :mod:`airflow_provider_intervals.lineage` for the names.
+        """
+        return self._lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """Return what a failed landing read and was to publish (no statistics: nothing was).
+
+        Empty when the task failed before it knew its window (a bad argument).
+        """
+        return self._lineage()
+
+    def _lineage(self) -> Any:
+        from airflow_provider_intervals import lineage
+
+        run = self._run
+        if run is None or run.request is None:
+            return lineage.operator_lineage([], [])
+        landed = None
+        if run.result is not None:
+            r = run.result
+            landed = lineage.Landed(r.records, r.parts, r.bytes)
+        inputs, outputs = lineage.landing_datasets(
+            run.base_url,
+            run.request,
+            run.prefix,
+            formats.SCHEMAS[self.resource],
+            (run.window.date_from, run.window.date_to),
+            self.date_filtered,
+            landed,
+        )
+        return lineage.operator_lineage(inputs, outputs)

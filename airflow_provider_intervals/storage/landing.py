@@ -107,6 +107,7 @@ class LandingResult:
     :param api_requests: API requests behind the published output, over every try.
     :param resumed_parts: parts kept from earlier tries.
     :param write_id: the published write series.
+    :param bytes: bytes in the window's part files.
     """
 
     manifest: ObjectStoragePath
@@ -116,6 +117,7 @@ class LandingResult:
     api_requests: int
     resumed_parts: int
     write_id: str
+    bytes: int = 0
 
 
 def window_prefix(
@@ -389,5 +391,7 @@ def land(
         *(records, resource, len(landing.parts()), manifest, requests, landing.resumed_parts),
         progress.rate("records"),
     )
-    parts, write_id = len(landing.parts()), landing.state["write_id"]
-    return LandingResult(manifest, records, parts, requests, total, landing.resumed_parts, write_id)
+    parts, write_id = landing.parts(), landing.state["write_id"]
+    size = sum(p["bytes"] for p in parts)
+    resumed = landing.resumed_parts
+    return LandingResult(manifest, records, len(parts), requests, total, resumed, write_id, size)

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
+from airflow_provider_intervals import api, validation
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.operators.writes import results as res
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
@@ -119,6 +119,24 @@ def _check_rate(value: Any) -> float | None:
     return rpm
 
 
+@dataclass
+class BulkRun:
+    """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
+
+    :param source: the input file.
+    :param rows: rows in the file, once counted.
+    :param rejects: the rejects file, when one was written.
+    :param progress: the send pass's counts, once it started.
+    :param results: the published results file.
+    """
+
+    source: ObjectStoragePath
+    rows: int | None = None
+    rejects: ObjectStoragePath | None = None
+    progress: Progress | None = None
+    results: ObjectStoragePath | None = None
+
+
 class IntervalsBulkWriteOperator(BaseOperator):
     """Create every row of a JSON Lines or CSV file; a subclass names its :class:`Kind`.
 
@@ -155,6 +173,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         "checkpoint_rows",
     )
     ui_color = "#fdf0e0"
+    _run: BulkRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
         self,
@@ -216,11 +235,14 @@ class IntervalsBulkWriteOperator(BaseOperator):
         layout = res.Layout(settings.path)
         attempt = f"try{getattr(context['ti'], 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
         self.log.info("Checking every %s row of %s (%s)", self.kind.name, settings.path, settings.format)
+        self._run = run = BulkRun(settings.path)
         rows, rejects = self.check_pass(settings, layout, attempt)
+        run.rows, run.rejects = rows, layout.rejects if rejects else None
         try:
             progress, results_path = self.send_pass(settings, layout, attempt, identity, rows)
         finally:
             self.hook.close()
+        run.results = results_path
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
         if counts[res.FAILED] and settings.fail_on_row_errors:
@@ -277,6 +299,8 @@ class IntervalsBulkWriteOperator(BaseOperator):
             )
         writer = res.ResultsWriter(layout, attempt, known, settings.checkpoint_rows)
         progress = _progress(self.log, self.kind.name, rows, self.progress_interval)
+        if self._run is not None:
+            self._run.progress = progress
         send = getattr(self.hook, self.kind.hook_method)
         seen: dict[str, int] = {}
         try:
@@ -328,6 +352,36 @@ class IntervalsBulkWriteOperator(BaseOperator):
         results_path = writer.publish()
         progress.report()
         return progress, results_path
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the load's lineage for OpenLineage: the file in; the API resource and results out.
+
+        The input carries the rows read, the API output the objects created (rows created
+        by an earlier try or run are not counted again); both the body's documented schema.
+        """
+        return self._lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """Return what a failed load read and created before it stopped (empty before its file was found)."""
+        return self._lineage()
+
+    def _lineage(self) -> Any:
+        from airflow_provider_intervals import lineage
+
+        run = self._run
+        if run is None:
+            return lineage.operator_lineage([], [])
+        created = run.progress.counts[res.CREATED] if run.progress is not None else None
+        inputs, outputs = lineage.write_datasets(
+            self.hook.api_url,
+            api.Request("POST", self.kind.path),
+            self.kind.fields,
+            created=created,
+            source=run.source,
+            rows=run.rows,
+            side_files={"results": run.results, "rejects": run.rejects},
+        )
+        return lineage.operator_lineage(inputs, outputs)
 
     def _failures(self, layout: res.Layout) -> list[str]:
         """Return the first failed rows of the published results, as message lines."""

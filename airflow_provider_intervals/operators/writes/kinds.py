@@ -38,6 +38,8 @@ class Kind:
     :param key_field: the field that names a row in results and messages (not personal).
     :param unique_field: a field that must be unique across the file (events: ``slug``).
     :param hook_method: the :class:`IntervalsHook` method that creates one.
+    :param path: the endpoint that creates one (``POST``), e.g. for lineage.
+    :param fields: the body's documented fields.
     :param placeholders: a valid stand-in for each required field, so that the checks can
         go on past a bad required field to report the row's other problems.
     :param status_fields: HTTP status -> the field a row error of that status is about.
@@ -54,6 +56,8 @@ class Kind:
     key_field: str = ""
     unique_field: str | None = None
     hook_method: str = ""
+    path: str = ""
+    fields: tuple[str, ...] = ()
     placeholders: dict[str, Any] = field(default_factory=dict)
     quotable: frozenset[str] | None = None
     status_fields: dict[int, str] = field(default_factory=dict)
@@ -71,6 +75,8 @@ EVENT = Kind(
     key_field="slug",
     unique_field="slug",
     hook_method="create_event",
+    path="/events",
+    fields=validation.EVENT_FIELDS,
     status_fields={409: "slug"},
     placeholders={"name": "x", "slug": "x", "type": "race", "date": "0001-01-01"},
 )
@@ -80,6 +86,8 @@ REGISTRATION = Kind(
     personal=frozenset({"email", "name", "notes"}),
     key_field="eventRunId",
     hook_method="register_participant",
+    path="/registration",
+    fields=validation.REGISTRATION_FIELDS,
     placeholders={"eventRunId": "x", "email": "x@example.com", "registrationType": "free"},
     quotable=frozenset({"eventRunId", "registrationType", "status", "paceGroup"}),
     status_fields={404: "eventRunId", 409: "idempotency_key"},

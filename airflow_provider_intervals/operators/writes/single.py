@@ -44,6 +44,7 @@ class IntervalsWriteOneOperator(BaseOperator):
     body_argument = ""
     template_fields: Sequence[str] = ("intervals_conn_id", "idempotency_namespace", "idempotency_key")
     ui_color = "#fdf0e0"
+    _created: int | None = None  # set by execute(): objects created (1), read by the OpenLineage methods
 
     def __init__(
         self,
@@ -98,8 +99,25 @@ class IntervalsWriteOneOperator(BaseOperator):
             raise annotate(self.kind, where, error) from None
         finally:
             self.hook.close()
+        self._created = 1
         self.log.info("Intervals %s %s", self.kind.name, new_id)
         return new_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the write's lineage for OpenLineage: the API resource written, one object created."""
+        return self._lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """Return the API resource the failed write was for (nothing created)."""
+        return self._lineage()
+
+    def _lineage(self) -> Any:
+        from airflow_provider_intervals import api, lineage
+
+        inputs, outputs = lineage.write_datasets(
+            self.hook.api_url, api.Request("POST", self.kind.path), self.kind.fields, created=self._created
+        )
+        return lineage.operator_lineage(inputs, outputs)
 
 
 class IntervalsCreateEventOperator(IntervalsWriteOneOperator):

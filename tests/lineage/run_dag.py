@@ -1,0 +1,30 @@
+"""Run ``lineage_check`` with ``dag.test()`` in a fresh metadata DB (the test starts this as a process).
+
+A process of its own, because the OpenLineage listener is set up once per process from the
+environment the test gives it (transport, namespace). Prints how many events the parse emitted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from airflow.dag_processing.bundles.manager import DagBundlesManager
+from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+from airflow.utils import db
+
+
+def main() -> None:
+    db.resetdb()
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=str(Path(__file__).parent / "dags"))
+    events = Path(os.environ["LINEAGE_EVENTS"])
+    print(f"events after parse: {len(events.read_text().splitlines()) if events.exists() else 0}", flush=True)
+    sync_bag_to_db(bag, "dags-folder", None)
+    dag_run = bag.get_dag("lineage_check").test(logical_date=None)
+    print(f"dag run state: {dag_run.state}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
