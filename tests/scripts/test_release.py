@@ -304,6 +304,15 @@ def test_sdist_holds_every_file_git_would_commit_but_its_configuration(built):
     assert files - generated == expected
 
 
+def test_changelog_releases_the_packages_version():
+    text = (ROOT / "CHANGELOG.md").read_text()
+    headings = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, re.M)
+    assert headings[0] == ("Unreleased", "")
+    assert headings[1][0] == __version__
+    assert headings[1][1]  # dated
+    assert re.search(rf"^\[{re.escape(__version__)}\]: https://\S+/v{re.escape(__version__)}$", text, re.M)
+
+
 # ----------------------------------------------------------------------------- the installed wheel
 
 
