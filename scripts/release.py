@@ -38,10 +38,10 @@ LOCAL_STATE = {".venv", ".git", ".local", ".airflow", "__pycache__", ".pytest_ca
 STALE = ("build", f"{PACKAGE}.egg-info")
 
 
-def _run(*cmd: str | Path) -> str:
-    """Run a command in the project folder, echoing it and its output; exit 1 if it fails."""
+def _run(*cmd: str | Path, cwd: Path = ROOT) -> str:
+    """Run a command (in the project folder), echoing it; return its output, exit 1 if it fails."""
     print("+", " ".join(map(str, cmd)), flush=True)
-    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"{result.stdout}{result.stderr}\nfailed (exit code {result.returncode}): {cmd[0]}")
     return result.stdout
@@ -95,7 +95,9 @@ def build(outdir: Path) -> tuple[Path, Path]:
         _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", staging, ROOT)
         (sdist,) = staging.glob("*.tar.gz")
         (wheel,) = staging.glob("*.whl")
-        print(_run(sys.executable, "-m", "twine", "check", "--strict", sdist, wheel), end="", flush=True)
+        # By name from their folder: twine's report then fits a line per file.
+        twine = [sys.executable, "-m", "twine", "check", "--strict", sdist.name, wheel.name]
+        print(_run(*twine, cwd=staging), end="", flush=True)
         problems = [f"wheel: {name}" for name in wheel_problems(wheel)]
         problems += [f"sdist: {name}" for name in sdist_problems(sdist)]
         if problems:

@@ -5,12 +5,15 @@ the venv activated. Its artifacts are then checked independently of the script's
 and tar listings, the wheel's ``METADATA`` against ``pyproject.toml``, ``twine check --strict``
 again). The wheel, not the source tree, goes into a fresh venv (``uv`` with the committed lock,
 so it takes seconds), where Airflow's CLI must list the provider and its connection type, and
-the sdist's own tests run against it.
+the sdist's own tests run against it. Those are the slow tests; the quick ones check the
+CHANGELOG's version and the script's refusals on artifacts made up for the purpose.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import io
 import json
 import os
 import re
@@ -39,8 +42,6 @@ UV = Path(sys.executable).parent / "uv"
 # Tracked files the sdist leaves out on purpose (MANIFEST.in): git and CI configuration.
 NOT_IN_SDIST = {".gitignore", ".ci/run"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-pytestmark = pytest.mark.slow
 
 
 def _user_environment() -> dict[str, str]:
@@ -146,6 +147,7 @@ def airflow_env(work):
 # ----------------------------------------------------------------------------- the build
 
 
+@pytest.mark.slow
 def test_dev_py_build_passes_twine_check_and_lists_the_wheel_it_wrote(built):
     out = built["output"]
     assert out.count("PASSED") == 2, out
@@ -161,6 +163,7 @@ def test_dev_py_build_passes_twine_check_and_lists_the_wheel_it_wrote(built):
     assert built["sdist"].name == f"{PACKAGE}-{__version__}.tar.gz"
 
 
+@pytest.mark.slow
 def test_twine_check_strict_accepts_the_wheel_and_the_sdist(built):
     result = subprocess.run(
         [sys.executable, "-m", "twine", "check", "--strict", built["wheel"], built["sdist"]],
@@ -172,6 +175,7 @@ def test_twine_check_strict_accepts_the_wheel_and_the_sdist(built):
     assert ANSI.sub("", result.stdout).count("PASSED") == 2
 
 
+@pytest.mark.slow
 def test_wheel_holds_the_package_and_its_dist_info_only(built):
     names = zipfile.ZipFile(built["wheel"]).namelist()
     assert {name.split("/")[0] for name in names} == {PACKAGE, DIST_INFO}
@@ -180,6 +184,7 @@ def test_wheel_holds_the_package_and_its_dist_info_only(built):
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
 
 
+@pytest.mark.slow
 def test_wheel_holds_every_file_of_the_package_and_its_license(built):
     wheel = zipfile.ZipFile(built["wheel"])
     names = set(wheel.namelist())
@@ -204,6 +209,7 @@ def test_wheel_holds_every_file_of_the_package_and_its_license(built):
     assert f"[apache_airflow_provider]\n{provider_info}\n" in entry_points
 
 
+@pytest.mark.slow
 def test_wheel_metadata_is_pyproject_complete(built):
     meta = _metadata(built["wheel"])
     assert meta["Name"] == PROJECT["name"]
@@ -253,11 +259,13 @@ def test_wheel_metadata_is_pyproject_complete(built):
     assert found == {extra: [str(Requirement(r)) for r in reqs] for extra, reqs in wanted.items()}
 
 
+@pytest.mark.slow
 def test_wheel_description_is_the_readme(built):
     body = zipfile.ZipFile(built["wheel"]).read(f"{DIST_INFO}/METADATA").decode().split("\n\n", 1)[1]
     assert body.strip() == (ROOT / "README.md").read_text().strip()
 
 
+@pytest.mark.slow
 def test_sdist_holds_the_source_release_and_no_local_state(built):
     with tarfile.open(built["sdist"]) as tar:
         names = [name.split("/", 1)[1] for name in tar.getnames() if "/" in name]
@@ -285,6 +293,7 @@ def test_sdist_holds_the_source_release_and_no_local_state(built):
         assert needed in names
 
 
+@pytest.mark.slow
 def test_sdist_holds_every_file_git_would_commit_but_its_configuration(built):
     try:
         listed = subprocess.run(
@@ -313,9 +322,42 @@ def test_changelog_releases_the_packages_version():
     assert re.search(rf"^\[{re.escape(__version__)}\]: https://\S+/v{re.escape(__version__)}$", text, re.M)
 
 
+def _release_script():
+    spec = importlib.util.spec_from_file_location("release", ROOT / "scripts" / "release.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_release_refuses_a_wheel_with_anything_but_the_package_and_its_dist_info(tmp_path):
+    wheel = tmp_path / f"{PACKAGE}-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name in (f"{PACKAGE}/__init__.py", f"{DIST_INFO}/METADATA", "tests/conftest.py", "dags/x.py"):
+            zf.writestr(name, "")
+        zf.writestr(f"{PACKAGE}/__pycache__/api.cpython-311.pyc", "")
+    assert _release_script().wheel_problems(wheel) == [
+        "tests/conftest.py",
+        "dags/x.py",
+        f"{PACKAGE}/__pycache__/api.cpython-311.pyc",
+    ]
+
+
+def test_release_refuses_an_sdist_with_local_state(tmp_path):
+    sdist = tmp_path / f"{PACKAGE}-{__version__}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for name in ("pyproject.toml", "tests/conftest.py", ".venv/bin/python", "tests/__pycache__/x.pyc"):
+            member = tarfile.TarInfo(f"{PACKAGE}-{__version__}/{name}")
+            tar.addfile(member, io.BytesIO(b""))
+    assert _release_script().sdist_problems(sdist) == [
+        f"{PACKAGE}-{__version__}/.venv/bin/python",
+        f"{PACKAGE}-{__version__}/tests/__pycache__/x.pyc",
+    ]
+
+
 # ----------------------------------------------------------------------------- the installed wheel
 
 
+@pytest.mark.slow
 def test_the_installed_package_is_the_wheel_in_the_venv_not_the_repo(venv, work):
     probe = (
         "import importlib, importlib.metadata as md, json, pkgutil, airflow_provider_intervals as p\n"
@@ -340,6 +382,7 @@ def test_the_installed_package_is_the_wheel_in_the_venv_not_the_repo(venv, work)
     } <= set(found["modules"])
 
 
+@pytest.mark.slow
 def test_airflow_providers_list_shows_the_provider_and_its_version(venv, work, airflow_env):
     result = _run([venv / "bin" / "airflow", "providers", "list"], cwd=work, env=airflow_env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -350,6 +393,7 @@ def test_airflow_providers_list_shows_the_provider_and_its_version(venv, work, a
     assert PACKAGE not in result.stderr  # no warning about the provider
 
 
+@pytest.mark.slow
 def test_airflow_providers_hooks_shows_the_intervals_connection_type(venv, work, airflow_env):
     result = _run([venv / "bin" / "airflow", "providers", "hooks"], cwd=work, env=airflow_env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -365,6 +409,7 @@ def test_airflow_providers_hooks_shows_the_intervals_connection_type(venv, work,
     assert PACKAGE not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_sandbox_cli_runs_from_the_installed_wheel(venv, work):
     command = [venv / "bin" / "python", "-m", f"{PACKAGE}.sandbox", "--help"]
     result = _run(command, cwd=work, env=_user_environment(), timeout=120)
@@ -372,6 +417,7 @@ def test_the_sandbox_cli_runs_from_the_installed_wheel(venv, work):
     assert result.stdout.startswith(f"usage: python -m {PACKAGE}.sandbox")
 
 
+@pytest.mark.slow
 def test_the_sdists_tests_run_against_the_installed_wheel(built, venv, work):
     with tarfile.open(built["sdist"]) as tar:
         tar.extractall(work / "sdist", filter="data")
