@@ -6,6 +6,7 @@
     python3 dev.py standalone [args]    the full Airflow (UI) with the sandbox and the example DAGs (--help)
     python3 dev.py cluster [args]       the example DAGs on a distributed Airflow (CeleryExecutor,
                                         PostgreSQL, Redis, two workers, S3); checks, prints, stops
+    python3 dev.py build [--outdir D]   the release: sdist and wheel in dist/, twine-checked, listed
     python3 dev.py setup                only create/refresh .venv
     python3 dev.py lint                 ruff check + format check
     python3 dev.py lock                 re-resolve constraints.txt after changing pyproject.toml
@@ -100,6 +101,8 @@ def main(argv: list[str]) -> None:
         run(PY, ROOT / "scripts" / "standalone.py", *rest, cwd=ROOT)
     elif command == "cluster":
         run(PY, ROOT / "scripts" / "cluster.py", *rest, cwd=ROOT)
+    elif command == "build":
+        run(PY, ROOT / "scripts" / "release.py", *rest, cwd=ROOT)
     else:
         sys.exit(__doc__)
 
