@@ -74,6 +74,15 @@ class Rate:
         return f"{self.per_second * 86400:g} requests/day (burst {self.burst})"
 
 
+def seconds_for(rate: Rate, requests: int) -> float:
+    """Return when the last of ``requests`` goes out through a full :class:`TokenBucket` at ``rate``.
+
+    The bucket's capacity goes at once, then one request per ``1 / rate.per_second``.
+    """
+    capacity = TokenBucket(rate, clock=lambda: 0.0).capacity
+    return max(0.0, requests - capacity) / rate.per_second
+
+
 class TokenBucket:
     """A thread-safe token bucket that books slots in advance.
 

@@ -14,11 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import seeded_runs
 
 from airflow_provider_intervals.storage import formats
 from airflow_provider_intervals.validation import EVENT_FIELDS, REGISTRATION_FIELDS
-from tests.conftest import FAST_RETRIES
-from tests.helpers import seeded_runs
 
 HERE = Path(__file__).resolve().parent
 pytest.importorskip("airflow.providers.openlineage", reason="needs apache-airflow-providers-openlineage")
@@ -38,7 +37,7 @@ def emitted(sandbox, tmp_path_factory):
     ]
     season.write_text("".join(json.dumps(row) + "\n" for row in rows))
     conn = json.loads(sandbox.connection_json())
-    conn["extra"] = {**conn.get("extra", {}), **FAST_RETRIES}
+    conn["extra"] = {**conn.get("extra", {}), "max_retries": 8, "retry_backoff": 0.001, "timeout": 5}
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp / "home"),
