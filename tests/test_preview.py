@@ -14,6 +14,7 @@ from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 from airflow_provider_intervals.preview import EventsPreview, describe_duration, sample_days
+from airflow_provider_intervals.sandbox import Sandbox
 from airflow_provider_intervals.windows import Window
 
 QUARTER = {"date_from": "2025-04-01", "date_to": "2025-06-30"}
@@ -91,14 +92,20 @@ def _days(window):
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def test_a_sampled_preview_lists_only_its_days_and_estimates_the_window(api, hook):
-    api.reset_stats()
-    preview = hook.preview_events(**QUARTER, sample_days=9)
-    assert preview.sampled
-    assert api.stats["requests"] == preview.requests == 9  # one short page per sampled day
-    assert list(preview.by_day) == sample_days(Window(**QUARTER), 9)
-    truth = api.store.count_events(**QUARTER)
-    assert abs(preview.events - truth) <= 0.15 * truth
+def test_a_sampled_preview_lists_only_its_days_and_estimates_the_window(make_conn):
+    # A sandbox of its own: the shared one holds events other tests created on a few days.
+    with Sandbox(events=5000, seed=11, rate_limits=False) as sb:
+        make_conn(sb, page_size=20)
+        hook = IntervalsHook()
+        preview = hook.preview_events(**QUARTER, sample_days=9)
+        hook.close()
+        assert preview.sampled
+        assert sb.stats["requests"] == preview.requests == 9  # one short page per sampled day
+        assert list(preview.by_day) == sample_days(Window(**QUARTER), 9)
+        for day, count in preview.by_day.items():
+            assert count == sb.store.count_events(date_from=day, date_to=day)
+        truth = sb.store.count_events(**QUARTER)
+        assert abs(preview.events - truth) <= 0.15 * truth
 
 
 def test_the_time_at_the_plan_follows_the_connection(api, make_conn):
