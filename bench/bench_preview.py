@@ -102,9 +102,11 @@ def main() -> None:
     for r in rows:
         versus = ""
         if "predicted_requests" in r:
+            asked, predicted = r["requests"], r["predicted_requests"]
+            took, expected = r["pull_s"], r["predicted_s"]
             versus = (
-                f"requests {r['requests']}/{r['predicted_requests']} = {r['requests'] / r['predicted_requests']:.2f}x, "
-                f"seconds {r['pull_s']:.1f}/{r['predicted_s']:.1f} = {r['pull_s'] / max(r['predicted_s'], 1e-9):.2f}x"
+                f"requests {asked}/{predicted} = {asked / predicted:.2f}x, "
+                f"seconds {took:.1f}/{expected:.1f} = {took / max(expected, 1e-9):.2f}x"
             )
         print(
             f"{r['plan']:<11}{r['contender']:<27}{r['events']:>8}{r['requests']:>9}{r['rate_limited']:>6}"
