@@ -359,13 +359,21 @@ def test_release_refuses_an_sdist_with_local_state(tmp_path):
 
 @pytest.mark.slow
 def test_the_installed_package_is_the_wheel_in_the_venv_not_the_repo(venv, work):
+    # A module of an extra needs that extra's packages, and only those (the wheel has no extras here).
+    extras = {f"{PACKAGE}.lineage": "openlineage"}
     probe = (
         "import importlib, importlib.metadata as md, json, pkgutil, airflow_provider_intervals as p\n"
+        f"extras = {extras!r}\n"
         "mods = [m.name for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.')"
         " if not m.name.endswith('__main__')]\n"
-        "for m in mods: importlib.import_module(m)\n"
+        "missing = {}\n"
+        "for m in mods:\n"
+        "    try: importlib.import_module(m)\n"
+        "    except ModuleNotFoundError as e:\n"
+        "        if m not in extras: raise\n"
+        "        missing[m] = e.name\n"
         "print(json.dumps({'file': p.__file__, 'version': md.version('airflow-provider-intervals'),"
-        " 'modules': mods}))"
+        " 'modules': mods, 'missing': missing}))"
     )
     result = _run([venv / "bin" / "python", "-c", probe], cwd=work, env=_user_environment(), timeout=180)
     assert result.returncode == 0, result.stderr
@@ -373,6 +381,7 @@ def test_the_installed_package_is_the_wheel_in_the_venv_not_the_repo(venv, work)
     site = next((venv / "lib").glob("python3.*/site-packages")).resolve()
     assert Path(found["file"]).resolve() == site / PACKAGE / "__init__.py"
     assert ROOT not in Path(found["file"]).resolve().parents
+    assert found["missing"] == {module: extra for module, extra in extras.items()}
     assert found["version"] == __version__
     assert not list(site.glob("__editable__*"))
     assert {
