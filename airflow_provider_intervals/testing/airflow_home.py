@@ -37,8 +37,9 @@ class IsolatedHome:
         """
         if "airflow" in sys.modules:
             raise RuntimeError(
-                "Airflow was imported before the isolated AIRFLOW_HOME could be set: "
-                "import it in tests and fixtures, not at the top of a conftest.py or plugin"
+                "Airflow was imported before the isolated AIRFLOW_HOME could be set, by a plugin "
+                "loaded earlier (-p, PYTEST_PLUGINS or an entry point): import Airflow in conftest.py "
+                "files, tests and fixtures only"
             )
         self.path = Path(tempfile.mkdtemp(prefix="intervals-airflow-home-"))
         wanted: dict[str, str] = {"AIRFLOW_HOME": str(self.path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}

@@ -106,7 +106,7 @@ def test_the_documented_example_passes_in_a_pytest_of_its_own(pytester, probe, m
     for name in AIRFLOW_VARIABLES:  # the example's ini option makes its own Airflow home
         monkeypatch.delenv(name, raising=False)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=600)
+    result = pytester.runpytest_subprocess(timeout=600)
 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["plugins:*airflow-provider-intervals-*"])  # loaded by its entry point
@@ -258,3 +258,28 @@ def test_marker_and_ini_settings_take_effect_and_nothing_leaks(pytester, probe, 
     recorded = probe()
     _check_light_and_nothing_left_behind(recorded)
     assert recorded["airflow_home"] == str(tmp_path / "airflow-home"), "the plugin left AIRFLOW_HOME alone"
+
+
+@pytest.mark.slow
+def test_the_isolated_home_is_set_before_conftest_files_import_airflow(pytester, monkeypatch):
+    for name in AIRFLOW_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nintervals_airflow_home = true\n")
+    pytester.makeconftest("from airflow.configuration import AIRFLOW_HOME  # read at import")
+    pytester.makepyfile(
+        """
+        import os
+
+        from conftest import AIRFLOW_HOME
+
+
+        def test_airflow_runs_in_the_isolated_home():
+            assert AIRFLOW_HOME == os.environ["AIRFLOW_HOME"]
+            assert os.path.basename(AIRFLOW_HOME).startswith("intervals-airflow-home-")
+        """
+    )
+    pytester.runpytest_subprocess(timeout=300).assert_outcomes(passed=1)
+
+    result = pytester.runpytest_subprocess("-p", "airflow.configuration", timeout=300)  # Airflow first
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: intervals_airflow_home: Airflow was imported before*"])
