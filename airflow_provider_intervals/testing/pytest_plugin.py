@@ -103,7 +103,7 @@ def intervals_sandbox_defaults(pytestconfig: pytest.Config) -> dict[str, Any]:
     """
     settings: dict[str, Any] = {}
     for setting, (name, kind) in INI_SETTINGS.items():
-        if value := pytestconfig.getini(name).strip():
+        if value := str(pytestconfig.getini(name)).strip():  # TOML may give an int
             settings[setting] = kind(value)
     return settings
 
