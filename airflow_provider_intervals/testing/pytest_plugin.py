@@ -130,14 +130,14 @@ def intervals_sandbox(
         settings.update(mark.kwargs)
     faults = settings.pop("faults", None) or {}
     fresh = settings.pop("fresh", False)
+    from airflow_provider_intervals.sandbox import Faults
+
+    start = intervals_sandboxes.new if fresh else intervals_sandboxes.get
     try:
-        sandbox = intervals_sandboxes.new(**settings) if fresh else intervals_sandboxes.get(**settings)
-    except (TypeError, ValueError) as error:  # a setting the Sandbox refuses: the marker's fault
-        message = f"@pytest.mark.{MARKER}: {error}"
-    else:
-        message = ""
-    if message:
-        pytest.fail(message, pytrace=False)
+        Faults(**faults)  # refused before anything starts
+        sandbox = start(**settings)
+    except (TypeError, ValueError) as error:  # a setting or a fault the Sandbox refuses
+        raise pytest.fail.Exception(f"@pytest.mark.{MARKER}: {error}", pytrace=False) from None
     intervals_sandboxes.reset(sandbox)
     sandbox.set_faults(**faults)
     yield sandbox

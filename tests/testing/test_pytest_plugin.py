@@ -221,6 +221,11 @@ def test_an_unknown_setting_is_an_error(intervals_sandbox):
     pass
 
 
+@pytest.mark.intervals_sandbox(faults={"truncate_mode": "sideways"})
+def test_an_unknown_fault_is_an_error(intervals_sandbox):
+    pass
+
+
 def test_the_metadata_db_needs_the_isolated_home(intervals_airflow_db):
     pass
 """
@@ -246,11 +251,13 @@ def test_marker_and_ini_settings_take_effect_and_nothing_leaks(pytester, probe, 
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", timeout=300)
 
-    result.assert_outcomes(passed=12, errors=2)
+    result.assert_outcomes(passed=12, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of test_an_unknown_setting_is_an_error*",
             "@pytest.mark.intervals_sandbox: unknown sandbox settings [[]'colour'[]]*",
+            "*ERROR at setup of test_an_unknown_fault_is_an_error*",
+            "@pytest.mark.intervals_sandbox: truncate_mode must be 'wire' or 'short', not 'sideways'",
             "*ERROR at setup of test_the_metadata_db_needs_the_isolated_home*",
             "*intervals_airflow_db needs the isolated Airflow home*",
         ]
