@@ -18,41 +18,37 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 import pytest  # noqa: E402
 
-from airflow_provider_intervals.sandbox import Sandbox  # noqa: E402
+from airflow_provider_intervals.testing import FAST_RETRIES, create_metadata_db  # noqa: E402
 
-FAST_RETRIES = {"retry_backoff": 0.001, "retry_backoff_max": 0.01, "max_retries": 8, "timeout": 5}
+# The sandbox, its connection and their resets come from the provider's own pytest plugin
+# (airflow_provider_intervals/testing/pytest_plugin.py), the kit users get: these are its
+# fixtures under the names the tests use.
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    """One sandbox for the session: 2,000 seeded events, rate limits off; faults reset per test."""
-    with Sandbox(events=2000, seed=7, rate_limits=False) as sb:
-        yield sb
+def intervals_sandbox_defaults():
+    """The suite's sandbox: 2,000 seeded events, seed 7, rate limits off (a marker may say otherwise)."""
+    return {"events": 2000, "seed": 7, "rate_limits": False}
+
+
+@pytest.fixture(scope="session")
+def sandbox(intervals_sandboxes, intervals_sandbox_defaults):
+    """The session's sandbox of the suite's defaults (the one ``api`` is, unless a marker says otherwise)."""
+    return intervals_sandboxes.get(**intervals_sandbox_defaults)
 
 
 @pytest.fixture
-def api(sandbox):
-    """The shared sandbox with faults cleared, ``hasMore`` on and fresh counters."""
-    sandbox.set_faults()
-    sandbox.has_more = True
-    sandbox.reset_stats()
-    yield sandbox
-    sandbox.set_faults()
-    sandbox.has_more = True
+def api(intervals_sandbox):
+    """The test's sandbox (``intervals_sandbox``): faults cleared, ``hasMore`` on, fresh counters."""
+    return intervals_sandbox
 
 
 @pytest.fixture
-def make_conn(monkeypatch):
-    """Return a function that defines an ``intervals`` connection in the environment."""
-    import json
+def make_conn(intervals_connection_factory):
+    """Return ``make(sb, conn_id, key, **extra)``: an ``intervals`` connection with fast retries."""
 
     def make(sb, conn_id: str = "intervals_default", key: str | None = None, **extra) -> str:
-        conn = json.loads(sb.connection_json(key or None))
-        if key is not None:
-            conn["password"] = key
-        conn["extra"] = {**conn.get("extra", {}), **FAST_RETRIES, **extra}
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-        return conn_id
+        return intervals_connection_factory(sb, conn_id, key, **{**FAST_RETRIES, **extra})
 
     return make
 
@@ -63,11 +59,7 @@ def make_conn(monkeypatch):
 @pytest.fixture(scope="session")
 def airflow_db():
     """A fresh metadata DB (SQLite in the session's AIRFLOW_HOME), created once."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.utils import db
-
-    db.resetdb()
-    DagBundlesManager().sync_bundles_to_db()
+    create_metadata_db()
 
 
 @pytest.fixture
