@@ -38,19 +38,28 @@ def test_new_events_posted_while_waiting_are_detected_once(run_dag, api, conn, d
     post_events.join()
     assert first.state == "success"
     summary = first.xcom("wait")
-    assert sorted(summary["new_event_ids"]) == sorted(posted)
-    assert summary["new_event_count"] == 3
+    # A poll may fall between the three POSTs on a loaded machine: the run then reports the
+    # first of them, and the next run the rest. Either way each is reported exactly once.
+    seen = summary["new_event_ids"]
+    assert seen
+    assert set(seen) <= set(posted)
+    assert summary["new_event_count"] == len(seen)
     assert (summary["date_from"], summary["date_to"], summary["by_type"]) == (
         "2025-04-15",
         "2025-04-15",
-        {"race": 3},
+        {"race": len(seen)},
     )
 
-    # The next run reports only what is newer: nothing twice.
-    later = post_events(api, 2)
-    second = run_dag(dag)
-    post_events.join()
-    assert sorted(second.xcom("wait")["new_event_ids"]) == sorted(later)
+    # The next runs report only what is newer: nothing twice (two POSTs may again be split).
+    later = post_events(api, 2)  # fills as the POSTs complete
+    unseen = [i for i in posted if i not in seen]
+    reported: list[str] = []
+    for _ in range(3):
+        reported += run_dag(dag).xcom("wait")["new_event_ids"]
+        post_events.join()
+        if len(reported) >= len(unseen) + 2:
+            break
+    assert sorted(reported) == sorted(unseen + later)
 
 
 def test_nothing_new_times_out_softly_and_reports_nothing_twice(run_dag, api, conn, post_events):
