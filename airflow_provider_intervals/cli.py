@@ -89,17 +89,11 @@ def _preview(args: argparse.Namespace, err: TextIO) -> tuple[int, str]:
     from airflow_provider_intervals import exceptions as exc
     from airflow_provider_intervals import validation
 
-    try:  # every argument is checked before the connection is even looked up
+    try:  # the landing's settings; preview_events checks its own before any request
         concurrency = validation.check_whole("concurrency", args.concurrency, 1, 8)
         split_days = None
         if args.split_days is not None:
             split_days = validation.check_whole("split_days", args.split_days, 1, 100_000)
-        if args.sample_days is not None:
-            validation.check_whole("sample_days", args.sample_days, 1, 100_000)
-        validation.check_date_range(args.date_from, args.date_to)
-        validation.check_enum("event_type", args.event_type, validation.EVENT_TYPES)
-        if args.group_slug is not None:
-            validation.check_id("group_slug", args.group_slug)
     except exc.IntervalsArgumentError as error:
         print(f"error: {_flag(error)}", file=err)
         return 2, ""
@@ -119,7 +113,11 @@ def _preview(args: argparse.Namespace, err: TextIO) -> tuple[int, str]:
             sample_days=args.sample_days,
             on_page=progress.update,
         )
-    except (exc.IntervalsArgumentError, exc.IntervalsConfigurationError) as error:
+    except exc.IntervalsArgumentError as error:
+        progress.done()
+        print(f"error: {_flag(error)}", file=err)
+        return 2, ""
+    except exc.IntervalsConfigurationError as error:
         progress.done()
         print(f"error: {error}", file=err)
         return 2, ""
@@ -165,7 +163,7 @@ def _find_connection(conn_id: str, err: TextIO) -> bool:
 
 def _flag(error: Any) -> str:
     """Name the command-line flag for an argument error (``date_to`` -> ``--date-to``)."""
-    flags = {"event_type": "--type", "group_slug": "--group"}
+    flags = {"event_type": "--type", "group_slug": "--group", "slug": "--group"}
     flag = flags.get(error.argument, "--" + error.argument.replace("_", "-"))
     return str(error).replace(error.argument, flag, 1)
 

@@ -24,7 +24,6 @@ field names, counts, dates and the ids of events, runs and groups, never a row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -66,20 +65,6 @@ class IntervalsWindowDatasetFacet(DatasetFacet):
         return SCHEMA_URL
 
 
-@dataclass(frozen=True)
-class Landed:
-    """What a landing published, as its lineage needs it.
-
-    :param records: items landed.
-    :param parts: part files.
-    :param bytes: bytes in the part files.
-    """
-
-    records: int
-    parts: int
-    bytes: int
-
-
 def api_dataset_name(base_url: str, request: api.Request) -> tuple[str, str]:
     """Return ``(namespace, name)`` of the API listing or endpoint ``request`` addresses."""
     url = urlsplit(base_url)
@@ -117,7 +102,7 @@ def landing_datasets(
     columns: Sequence[tuple[str, str]],
     window: tuple[str, str],
     filtered: bool,
-    landed: Landed | None,
+    landed: Any,
 ) -> tuple[list[InputDataset], list[OutputDataset]]:
     """Return a landing's input (the API listing) and output (the window's prefix in storage).
 
@@ -127,8 +112,8 @@ def landing_datasets(
     :param columns: the resource's documented fields, for both schema facets.
     :param window: ``(date_from, date_to)``.
     :param filtered: whether the window filters the listing (else it names a snapshot).
-    :param landed: what was published, or ``None`` when nothing was (a failed task): then the
-        datasets carry no statistics.
+    :param landed: the :class:`~airflow_provider_intervals.storage.landing.LandingResult`, or
+        ``None`` when nothing was published (a failed task): then the datasets carry no statistics.
     """
     schema = schema_facet(columns)
     facets: dict[str, Any] = {"schema": schema, "intervalsWindow": window_facet(*window, filtered)}

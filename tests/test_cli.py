@@ -102,8 +102,10 @@ def test_preview_without_a_terminal_prints_no_progress(api, make_conn):
     [(["--date-from", "2025-04-31", "--date-to", "2025-05-01"], "--date-from='2025-04-31'"),
      (["--date-from", "2025-05-02", "--date-to", "2025-05-01"], "--date-to='2025-05-01': must be on"),
      ([*WINDOW, "--type", "marathon"], "--type='marathon': expected one of race, runClub, timeTrial, other"),
-     ([*WINDOW, "--concurrency", "9"], "--concurrency=9")],
-    ids=["impossible-date", "backwards", "unknown-type", "too-concurrent"],
+     ([*WINDOW, "--concurrency", "9"], "--concurrency=9"),
+     ([*WINDOW, "--group", "a/b"], "--group='a/b'"),
+     ([*WINDOW, "--sample-days", "0"], "--sample-days=0")],
+    ids=["impossible-date", "backwards", "unknown-type", "too-concurrent", "bad-group", "no-days"],
 )  # fmt: skip
 def test_a_bad_argument_is_named_with_its_flag_and_sends_nothing(api, make_conn, args, message):
     make_conn(api)

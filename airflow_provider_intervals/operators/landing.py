@@ -43,14 +43,12 @@ def _is_storage_url(value: Any) -> bool:
 class LandingRun:
     """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
 
-    :param base_url: the connection's base URL.
     :param request: the listing's first request (path and filters).
     :param prefix: the window's prefix in object storage.
     :param window: the run's window.
     :param result: what was published, once it was.
     """
 
-    base_url: str
     request: Any
     prefix: ObjectStoragePath
     window: Window
@@ -113,7 +111,6 @@ class IntervalsLandingOperator(BaseOperator):
         *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel"),
     )
     ui_color = "#e8f4ea"
-    _listing_request: Any = None  # set by streams(): the first sub-window's first request
     _run: LandingRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
@@ -220,10 +217,7 @@ class IntervalsLandingOperator(BaseOperator):
         """
         streams = []
         for i, sub in enumerate(self.sub_windows(settings)):
-            listing = self.pages(hook, sub, None)  # checks the filters; nothing is sent
-            listing.close()
-            if i == 0:
-                self._listing_request = getattr(listing, "request", None)
+            self.pages(hook, sub, None).close()  # checks the filters; nothing is sent
 
             def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[Page]:
                 return self.pages(client, sub, after)
@@ -262,7 +256,9 @@ class IntervalsLandingOperator(BaseOperator):
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
-        self._run = LandingRun(self.hook.api_url, self._listing_request, prefix, window)
+        listing = self.pages(self.hook, window, None)  # nothing sent: its request names the input
+        listing.close()
+        self._run = LandingRun(getattr(listing, "request", None), prefix, window)
         workers = min(settings.concurrency, len(streams))
         clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
         try:
@@ -327,17 +323,13 @@ class IntervalsLandingOperator(BaseOperator):
         run = self._run
         if run is None or run.request is None:
             return lineage.operator_lineage([], [])
-        landed = None
-        if run.result is not None:
-            r = run.result
-            landed = lineage.Landed(r.records, r.parts, r.bytes)
         inputs, outputs = lineage.landing_datasets(
-            run.base_url,
+            self.hook.api_url,
             run.request,
             run.prefix,
             formats.SCHEMAS[self.resource],
             (run.window.date_from, run.window.date_to),
             self.date_filtered,
-            landed,
+            run.result,
         )
         return lineage.operator_lineage(inputs, outputs)
