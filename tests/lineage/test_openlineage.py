@@ -17,6 +17,7 @@ import pytest
 from helpers import seeded_runs
 
 from airflow_provider_intervals.storage import formats
+from airflow_provider_intervals.testing import FAST_RETRIES
 from airflow_provider_intervals.validation import EVENT_FIELDS, REGISTRATION_FIELDS
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +38,7 @@ def emitted(sandbox, tmp_path_factory):
     ]
     season.write_text("".join(json.dumps(row) + "\n" for row in rows))
     conn = json.loads(sandbox.connection_json())
-    conn["extra"] = {**conn.get("extra", {}), "max_retries": 8, "retry_backoff": 0.001, "timeout": 5}
+    conn["extra"] = {**conn.get("extra", {}), **FAST_RETRIES}
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp / "home"),
