@@ -134,8 +134,12 @@ def test_a_connection_in_the_metadata_db_is_found_as_airflow_finds_it(api, airfl
         session.add(Connection(conn_id="intervals_in_db", conn_type="intervals", host=conn["host"],
                                port=conn["port"], schema="http", password=conn["password"],
                                extra=json.dumps(conn.get("extra", {}))))  # fmt: skip
+    from airflow import settings
+
     api.reset_stats()
-    proc = _run(["preview", *WINDOW, "--conn-id", "intervals_in_db", "--json"])
+    # The process reads the DB this session wrote to, whatever home an earlier test configured.
+    database = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.engine.url.render_as_string(False)}
+    proc = _run(["preview", *WINDOW, "--conn-id", "intervals_in_db", "--json"], env=database)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["preview_requests"] == api.stats["requests"] == 1
     assert conn["password"] not in proc.stdout + proc.stderr
