@@ -124,25 +124,23 @@ def test_an_unknown_connection_says_how_to_define_it(api):
     assert "AIRFLOW_CONN_NO_SUCH_CONN" in proc.stderr
 
 
-def test_a_connection_in_the_metadata_db_is_found_as_airflow_finds_it(api, airflow_db):
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
+def test_a_connection_in_the_metadata_db_is_found_as_airflow_finds_it(api, tmp_path):
+    # Added as a user adds it (airflow connections add), in a home of the test's own.
 
-    conn = json.loads(api.connection_json())
-    with create_session() as session:
-        session.query(Connection).filter(Connection.conn_id == "intervals_in_db").delete()
-        session.add(Connection(conn_id="intervals_in_db", conn_type="intervals", host=conn["host"],
-                               port=conn["port"], schema="http", password=conn["password"],
-                               extra=json.dumps(conn.get("extra", {}))))  # fmt: skip
-    from airflow import settings
-
+    home = {"AIRFLOW_HOME": str(tmp_path / "home")}
+    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env={**os.environ, **home},
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    conn = api.connection_json()
+    add = subprocess.run([sys.executable, "-m", "airflow", "connections", "add", "intervals_in_db",
+                          "--conn-json", conn], env={**os.environ, **home},
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert add.returncode == 0, add.stderr[-2000:]
     api.reset_stats()
-    # The process reads the DB this session wrote to, whatever home an earlier test configured.
-    database = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.engine.url.render_as_string(False)}
-    proc = _run(["preview", *WINDOW, "--conn-id", "intervals_in_db", "--json"], env=database)
+    proc = _run(["preview", *WINDOW, "--conn-id", "intervals_in_db", "--json"], env=home)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["preview_requests"] == api.stats["requests"] == 1
-    assert conn["password"] not in proc.stdout + proc.stderr
+    assert json.loads(conn)["password"] not in proc.stdout + proc.stderr
 
 
 def test_the_api_failing_is_exit_status_1_and_named(api, make_conn):
