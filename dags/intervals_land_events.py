@@ -36,7 +36,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow < 3.2 has it in core only
+    from airflow.timetables.interval import CronDataIntervalTimetable
 from include.landing_day import landing_day
 from include.locations import events_asset, setting
 

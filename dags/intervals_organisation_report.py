@@ -27,7 +27,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath, get_current_context, task
+from airflow.sdk import DAG, ObjectStoragePath, get_current_context, task
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow < 3.2 has it in core only
+    from airflow.timetables.interval import CronDataIntervalTimetable
 from include.locations import setting
 
 

@@ -77,8 +77,9 @@ def run_dag(airflow_db, monkeypatch):
       those events, as the scheduler makes it (``triggering_asset_events`` in the tasks).
     """
     import airflow.models.dagrun as dagrun_module
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from helpers import dag_bag
 
+    DagBag, sync_bag_to_db = dag_bag()
     create = dagrun_module.get_or_create_dagrun
 
     def run(

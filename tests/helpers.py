@@ -17,6 +17,15 @@ import uuid
 from airflow.sdk import DAG, ObjectStoragePath
 
 
+def dag_bag():
+    """Airflow's ``DagBag`` and ``sync_bag_to_db``, wherever this Airflow keeps them."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    except ImportError:  # Airflow < 3.2 (the version matrix runs 3.1)
+        from airflow.models.dagbag import DagBag, sync_bag_to_db
+    return DagBag, sync_bag_to_db
+
+
 def utc(*args: int) -> dt.datetime:
     """``datetime(*args)`` in UTC."""
     return dt.datetime(*args, tzinfo=dt.UTC)

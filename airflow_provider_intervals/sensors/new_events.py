@@ -16,8 +16,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+try:
+    from airflow.sdk.configuration import conf
+    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+except ImportError:  # Airflow < 3.2: these live in core, not yet in the SDK
+    from airflow.configuration import conf
+    from airflow.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import watermark

@@ -177,7 +177,10 @@ def test_baseline_survives_a_new_process(run_dag, api, conn, tmp_path, post_even
             import datetime as dt, json, os, sys
             sys.path.insert(0, {str(tmp_path.parent)!r})
             from airflow.sdk import DAG
-            from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+            try:
+                from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+            except ImportError:  # Airflow < 3.2
+                from airflow.models.dagbag import DagBag, sync_bag_to_db
             from airflow_provider_intervals.sensors.new_events import IntervalsNewEventsSensor
             with DAG({dag_id!r}, schedule=None, start_date=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) as dag:
                 IntervalsNewEventsSensor(task_id="wait", poke_interval=0.2, timeout=20, **{WINDOW!r})

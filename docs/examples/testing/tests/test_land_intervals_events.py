@@ -12,8 +12,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import ObjectStoragePath
+
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow < 3.2
+    from airflow.models.dagbag import DagBag
 
 from airflow_provider_intervals.storage import iter_records
 from airflow_provider_intervals.testing import FAST_RETRIES
