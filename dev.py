@@ -7,6 +7,8 @@
     python3 dev.py cluster [args]       the example DAGs on a distributed Airflow (CeleryExecutor,
                                         PostgreSQL, Redis, two workers, S3); checks, prints, stops
     python3 dev.py build [--outdir D]   the release: sdist and wheel in dist/, twine-checked, listed
+    python3 dev.py matrix [args]        the core tests on every Airflow release we claim, each from the
+                                        built wheel in a fresh venv (--help)
     python3 dev.py setup                only create/refresh .venv
     python3 dev.py lint                 ruff check + format check
     python3 dev.py lock                 re-resolve constraints.txt after changing pyproject.toml
@@ -103,6 +105,8 @@ def main(argv: list[str]) -> None:
         run(PY, ROOT / "scripts" / "cluster.py", *rest, cwd=ROOT)
     elif command == "build":
         run(PY, ROOT / "scripts" / "release.py", *rest, cwd=ROOT)
+    elif command == "matrix":
+        run(PY, ROOT / "scripts" / "matrix.py", *rest, cwd=ROOT)
     else:
         sys.exit(__doc__)
 

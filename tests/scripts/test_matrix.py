@@ -1,0 +1,213 @@
+"""``python3 dev.py matrix`` as a maintainer runs it, and the locks it installs from.
+
+The quick tests hold the matrix to what ``pyproject.toml`` claims: an entry for every Airflow
+minor from the floor to the one developed on, one for the http provider's floor, and locks
+that pin each entry's versions and satisfy every requirement of the provider. The slow tests
+run the command for real (one entry, a few tests, from a shell without the venv): the wheel in
+a fresh venv, the tests against it, the table; and a run where no test passes exits 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _load_matrix():
+    spec = importlib.util.spec_from_file_location("matrix_script", ROOT / "scripts" / "matrix.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+matrix = _load_matrix()
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    """``name -> version`` of a uv lock (``name==version`` lines)."""
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.startswith(("#", " ")):
+            name, version = line.split(";")[0].strip().split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def _floor(requirement: str) -> Version:
+    (spec,) = [s for s in Requirement(requirement).specifier if s.operator == ">="]
+    return Version(spec.version)
+
+
+def _dependency(name: str) -> str:
+    return next(d for d in PYPROJECT["dependencies"] if Requirement(d).name == name)
+
+
+# ----------------------------------------------------------------------------- what the matrix claims
+
+
+def test_every_airflow_minor_from_the_floor_to_the_developed_one_has_an_entry():
+    floor = _floor(_dependency("apache-airflow"))
+    developed = Version(_pins(ROOT / "constraints.txt")["apache-airflow"])
+    minors = {}
+    for entry in matrix.ENTRIES:
+        (airflow,) = [p for p in entry.pins if p.startswith("apache-airflow==")]
+        minors.setdefault(Version(airflow.split("==")[1]).release[:2], []).append(entry.name)
+    wanted = [(3, minor) for minor in range(floor.minor, developed.minor + 1)]
+    assert floor.release[:2] == wanted[0]
+    assert sorted(minors) == wanted, f"Airflow minors in the matrix: {minors}"
+    # The entry named for a minor pins that minor; the newest is the one the suite develops on.
+    for entry in matrix.ENTRIES:
+        if re.fullmatch(r"\d+\.\d+", entry.name):
+            assert f"apache-airflow=={entry.name}." in " ".join(entry.pins)
+    (newest,) = [e for e in matrix.ENTRIES if e.name == f"{developed.major}.{developed.minor}"]
+    assert f"apache-airflow=={developed}" in newest.pins
+
+
+def test_the_http_provider_floor_has_an_entry_pinning_it_exactly():
+    floor = _floor(_dependency("apache-airflow-providers-http"))
+    pinning = [e for e in matrix.ENTRIES if any("providers-http==" in p for p in e.pins)]
+    (entry,) = pinning
+    assert f"apache-airflow-providers-http=={floor}" in entry.pins
+    assert _pins(entry.lock)["apache-airflow-providers-http"] == str(floor)
+
+
+@pytest.mark.parametrize("entry", matrix.ENTRIES, ids=lambda e: e.name)
+def test_each_lock_pins_its_entry_and_satisfies_every_requirement_of_the_provider(entry):
+    pins = _pins(entry.lock)
+    for pin in entry.pins:
+        name, version = pin.split("==")
+        assert pins[name] == version, f"{entry.lock.name}: {name}"
+    # The lock holds the provider's requirements, those of the extras the subset lands with, pytest
+    # and the S3 server; uv pip check in the run checks the rest of the tree.
+    wanted = list(PYPROJECT["dependencies"])
+    wanted += [r for extra in ("s3", "parquet") for r in PYPROJECT["optional-dependencies"][extra]]
+    wanted += list(matrix.TEST_TOOLS)
+    for requirement in map(Requirement, wanted):
+        assert requirement.name in pins, f"{entry.lock.name} lacks {requirement.name}"
+        assert requirement.specifier.contains(pins[requirement.name]), f"{entry.lock.name}: {requirement}"
+    assert f"python3 dev.py matrix --lock {entry.name}" in entry.lock.read_text().splitlines()[1]
+
+
+def test_each_entry_runs_tests_that_exist():
+    for entry in matrix.ENTRIES:
+        assert entry.tests, entry.name
+        for path in entry.tests:
+            assert (ROOT / path).exists(), f"{entry.name}: {path}"
+
+
+def test_ci_runs_the_matrix_after_the_suite():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    commands = [line for line in lines if line.startswith(("python3 dev.py", "exec python3 dev.py"))]
+    assert [c.removeprefix("exec ") for c in commands] == ["python3 dev.py test", "python3 dev.py matrix"]
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def _user_environment() -> dict[str, str]:
+    """A maintainer's shell: no venv on ``PATH``, none of the test session's Airflow settings."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "INTERVALS_")) and k not in {"VIRTUAL_ENV", "PYTHONPATH"}
+    }
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    return env
+
+
+def _dev_py(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python3 dev.py ARGS`` from the project folder, in a session of its own, killed if it hangs."""
+    env = _user_environment()
+    python3 = shutil.which("python3", path=env["PATH"]) or sys._base_executable
+    proc = subprocess.Popen(
+        [python3, "dev.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"dev.py {' '.join(args)} took over {timeout:.0f} s:\n{out[-4000:]}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing it started may outlive it
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
+
+
+def _row(out: str, name: str) -> list[str]:
+    table = out.split("\nVersion matrix (", 1)[1]
+    (row,) = [line.split() for line in table.splitlines() if line.split()[:1] == [name]]
+    return row
+
+
+def _venv_folders() -> set[Path]:
+    return set(Path(os.environ.get("TMPDIR", "/tmp")).glob("intervals-matrix-*"))
+
+
+def test_list_names_every_entry_and_an_unknown_one_is_refused():
+    listed = _dev_py("matrix", "--list", timeout=120)
+    assert listed.returncode == 0, listed.stdout
+    names = [line.split()[0] for line in listed.stdout.splitlines() if line and not line.startswith("+")]
+    assert names == [e.name for e in matrix.ENTRIES]
+    refused = _dev_py("matrix", "3.0", timeout=120)
+    assert refused.returncode == 1
+    assert "unknown entry 3.0; the entries are 3.1, 3.2, 3.3, http-floor" in refused.stdout
+
+
+@pytest.mark.slow
+def test_an_entry_runs_the_tests_against_the_wheel_in_a_fresh_venv_and_cleans_up():
+    before = _venv_folders()
+    tests = ["tests/test_windows.py", "tests/hooks/test_intervals.py", "-k", "window or retry_after"]
+    result = _dev_py("matrix", "3.3", "--", *tests)
+    out = result.stdout
+    assert result.returncode == 0, out[-6000:]
+    (located,) = re.findall(r"^3\.3: the provider from (\S+)", out, re.M)
+    assert "/site-packages/airflow_provider_intervals/" in located
+    assert not located.startswith(str(ROOT))
+    (install,) = [line for line in out.splitlines() if " --no-deps " in line]
+    assert install.endswith(".whl")
+    _name, airflow, http, pendulum, passed, failed, _skipped, _seconds, verdict = _row(out, "3.3")
+    lock = _pins(next(e for e in matrix.ENTRIES if e.name == "3.3").lock)
+    assert (airflow, http, pendulum) == (lock["apache-airflow"], lock["apache-airflow-providers-http"],
+                                         lock["pendulum"])  # fmt: skip
+    assert int(passed) > 0
+    assert (failed, verdict) == ("0", "ok")
+    summary_line = re.search(r"^(\d+) passed", out, re.M)
+    assert summary_line is not None
+    assert int(passed) == int(summary_line.group(1)), "the table counts what pytest ran"
+    assert _venv_folders() <= before, "the venvs' folder is removed"
+
+
+@pytest.mark.slow
+def test_a_run_where_no_test_passes_exits_1_and_says_so():
+    before = _venv_folders()
+    result = _dev_py("matrix", "http-floor", "--", "tests/test_windows.py", "-k", "no_test_has_this_name")
+    assert result.returncode == 1, result.stdout[-4000:]
+    row = _row(result.stdout, "http-floor")
+    assert row[1:3] == ["3.3.2", "5.4.0"]
+    assert row[4:7] == ["0", "0", "0"]
+    assert " ".join(row[8:]) == "FAILED: no test ran"
+    assert _venv_folders() <= before
