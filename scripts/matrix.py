@@ -2,9 +2,9 @@
 
 Each entry is the newest patch of a supported Airflow minor (and one for the http provider's
 floor), installed the way a user installs the provider: the built wheel, not the source tree,
-in a fresh venv of its own, with the entry's committed lock (``.ci/matrix/NAME.txt``). The
-core subset of the suite (``SUBSET``: the hooks, the operators and writes, the sensor and the
-trigger, the test kit, one DAG run) then runs against it, and a table sums up the entries.
+in a fresh venv of its own, with the entry's committed lock (``scripts/matrix-locks/NAME.txt``).
+The core subset of the suite (``SUBSET``: the hooks, the operators and writes, the sensor and
+the trigger, the test kit, one DAG run) then runs against it, and a table sums up the entries.
 
 A lock holds what a user installing that Airflow release with its constraints file gets: the
 entry's pins, and every other package as PyPI had it the day after the release (uv's
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCKS = ROOT / ".ci" / "matrix"
+LOCKS = ROOT / "scripts" / "matrix-locks"  # in the sdist too: its tests read them
 BIN = Path(sys.executable).parent
 UV = BIN / "uv"
 LOG_TAIL = 12  # lines of a passed entry's log printed when entries run side by side
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help="entries to run (all by default)")
     parser.add_argument("--lock", action="store_true", help="re-resolve the entries' locks instead")
     parser.add_argument(
-        "--lock-dir", type=Path, default=LOCKS, help="where --lock writes the locks (.ci/matrix)"
+        "--lock-dir", type=Path, default=LOCKS, help="where --lock writes (scripts/matrix-locks)"
     )
     parser.add_argument("--list", action="store_true", help="print the entries and exit")
     parser.add_argument("--keep", action="store_true", help="keep the venvs (their folder is printed)")

@@ -112,7 +112,10 @@ def test_each_entry_runs_tests_that_exist():
 
 
 def test_ci_runs_the_matrix_after_the_suite():
-    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    ci = ROOT / ".ci" / "run"
+    if not ci.exists():
+        pytest.skip("no .ci/run: the sdist leaves CI configuration out (MANIFEST.in)")
+    lines = [line.strip() for line in ci.read_text().splitlines()]
     commands = [line for line in lines if line.startswith(("python3 dev.py", "exec python3 dev.py"))]
     assert [c.removeprefix("exec ") for c in commands] == ["python3 dev.py test", "python3 dev.py matrix"]
 
