@@ -6,15 +6,61 @@ because ``tests/conftest.py`` lives there).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 import types
 import uuid
+from pathlib import Path
 
 from airflow.sdk import DAG, ObjectStoragePath
+
+
+def user_environment() -> dict[str, str]:
+    """A user's shell: no venv on ``PATH``, none of the test session's Airflow settings."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "INTERVALS_")) and k not in {"VIRTUAL_ENV", "PYTHONPATH"}
+    }
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    return env
+
+
+def run_in_session(
+    cmd: list, cwd: Path, env: dict[str, str], timeout: float, merge_stderr: bool = False
+) -> subprocess.CompletedProcess:
+    """Run a command in a session of its own and kill whatever it leaves behind, even on a timeout."""
+    import pytest
+
+    command = [str(c) for c in cmd]
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(command)} took over {timeout:.0f} s:\n{out[-4000:]}\n{(err or '')[-3000:]}")
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing it started may outlive it
+    return subprocess.CompletedProcess(command, proc.returncode, out, err or "")
 
 
 def dag_bag():

@@ -9,18 +9,17 @@ a fresh venv, the tests against it, the table; and a run where no test passes ex
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import run_in_session, user_environment
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -123,41 +122,11 @@ def test_ci_runs_the_matrix_after_the_suite():
 # ----------------------------------------------------------------------------- the command
 
 
-def _user_environment() -> dict[str, str]:
-    """A maintainer's shell: no venv on ``PATH``, none of the test session's Airflow settings."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "INTERVALS_")) and k not in {"VIRTUAL_ENV", "PYTHONPATH"}
-    }
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
-    return env
-
-
 def _dev_py(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """``python3 dev.py ARGS`` from the project folder, in a session of its own, killed if it hangs."""
-    env = _user_environment()
+    env = user_environment()
     python3 = shutil.which("python3", path=env["PATH"]) or sys._base_executable
-    proc = subprocess.Popen(
-        [python3, "dev.py", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"dev.py {' '.join(args)} took over {timeout:.0f} s:\n{out[-4000:]}")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # nothing it started may outlive it
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
+    return run_in_session([python3, "dev.py", *args], ROOT, env, timeout, merge_stderr=True)
 
 
 def _row(out: str, name: str) -> list[str]:

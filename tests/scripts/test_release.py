@@ -15,10 +15,8 @@ import contextlib
 import importlib.util
 import io
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -30,6 +28,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
+from helpers import run_in_session, user_environment
 from packaging.requirements import Requirement
 
 from airflow_provider_intervals import __version__
@@ -45,42 +44,13 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _user_environment() -> dict[str, str]:
-    """A user's shell: no venv on ``PATH``, none of the test session's Airflow settings."""
-    venv_bin = str(Path(sys.executable).parent)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "INTERVALS_")) and k not in {"VIRTUAL_ENV", "PYTHONPATH"}
-    }
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    """A user's shell (``helpers.user_environment``) whose imports may write bytecode."""
+    env = user_environment()
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a test below looks for the bytecode an import writes
     return env
 
 
-def _run(
-    cmd: list[str | Path], cwd: Path, env: dict[str, str], timeout: float
-) -> subprocess.CompletedProcess:
-    """Run a command in a session of its own and kill whatever it leaves behind, even on a timeout."""
-    command = [str(c) for c in cmd]
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{' '.join(command)} took over {timeout:.0f} s:\n{out[-3000:]}\n{err[-3000:]}")
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+_run = run_in_session
 
 
 def _table(output: str) -> list[dict[str, str]]:
