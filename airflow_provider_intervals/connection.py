@@ -63,9 +63,9 @@ def resolve_base_url(
     :param conn_id: named in the error.
     :param insecure: the ``allow_insecure_http`` extra: plain HTTP to a non-loopback host.
     """
-    url = (host or DEFAULT_BASE_URL).strip().rstrip("/")
+    url = (host or "").strip().rstrip("/") or DEFAULT_BASE_URL
     if "://" not in url:
-        url = f"{(schema or 'https').strip().lower()}://{url}"
+        url = f"{(schema or '').strip().lower() or 'https'}://{url}"
     if port:
         url = f"{url}:{port}"
     parts = urlsplit(url)
@@ -81,6 +81,11 @@ def resolve_base_url(
             "extra allow_insecure_http=true if the network really is trusted"
         )
     return url
+
+
+def _unset(value: Any) -> bool:
+    """Whether a connection field's value means "not set": ``None``, ``""`` or only blanks."""
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 @dataclass(frozen=True)
@@ -117,11 +122,17 @@ class Settings:
 
     @classmethod
     def from_extra(cls, conn_id: str, extra: dict[str, Any]) -> Settings:
-        """Read and check the extras; a bad value names the connection, the key and the range."""
+        """Read and check the extras; a bad value names the connection, the key and the range.
+
+        A key that is absent, ``null`` or blank means "not set" (its default), whichever door
+        the connection came through: Airflow 3.3's form saves every field left empty as
+        ``null``, the REST API and ``airflow connections add`` pass what they are given.
+        """
+        extra = {key: value for key, value in extra.items() if not _unset(value)}
 
         def number(key: str, default: Any, low: float, high: float, whole: bool = False) -> Any:
             value = extra.get(key)
-            if value in (None, ""):
+            if value is None:
                 return default
             try:
                 parsed = float(value)
@@ -141,7 +152,7 @@ class Settings:
 
         def text(key: str, allowed: tuple[str, ...]) -> str | None:
             value = extra.get(key)
-            if value in (None, ""):
+            if value is None:
                 return None
             if value not in allowed:
                 raise exc.IntervalsConfigurationError(

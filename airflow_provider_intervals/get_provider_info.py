@@ -1,6 +1,7 @@
 """Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``).
 
-A literal, cheap to import: Airflow calls it from every CLI command, and a malformed
+Literals (the plans' labels come from :mod:`.pacing`, which imports only the standard
+library), cheap to import: Airflow calls it from every CLI command, and a malformed
 dict breaks them all, so a test validates it against Airflow's schema.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_intervals import __version__
+from airflow_provider_intervals.pacing import PLAN_LIMITS, PLANS, Rate
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["login"],
@@ -61,11 +63,19 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "plan": {
         "label": "Plan (pacing)",
-        "description": "free, premium or enterprise: pace requests to the plan's allowance; unknown: no "
-        "pacing. Empty: learned from GET /organization.",
+        "description": "Pace requests to the plan's allowance; unknown: no pacing. Default: learned from "
+        "GET /organization.",
+        # The form shows ``values_display``'s labels; the empty choice (preselected) saves "",
+        # which the hooks read as "not set", like the null a cleared select saves.
         "schema": {
             "type": ["string", "null"],
-            "enum": ["free", "premium", "enterprise", "unknown", "", None],
+            "enum": ["", *PLANS],
+            "default": "",
+            "values_display": {
+                "": "Learn from GET /organization",
+                **{plan: f"{plan}: {Rate.for_plan(plan).describe()}" for plan in PLAN_LIMITS},  # type: ignore[union-attr]
+                "unknown": "unknown: no pacing",
+            },
         },
     },
     "requests_per_minute": {

@@ -122,3 +122,67 @@ def test_bad_extras_name_the_connection_key_and_fix(extra, words):
     assert "'intervals_default'" in str(raised.value)
     for word in words:
         assert word in str(raised.value)
+
+
+# What Airflow 3.3's connection form posts for an Intervals connection saved with only the host
+# and key filled (captured from the form in a real browser, tests/scripts/test_standalone.py):
+# every declared extra is present, the empty ones null, and the plan select's empty choice "".
+UI_FORM_EXTRA = {
+    "timeout": None,
+    "max_retries": None,
+    "retry_backoff": None,
+    "retry_backoff_max": None,
+    "max_rate_limit_wait": None,
+    "page_size": None,
+    "intervals_version": None,
+    "plan": "",
+    "requests_per_minute": None,
+    "burst": None,
+    "allow_insecure_http": None,
+}
+
+
+def test_the_ui_forms_extras_cover_every_extra_the_hooks_read():
+    assert set(UI_FORM_EXTRA) == set(EXTRA_KEYS)
+
+
+@pytest.mark.parametrize("empty", [None, "", "  "], ids=["null", "empty", "blank"])
+def test_an_empty_extra_means_not_set_whichever_door_saved_it(empty):
+    assert Settings.from_extra("c", dict.fromkeys(EXTRA_KEYS, empty)) == Settings.from_extra("c", {})
+
+
+def test_the_ui_forms_extras_read_as_the_defaults():
+    assert Settings.from_extra("c", UI_FORM_EXTRA) == Settings.from_extra("c", {})
+    assert Settings.from_extra("c", UI_FORM_EXTRA).pacing_known is False  # learned from the organisation
+
+
+@pytest.mark.parametrize(
+    ("host", "schema"),
+    [(None, None), ("", ""), ("  ", None), (None, "  ")],
+    ids=["null", "empty", "blank-host", "blank-schema"],
+)
+def test_an_empty_host_or_schema_means_the_default(host, schema):
+    assert resolve_base_url("c", host, schema, None, False) == "https://api.intervals.run"
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+def test_a_connection_saved_by_the_ui_form_lists_events_with_both_hooks(api, monkeypatch, hook):
+    """The form's body (extras null, plan "") and no port or schema: the host carries the URL."""
+    conn = {"conn_type": "intervals", "host": api.url, "password": api.api_key, "extra": UI_FORM_EXTRA}
+    monkeypatch.setenv("AIRFLOW_CONN_INTERVALS_UI", json.dumps(conn))
+    day = {"date_from": "2025-06-02", "date_to": "2025-06-02"}
+    want = [e["_id"] for e in api.store.iter_events(**day)]
+
+    async def listed_async() -> list[str]:
+        return [
+            e["_id"]
+            async for page in IntervalsAsyncHook("intervals_ui").event_pages(**day)
+            for e in page.items
+        ]
+
+    if hook == "sync":
+        sync = IntervalsHook("intervals_ui")
+        assert [e["_id"] for e in sync.iter_events(**day)] == want != []
+        assert sync.test_connection()[0] is True
+    else:
+        assert asyncio.run(listed_async()) == want != []

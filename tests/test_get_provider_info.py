@@ -189,3 +189,20 @@ def test_dag_parse_imports_stay_light():
     code += f"print([m for m in {heavy!r} if m in sys.modules])\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_plan_select_offers_the_plans_and_one_labelled_empty_choice_never_null():
+    from airflow_provider_intervals.pacing import PLANS, Rate
+
+    schema = CONN_FIELDS["plan"]["schema"]
+    assert schema["enum"] == ["", *PLANS]  # no None: the form would show it as "null"
+    assert schema["default"] == ""  # preselected: the hooks learn the plan
+    labels = schema["values_display"]
+    assert set(labels) == set(schema["enum"])
+    assert labels[""] == "Learn from GET /organization"
+    for plan in PLANS:
+        rate = Rate.for_plan(plan)
+        assert labels[plan] == f"{plan}: {rate.describe() if rate else 'no pacing'}"
+    for value in schema["enum"]:  # every choice is one the hooks accept
+        jsonschema.validate(value, schema)
+        assert Settings.from_extra("c", {"plan": value}).plan == (value or None)
