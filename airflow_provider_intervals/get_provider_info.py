@@ -147,6 +147,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_intervals.triggers.new_events"],
             }
         ],
+        "extra-links": [
+            "airflow_provider_intervals.links.LandedWindowLink",
+            "airflow_provider_intervals.links.WriteResultsLink",
+            "airflow_provider_intervals.links.CreatedEventLink",
+            "airflow_provider_intervals.links.RegistrationReferenceLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "intervals",

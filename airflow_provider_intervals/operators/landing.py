@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import validation
+from airflow_provider_intervals import links, validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
@@ -111,6 +111,7 @@ class IntervalsLandingOperator(BaseOperator):
         *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel"),
     )
     ui_color = "#e8f4ea"
+    operator_extra_links = (links.LandedWindowLink(),)
     _run: LandingRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
@@ -280,6 +281,7 @@ class IntervalsLandingOperator(BaseOperator):
             for client in clients:
                 client.close()
         self._run.result = result
+        links.LandedWindowLink.record(self, links.storage_url(result.manifest))
         if result.records == 0:
             self.log.info("The window %s .. %s has no %s", window.date_from, window.date_to, self.resource)
         summary = {

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_provider_intervals import api, validation
+from airflow_provider_intervals import api, links, validation
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.operators.writes import results as res
@@ -173,6 +173,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         "checkpoint_rows",
     )
     ui_color = "#fdf0e0"
+    operator_extra_links = (links.WriteResultsLink(),)
     _run: BulkRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
@@ -243,6 +244,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         finally:
             self.hook.close()
         run.results = results_path
+        links.WriteResultsLink.record(self, links.storage_url(results_path))
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
         if counts[res.FAILED] and settings.fail_on_row_errors:

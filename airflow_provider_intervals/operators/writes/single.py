@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import links
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.kinds import EVENT, REGISTRATION, ROW_ERRORS, Kind, annotate
@@ -100,8 +101,12 @@ class IntervalsWriteOneOperator(BaseOperator):
         finally:
             self.hook.close()
         self._created = 1
+        self.record_links(new_id)
         self.log.info("Intervals %s %s", self.kind.name, new_id)
         return new_id
+
+    def record_links(self, new_id: str) -> None:
+        """Point the task's extra links at what it created (see :mod:`airflow_provider_intervals.links`)."""
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the write's lineage for OpenLineage: the API resource written, one object created."""
@@ -140,10 +145,15 @@ class IntervalsCreateEventOperator(IntervalsWriteOneOperator):
     kind = EVENT
     body_argument = "event"
     template_fields: Sequence[str] = (*IntervalsWriteOneOperator.template_fields, "event")
+    operator_extra_links = (links.CreatedEventLink(),)
 
     def __init__(self, *, event: dict[str, Any] | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.event = event
+
+    def record_links(self, new_id: str) -> None:
+        """Link the created event's address in the API."""
+        links.CreatedEventLink.record(self, links.event_url(self.hook.api_url, new_id))
 
 
 # Registration fields that identify a person: masked once rendered.
@@ -166,10 +176,15 @@ class IntervalsRegisterParticipantOperator(IntervalsWriteOneOperator):
     kind = REGISTRATION
     body_argument = "registration"
     template_fields: Sequence[str] = (*IntervalsWriteOneOperator.template_fields, "registration")
+    operator_extra_links = (links.RegistrationReferenceLink(),)
 
     def __init__(self, *, registration: dict[str, Any] | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registration = registration
+
+    def record_links(self, new_id: str) -> None:
+        """Link the reference of ``POST /registration``: the API has no address for a participant."""
+        links.RegistrationReferenceLink.record(self, links.registration_reference_url())
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render, then mask the participant's personal fields before Airflow stores the rendering."""
