@@ -3,7 +3,8 @@
 Airflow 3 asks each link of a task for its URL once, on the worker, when the task ends
 (``finalize``), and keeps the answer in XCom for the UI. So a link reads what ``execute`` found
 out from the operator itself (:meth:`IntervalsLink.record`); it makes no request, and a task
-that ended before it knew (a bad argument, a failed request) shows the link disabled.
+that ended before it knew (a bad argument, a failed request) shows no button for it. The UI
+shows only ``http(s)`` links and links into Airflow itself.
 
 Where the links go:
 
@@ -11,8 +12,9 @@ Where the links go:
   (:class:`WriteResultsLink`): the file in object storage, as :func:`storage_url` makes it
   openable: the S3 console for ``s3://`` on AWS (as the amazon provider links its S3
   objects), the object's path-style URL on an S3-compatible store (an ``aws`` connection
-  with ``endpoint_url``), the Google Cloud console for ``gs://``, and ``file://`` for a
-  local file (a browser opens it from the address bar, not from a page).
+  with ``endpoint_url``), the Google Cloud console for ``gs://``. A local ``file://`` is
+  nothing a web page may open: its link opens the task's XCom in Airflow's UI instead,
+  where the file's path and the counts are.
 - **A created event** (:class:`CreatedEventLink`): the API's address of the event,
   ``{base URL}/events/{eventId}`` (it answers with the event for the connection's key).
 - **A registration** (:class:`RegistrationReferenceLink`): the API answers ``POST
@@ -93,17 +95,21 @@ def registration_reference_url() -> str:
     return f"{API_REFERENCE}#endpoints"
 
 
-def storage_url(path: Any) -> str:
+def storage_url(path: Any, ti: Any) -> str:
     """Return a URL a browser can open for a file in object storage (an ``ObjectStoragePath``).
 
     ``s3://``: the AWS S3 console (with the region of the path's ``aws`` connection, when it
     names one), or, when that connection names an ``endpoint_url`` (an S3-compatible store),
     the object's path-style URL there. ``gs://``: the Google Cloud console. ``file://``: the
-    file's URL. Other schemes: the path's URL without its connection id.
+    task's XCom in Airflow's UI (:func:`task_xcom_url`). Other schemes: the path's URL
+    without its connection id.
+
+    :param ti: the running task instance (``context["ti"]``), for a local file's link (none
+        without it).
     """
     protocol = path.protocol if isinstance(path.protocol, str) else path.protocol[0]
     if protocol in ("file", "local"):
-        return "file://" + "/" + str(path.path).lstrip("/")
+        return "" if ti is None else task_xcom_url(ti)
     bucket, key = str(path.bucket), str(path.key).lstrip("/")
     if protocol in ("s3", "s3a"):
         extra = _connection_extra(getattr(path, "conn_id", None))
@@ -117,6 +123,22 @@ def storage_url(path: Any) -> str:
     if protocol in ("gs", "gcs"):
         return GCS_CONSOLE.format(bucket=bucket, key=quote(key))
     return f"{protocol}://{bucket}/{key}"
+
+
+def task_xcom_url(ti: Any) -> str:
+    """Return the address of a task instance's XCom in Airflow's UI (its *Storage* tab).
+
+    Below ``[api] base_url`` when it is set, else a path on the UI's own host.
+    """
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # Airflow < 3.2
+        from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    dag, run, task = (quote(str(part), safe="") for part in (ti.dag_id, ti.run_id, ti.task_id))
+    mapped = f"/mapped/{ti.map_index}" if getattr(ti, "map_index", -1) not in (None, -1) else ""
+    return f"{base}/dags/{dag}/runs/{run}/tasks/{task}{mapped}/xcom"
 
 
 def _connection_extra(conn_id: str | None) -> dict[str, Any]:

@@ -9,7 +9,9 @@ read what the UI would read: the link names of the serialized task and the store
 from __future__ import annotations
 
 import json
+import types
 import uuid
+from urllib.parse import quote
 
 import pytest
 from airflow.sdk import ObjectStoragePath
@@ -42,15 +44,25 @@ def _aws(monkeypatch, conn_id: str, **extra) -> None:
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
 
-def test_a_file_links_its_file_url(tmp_path):
+def _ti(**kwargs):
+    return types.SimpleNamespace(**{"dag_id": "d", "run_id": "manual__2025-06-10T00:00:00+00:00",
+                                    "task_id": "t", "map_index": -1, **kwargs})  # fmt: skip
+
+
+def test_a_local_file_links_the_tasks_xcom_in_airflows_ui_which_names_it(tmp_path, monkeypatch):
+    """A web page may not open ``file://``: Airflow's UI shows only http(s) and its own links."""
     path = ObjectStoragePath(f"file://{tmp_path}/lake/events/_manifest.json")
-    assert links.storage_url(path) == f"file://{tmp_path}/lake/events/_manifest.json"
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://localhost:8080/")
+    xcom = "http://localhost:8080/dags/d/runs/manual__2025-06-10T00%3A00%3A00%2B00%3A00/tasks/t/xcom"
+    assert links.storage_url(path, _ti()) == xcom
+    assert links.storage_url(path, _ti(map_index=3)) == xcom.replace("/xcom", "/mapped/3/xcom")
+    assert links.storage_url(path, None) == ""
 
 
 def test_an_object_on_aws_links_the_s3_console_in_the_connections_region(monkeypatch):
     _aws(monkeypatch, "aws_lake", region_name="eu-west-1")
     path = ObjectStoragePath("s3://aws_lake@lake/intervals/events/type=all/_manifest.json")
-    assert links.storage_url(path) == (
+    assert links.storage_url(path, _ti()) == (
         "https://s3.console.aws.amazon.com/s3/object/lake"
         "?prefix=intervals%2Fevents%2Ftype%3Dall%2F_manifest.json&region=eu-west-1"
     )
@@ -60,7 +72,7 @@ def test_an_object_on_an_s3_compatible_store_links_its_path_style_url(monkeypatc
     _aws(monkeypatch, "minio", endpoint_url="http://127.0.0.1:9000/", region_name="us-east-1")
     path = ObjectStoragePath("s3://minio@lake/intervals/date_from=2025-06-01/_manifest.json")
     assert (
-        links.storage_url(path)
+        links.storage_url(path, _ti())
         == "http://127.0.0.1:9000/lake/intervals/date_from%3D2025-06-01/_manifest.json"
     )
 
@@ -68,7 +80,7 @@ def test_an_object_on_an_s3_compatible_store_links_its_path_style_url(monkeypatc
 def test_an_object_whose_connection_is_missing_still_links_the_console():
     path = ObjectStoragePath("s3://no_such_conn@lake/a/_manifest.json")
     assert (
-        links.storage_url(path)
+        links.storage_url(path, _ti())
         == "https://s3.console.aws.amazon.com/s3/object/lake?prefix=a%2F_manifest.json"
     )
 
@@ -89,8 +101,12 @@ def test_a_landing_links_its_published_manifest(api, make_conn, run_dag, tmp_pat
                     date_to="2025-06-02")  # fmt: skip
     run = run_dag(dag, DAY)
     assert run.state == "success"
-    assert _links(run) == {"Landed window": run.xcom("write")["manifest"]}
-    assert ObjectStoragePath(_links(run)["Landed window"]).exists()
+    # A local file: the link opens the task's XCom in the UI, where the manifest's path is.
+    assert _links(run) == {"Landed window": links.task_xcom_url(run.ti("write"))}
+    assert _links(run)["Landed window"].endswith(
+        f"/dags/{dag.dag_id}/runs/{quote(run.dag_run.run_id, safe='')}/tasks/write/xcom"
+    )
+    assert ObjectStoragePath(run.xcom("write")["manifest"]).exists()
 
 
 def test_a_landing_that_failed_before_publishing_links_nothing(api, make_conn, run_dag, tmp_path):
@@ -136,8 +152,8 @@ def test_a_bulk_write_links_its_results_file_even_when_a_row_failed(
     path = write_jsonl(ObjectStoragePath(f"file://{tmp_path}/season.jsonl"), rows)
     run = run_dag(write_dag(IntervalsBulkCreateEventsOperator, input_path=path), DAY)
     assert run.state == ("failed" if failing else "success")
-    assert _links(run) == {"Write results": f"file://{tmp_path}/season.jsonl.results.jsonl"}
-    assert ObjectStoragePath(_links(run)["Write results"]).exists()
+    assert _links(run) == {"Write results": links.task_xcom_url(run.ti("write"))}
+    assert ObjectStoragePath(f"file://{tmp_path}/season.jsonl.results.jsonl").exists()
 
 
 def test_every_landing_and_write_operator_declares_a_link_and_the_provider_lists_them():

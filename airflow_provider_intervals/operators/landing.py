@@ -281,7 +281,7 @@ class IntervalsLandingOperator(BaseOperator):
             for client in clients:
                 client.close()
         self._run.result = result
-        links.LandedWindowLink.record(self, links.storage_url(result.manifest))
+        links.LandedWindowLink.record(self, links.storage_url(result.manifest, context.get("ti")))
         if result.records == 0:
             self.log.info("The window %s .. %s has no %s", window.date_from, window.date_to, self.resource)
         summary = {

@@ -10,6 +10,7 @@ import datetime as dt
 import importlib.util
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 import pytest
@@ -48,7 +49,7 @@ def landed_events() -> list[tuple[int, dict]]:
 
 
 def test_events_dag_lands_on_s3_and_the_warehouse_reconciles_every_window_from_one_asset_event(
-    api, make_conn, run_dag, s3_conn, tmp_path, monkeypatch
+    api, make_conn, run_dag, s3_conn, seaweedfs, tmp_path, monkeypatch
 ):
     make_conn(api)
     # Where to land is a Variable, read at run time: nothing about S3 is known at parse time.
@@ -66,6 +67,9 @@ def test_events_dag_lands_on_s3_and_the_warehouse_reconciles_every_window_from_o
         assert run.state == "success"
         summary = run.xcom("land_events")
         assert summary["manifest"].startswith(f"s3://{s3_conn}@lake/example-dag/events/type=all/")
+        # The task's "Landed window" link: the manifest's path-style URL on the S3-compatible store.
+        key = quote(summary["manifest"].split("@lake/", 1)[1])
+        assert run.xcom("land_events", key="_link_LandedWindowLink") == f"{seaweedfs.rstrip('/')}/lake/{key}"
         landed = list(iter_records(ObjectStoragePath(summary["manifest"])))
         want = list(api.store.iter_events(date_from=summary["date_from"], date_to=summary["date_to"]))
         assert landed == want != []

@@ -244,7 +244,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         finally:
             self.hook.close()
         run.results = results_path
-        links.WriteResultsLink.record(self, links.storage_url(results_path))
+        links.WriteResultsLink.record(self, links.storage_url(results_path, context.get("ti")))
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
         if counts[res.FAILED] and settings.fail_on_row_errors:
