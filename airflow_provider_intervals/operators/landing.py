@@ -82,8 +82,8 @@ class IntervalsLandingOperator(BaseOperator):
     filters (``{output_path}/{resource}/{filters}/date_from=.../date_to=.../``), published
     atomically with a manifest and a ``_SUCCESS`` marker; a retry resumes from the last
     finished part. Returns (XCom) the manifest's path, the window and the counts, never the
-    items. Subclasses set :attr:`resource` and implement :meth:`first_request` and
-    :meth:`partition`.
+    items. Subclasses set :attr:`resource` and implement :meth:`pages` and, when the listing
+    has filters, :meth:`target_partition` and :meth:`filters`.
 
     :param output_path: root of the landing zone, any ``ObjectStoragePath`` URL
         (``file:///data/intervals``, ``s3://bucket/intervals``). Templated. (Not ``output``:
@@ -174,9 +174,23 @@ class IntervalsLandingOperator(BaseOperator):
         """
         raise NotImplementedError
 
+    def target_partition(self) -> dict[str, str]:
+        """Return the ordered ``key -> value`` path segments naming what is landed (the filters).
+
+        They are the same for every window: ``{output_path}/{directory}/`` and these segments
+        are the landing's target, one dataset across runs (see :meth:`partition`).
+        """
+        return {}
+
+    def window_partition(self, window: Window) -> dict[str, str]:
+        """Return the window's path segments: ``date_from`` and ``date_to``, or a snapshot's day."""
+        if self.date_filtered:
+            return {"date_from": window.date_from, "date_to": window.date_to}
+        return {"snapshot": window.date_to}
+
     def partition(self, window: Window) -> dict[str, str]:
-        """Return the ordered ``key -> value`` path segments of the window's prefix."""
-        raise NotImplementedError
+        """Return the ordered path segments of the window's prefix: the target's, then the window's."""
+        return {**self.target_partition(), **self.window_partition(window)}
 
     def filters(self) -> dict[str, Any]:
         """Return the listing's filters, as recorded in the manifest."""
