@@ -29,7 +29,6 @@ tell identical rows apart) and of rows created before, and per distinct slug for
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -102,21 +101,6 @@ class BulkSettings:
     fail_on_row_errors: bool
     checkpoint_rows: int
     max_requests_per_minute: float | None
-
-
-def _check_rate(value: Any) -> float | None:
-    """Return a rendered ``max_requests_per_minute`` as a positive number, or ``None`` for none."""
-    if value in (None, ""):
-        return None
-    try:
-        rpm = float(value)
-    except (TypeError, ValueError):
-        rpm = -1.0
-    if not 0 < rpm <= 1_000_000:
-        raise exc.IntervalsArgumentError(
-            "max_requests_per_minute", value, "expected a positive number, e.g. 900"
-        )
-    return rpm
 
 
 @dataclass
@@ -207,7 +191,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         """The Intervals hook, paced by the checked ``max_requests_per_minute``."""
         from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
-        rpm = _check_rate(self.max_requests_per_minute)
+        rpm = validation.check_rate("max_requests_per_minute", self.max_requests_per_minute)
         return IntervalsHook(intervals_conn_id=self.intervals_conn_id, max_requests_per_minute=rpm)
 
     def check_arguments(self) -> BulkSettings:
@@ -220,7 +204,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
         skip_invalid = validation.check_flag("skip_invalid", self.skip_invalid)
         fail_on_row_errors = validation.check_flag("fail_on_row_errors", self.fail_on_row_errors)
         checkpoint_rows = validation.check_whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
-        rpm = _check_rate(self.max_requests_per_minute)
+        rpm = validation.check_rate("max_requests_per_minute", self.max_requests_per_minute)
         path = ObjectStoragePath(self.input_path.strip(), conn_id=self.input_conn_id or None)
         if not path.is_file():
             raise exc.IntervalsArgumentError(
@@ -246,7 +230,8 @@ class IntervalsBulkWriteOperator(BaseOperator):
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
         if counts[res.FAILED] and settings.fail_on_row_errors:
-            raise exc.IntervalsRowsFailedError(str(results_path), self._failures(layout), counts)
+            failures = res.failed_rows(layout, self.kind.key_field, SHOWN)
+            raise exc.IntervalsRowsFailedError(str(results_path), failures, counts)
         return summary
 
     def check_pass(self, settings: BulkSettings, layout: res.Layout, attempt: str) -> tuple[int, str | None]:
@@ -382,23 +367,6 @@ class IntervalsBulkWriteOperator(BaseOperator):
             side_files={"results": run.results, "rejects": run.rejects},
         )
         return lineage.operator_lineage(inputs, outputs)
-
-    def _failures(self, layout: res.Layout) -> list[str]:
-        """Return the first failed rows of the published results, as message lines."""
-        failures: list[str] = []
-        with layout.results.open("rb") as lines:
-            for raw in lines:
-                record = json.loads(raw)
-                if record["status"] == res.FAILED:
-                    e = record["error"]
-                    field = f" (field {e['field']})" if e.get("field") else ""
-                    failures.append(
-                        f"line {record['line']} ({self.kind.key_field} {record['key']!r}): "
-                        f"{e['status']} {e['code']}{field}: {e['message']}"
-                    )
-                    if len(failures) >= SHOWN:
-                        break
-        return failures
 
 
 class IntervalsBulkCreateEventsOperator(IntervalsBulkWriteOperator):

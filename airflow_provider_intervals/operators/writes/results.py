@@ -71,6 +71,29 @@ class Layout:
             return []
 
 
+def failed_rows(layout: Layout, key_field: str, limit: int) -> list[str]:
+    """Return the first ``limit`` failed rows of the published results file, as message lines.
+
+    :param layout: the load's layout (its ``results`` file is read).
+    :param key_field: the rows' non-personal name field (``slug``, ``eventRunId``).
+    :param limit: lines at most.
+    """
+    failures: list[str] = []
+    with layout.results.open("rb") as lines:
+        for raw in lines:
+            record = json.loads(raw)
+            if record["status"] == FAILED:
+                e = record["error"]
+                field = f" (field {e['field']})" if e.get("field") else ""
+                failures.append(
+                    f"line {record['line']} ({key_field} {record['key']!r}): "
+                    f"{e['status']} {e['code']}{field}: {e['message']}"
+                )
+                if len(failures) >= limit:
+                    break
+    return failures
+
+
 def _iter_lines(fs: Any, path: str) -> Iterator[dict[str, Any]]:
     with fs.open(path, "rb") as raw:
         for line in raw:
