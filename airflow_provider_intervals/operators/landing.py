@@ -22,7 +22,7 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
-from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
+from airflow_provider_intervals.storage import Stream, formats, land, landing, partition_path, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
@@ -43,14 +43,10 @@ def _is_storage_url(value: Any) -> bool:
 class LandingRun:
     """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
 
-    :param request: the listing's first request (path and filters).
-    :param prefix: the window's prefix in object storage.
-    :param window: the run's window.
+    :param window: the run's window, once the arguments were checked.
     :param result: what was published, once it was.
     """
 
-    request: Any
-    prefix: ObjectStoragePath
     window: Window
     result: Any = None
 
@@ -252,6 +248,7 @@ class IntervalsLandingOperator(BaseOperator):
         """Land the run's window and return its manifest's location, window and counts."""
         settings = self.check_arguments(context)
         window = settings.window
+        self._run = LandingRun(window)
         streams = self.streams(self.hook, settings)  # checks the filters: still no request made
         try:
             root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
@@ -270,9 +267,6 @@ class IntervalsLandingOperator(BaseOperator):
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
-        listing = self.pages(self.hook, window, None)  # nothing sent: its request names the input
-        listing.close()
-        self._run = LandingRun(getattr(listing, "request", None), prefix, window)
         workers = min(settings.concurrency, len(streams))
         clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
         try:
@@ -317,33 +311,37 @@ class IntervalsLandingOperator(BaseOperator):
     # ------------------------------------------------------------------ lineage
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the run's lineage for OpenLineage: the API listing in, the landed window out.
+        """Return the run's lineage: the API listing in, the landing's target out, with statistics.
 
-        Both carry the resource's documented schema and the window; the output its rows,
-        bytes and part files. See :mod:`airflow_provider_intervals.lineage` for the names.
+        See :mod:`airflow_provider_intervals.lineage` for the names and facets.
         """
-        return self._lineage()
+        return self._lineage(self._run)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         """Return what a failed landing read and was to publish (no statistics: nothing was).
 
-        Empty when the task failed before it knew its window (a bad argument).
+        Empty when the task failed on a bad argument.
         """
-        return self._lineage()
+        return self._lineage(self._run)
 
-    def _lineage(self) -> Any:
+    def _lineage(self, run: LandingRun | None) -> Any:
         from airflow_provider_intervals import lineage
 
-        run = self._run
-        if run is None or run.request is None:
+        if run is None:
             return lineage.operator_lineage([], [])
+        window = run.window
+        try:
+            segments = (self.directory or self.resource, partition_path(self.target_partition()))
+            target = "/".join((self.output_path.strip().rstrip("/"), *filter(None, segments)))
+            partition = partition_path(self.window_partition(window))
+            listing = self.pages(self.hook, window, None)  # builds the first request, sends nothing
+        except exc.IntervalsArgumentError:  # a bad filter: the task fails on it before any request
+            return lineage.operator_lineage([], [])
+        listing.close()
+        facet = lineage.window_facet(
+            window.date_from, window.date_to, filtered=self.date_filtered, partition=partition
+        )
         inputs, outputs = lineage.landing_datasets(
-            self.hook.api_url,
-            run.request,
-            run.prefix,
-            formats.SCHEMAS[self.resource],
-            (run.window.date_from, run.window.date_to),
-            self.date_filtered,
-            run.result,
+            self.hook.api_url, listing.request, target, formats.SCHEMAS[self.resource], facet, run.result
         )
         return lineage.operator_lineage(inputs, outputs)

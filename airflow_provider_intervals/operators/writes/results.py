@@ -47,6 +47,7 @@ from airflow_provider_intervals.storage.atomic import AtomicFile
 CREATED, EXISTING, FAILED, REJECTED = "created", "existing", "failed", "rejected"
 DEFAULT_CHECKPOINT_ROWS = 500
 DEFAULT_CHECKPOINT_SECONDS = 30.0
+RESULTS_SUFFIX, REJECTS_SUFFIX = ".results.jsonl", ".rejects.jsonl"  # appended to the input's name
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -59,9 +60,9 @@ class Layout:
 
     def __init__(self, input_path: ObjectStoragePath) -> None:
         self.input = input_path
-        self.results = input_path.parent / f"{input_path.name}.results.jsonl"
+        self.results = input_path.parent / f"{input_path.name}{RESULTS_SUFFIX}"
         self.parts = input_path.parent / f"{input_path.name}.results.parts"
-        self.rejects = input_path.parent / f"{input_path.name}.rejects.jsonl"
+        self.rejects = input_path.parent / f"{input_path.name}{REJECTS_SUFFIX}"
 
     def part_paths(self) -> list[str]:
         """Return the checkpoint objects present now (file-system paths, sorted)."""
