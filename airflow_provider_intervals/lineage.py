@@ -1,11 +1,12 @@
 """OpenLineage for the landing and write operators: their datasets and facets.
 
-Only the operators' ``get_openlineage_facets_on_complete`` / ``_on_failure`` import this
-module, and the OpenLineage provider's listener calls those on the worker once ``execute``
-has returned or raised: nothing here runs at import or DAG-parse time, and without
-``apache-airflow-providers-openlineage`` installed nothing here is imported at all. Names
-come from rendered arguments, the connection's base URL and the run's window alone: no
-request is sent and object storage is not touched to name a dataset.
+Only the operators' ``get_openlineage_facets_on_start`` / ``_on_complete`` / ``_on_failure``
+import this module, and the OpenLineage provider's listener calls those on the worker: START
+with the task's templates rendered, before ``execute``; COMPLETE or FAIL after it. Nothing here
+runs at import or DAG-parse time, and without ``apache-airflow-providers-openlineage``
+installed nothing here is imported at all. Names come from rendered arguments, the
+connection's base URL and the run's window alone, so START names what COMPLETE names without
+sending a request or touching object storage.
 
 Names follow OpenLineage's dataset naming conventions:
 
@@ -156,7 +157,7 @@ def landing_datasets(
     :param columns: the resource's documented fields, for both schema facets.
     :param window: the run's ``intervals_window`` facet, an output facet.
     :param landed: the :class:`~airflow_provider_intervals.storage.landing.LandingResult`, or
-        ``None`` without a publish (a failed task): then no statistics.
+        ``None`` before or without a publish (START, a failed task): then no statistics.
     """
     schema = schema_facet(columns)
     in_facets: dict[str, Any] = {}
@@ -195,7 +196,7 @@ def write_datasets(
     :param base_url: the connection's base URL.
     :param request: a request to the endpoint written to (its path names the output).
     :param fields: the body's documented fields, for the schema facets.
-    :param created: objects the API created, or ``None`` when unknown (no send yet).
+    :param created: objects the API created, or ``None`` when unknown (START, or no send yet).
     :param source: the input file's URL (bulk writes), or ``None``.
     :param rows: rows read from the input file, once known.
     :param side_files: URLs of the files the task writes beside the input (results,

@@ -41,7 +41,10 @@ def _is_storage_url(value: Any) -> bool:
 
 @dataclass
 class LandingRun:
-    """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
+    """What the lineage names a run by: its window, and once published, what was.
+
+    ``execute`` keeps one for the OpenLineage listener's COMPLETE or FAIL; START makes its own
+    from the run's context.
 
     :param window: the run's window, once the arguments were checked.
     :param result: what was published, once it was.
@@ -309,6 +312,22 @@ class IntervalsLandingOperator(BaseOperator):
         return summary
 
     # ------------------------------------------------------------------ lineage
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Return what the landing reads and publishes, as COMPLETE will name it, before it runs.
+
+        The listener calls this with the task's templates rendered. The names come from the
+        rendered arguments, the connection's base URL and the run's window (the current
+        context's data interval): no request is sent, nothing is created in storage. Empty
+        when an argument is bad: the task fails on it before any request.
+        """
+        from airflow.sdk import get_current_context
+
+        try:
+            settings = self.check_arguments(get_current_context())
+        except exc.IntervalsArgumentError:
+            return self._lineage(None)
+        return self._lineage(LandingRun(settings.window))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the run's lineage: the API listing in, the landing's target out, with statistics.

@@ -1,15 +1,19 @@
 """OpenLineage for real: the OpenLineage provider's listener, a file transport, ``dag.test()`` runs.
 
-The DAG (``dags/lineage_check.py``: a landing, a failed landing, a bulk load, the single
-writes) runs in a process of its own against the session's sandbox over HTTP; the tests read
-the events the listener wrote and check each dataset name against openlineage-python's naming
-helpers, and each facet and statistic against the sandbox's ground truth and the manifests.
+Two DAGs run in a process of their own against the session's sandbox over HTTP:
+``dags/lineage_check.py`` (a landing, a failed landing, a bulk load, the single writes) once,
+and ``dags/lineage_windows.py`` (a daily DAG with a templated output path) for two windows.
+The tests read the events the listener wrote and check each dataset name against
+openlineage-python's naming helpers, and each facet and statistic against the sandbox's
+ground truth and the published manifests.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -42,6 +46,8 @@ class Emitted:
     stdout: str
     raw: str
     paths: dict
+    days: list[str]
+    event_id: str
 
     def runs(self, job: str) -> list[dict[str, dict]]:
         """Return the job's task runs in order, each ``{eventType: event}``."""
@@ -57,10 +63,29 @@ class Emitted:
         return run[event_type]
 
 
+def _names(datasets: list[dict]) -> list[tuple[str, str]]:
+    return [(d["namespace"], d["name"]) for d in datasets]
+
+
 def _local(path: Path) -> tuple[str, str]:
     """The (namespace, name) openlineage-python's naming helper gives a local path."""
     naming = LocalFileSystem(path=str(path))
     return naming.get_namespace(), naming.get_name()
+
+
+def _window_days(store) -> list[str]:
+    """Two days of June 2025 with events: the windows of ``lineage_windows``' two runs."""
+    days = sorted(
+        {event["date"] for event in store.iter_events(date_from="2025-06-01", date_to="2025-06-30")}
+    )
+    assert len(days) >= 2
+    return [days[0], days[-1]]
+
+
+def _event_with_registrations(store) -> str:
+    return next(
+        e["_id"] for e in store.iter_events() if sum(1 for _ in store.iter_registrations(e["_id"])) > 3
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +99,12 @@ def emitted(sandbox, tmp_path_factory):
         for i in range(1, 4)
     ]
     season.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    days = _window_days(sandbox.store)
+    # A daily data interval: the run of day D + 1 covers day D.
+    logical = [
+        (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat() + "T00:00:00+00:00" for day in days
+    ]
+    event_id = _event_with_registrations(sandbox.store)
     conn = json.loads(sandbox.connection_json())
     conn["extra"] = {**conn.get("extra", {}), **FAST_RETRIES}
     env = {
@@ -91,17 +122,21 @@ def emitted(sandbox, tmp_path_factory):
         "LINEAGE_INPUT": season.as_uri(),
         "LINEAGE_RUN_ID": seeded_runs(sandbox.store, 1)[0],
         "LINEAGE_EMAIL": EMAIL,
+        "LINEAGE_WINDOWS": ",".join(logical),
+        "LINEAGE_EVENT_ID": event_id,
     }
     proc = subprocess.run(
         [sys.executable, str(HERE / "run_dag.py")], env=env, capture_output=True, text=True, timeout=300
     )
-    assert "dag run state: failed" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-5000:]
+    tail = proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "dag run state: failed" in proc.stdout, tail  # lineage_check fails on purpose
+    assert len(re.findall(r"^lineage_windows \S+: success$", proc.stdout, re.M)) == 2, tail
     raw = events.read_text()
     paths = {"lake": landing, "season": season}
-    return Emitted([json.loads(line) for line in raw.splitlines()], proc.stdout, raw, paths)
+    return Emitted([json.loads(line) for line in raw.splitlines()], proc.stdout, raw, paths, days, event_id)
 
 
-def test_nothing_is_emitted_when_the_dag_file_is_parsed(emitted):
+def test_nothing_is_emitted_when_the_dag_files_are_parsed(emitted):
     assert "events after parse: 0" in emitted.stdout
 
 
@@ -191,7 +226,66 @@ def test_a_single_write_names_the_api_resource_it_created_one_object_in(
     assert [f["name"] for f in output["facets"]["schema"]["fields"]] == list(fields)
 
 
-def test_no_event_holds_the_api_key_or_a_participants_personal_data(emitted, sandbox):
+TASKS = [
+    *(f"lineage_check.{t}" for t in ("land_events", "land_missing_group", "bulk_events", "create_event")),
+    *("lineage_check.register", "lineage_windows.land_events", "lineage_windows.land_registrations"),
+]
+
+
+@pytest.mark.parametrize("job", TASKS)
+def test_start_names_the_inputs_and_outputs_the_end_of_the_run_names(emitted, job):
+    runs = emitted.runs(job)
+    assert runs
+    for run in runs:
+        start, end = run["START"], run.get("COMPLETE") or run["FAIL"]
+        assert end["outputs"]  # something to compare
+        assert _names(start["inputs"]) == _names(end["inputs"])
+        assert _names(start["outputs"]) == _names(end["outputs"])
+        # No statistics before the run: START knows names, schemas and the window only.
+        for dataset in start["inputs"] + start["outputs"]:
+            assert not {"inputStatistics", "outputStatistics"} & {
+                *dataset.get("inputFacets", {}),
+                *dataset.get("outputFacets", {}),
+            }
+        if WINDOW in end["outputs"][0].get("outputFacets", {}):
+            assert start["outputs"][0]["outputFacets"][WINDOW] == end["outputs"][0]["outputFacets"][WINDOW]
+
+
+@pytest.mark.parametrize(
+    ("task_id", "target", "partition", "filtered"),
+    [
+        ("land_events", "events/type=all", "date_from={day}/date_to={day}", True),
+        ("land_registrations", "registrations/event_id={event_id}", "snapshot={day}", False),
+    ],
+    ids=["events", "registrations-snapshot"],
+)
+def test_a_landing_names_one_output_across_two_windows_with_each_window_in_its_run(
+    emitted, sandbox, task_id, target, partition, filtered
+):
+    runs = emitted.runs(f"lineage_windows.{task_id}")
+    assert len(runs) == 2
+    dataset = _local(emitted.paths["lake"] / target.format(event_id=emitted.event_id))
+    for run, day in zip(runs, emitted.days, strict=True):
+        for event in (run["START"], run["COMPLETE"]):  # START: templated path rendered, window from the run
+            (output,) = event["outputs"]
+            assert (output["namespace"], output["name"]) == dataset
+            window = output["outputFacets"][WINDOW]
+            assert (window["dateFrom"], window["dateTo"], window["filtered"]) == (day, day, filtered)
+            assert window["partition"] == partition.format(day=day)
+        published = run["COMPLETE"]["outputs"][0]
+        manifest = Path(published["name"]) / published["outputFacets"][WINDOW]["partition"] / "_manifest.json"
+        records = json.loads(manifest.read_text())["records"]
+        assert published["outputFacets"]["outputStatistics"]["rowCount"] == records
+        if filtered:
+            assert records == sandbox.store.count_events(None, day, day) > 0
+        else:
+            assert records == sum(1 for _ in sandbox.store.iter_registrations(emitted.event_id)) > 3
+
+
+def test_no_event_holds_the_api_key_or_personal_data(emitted, sandbox):
     assert emitted.raw  # the listener wrote events
-    for secret in (sandbox.api_key, EMAIL, "Pat Lineage"):
+    registrants = list(sandbox.store.iter_registrations(emitted.event_id))  # landed by lineage_windows
+    personal = {EMAIL, "Pat Lineage"} | {r[k] for r in registrants for k in ("email", "name") if r.get(k)}
+    assert len(personal) > len(registrants)
+    for secret in (sandbox.api_key, *personal):
         assert secret not in emitted.raw

@@ -336,6 +336,13 @@ class IntervalsBulkWriteOperator(BaseOperator):
         progress.report()
         return progress, results_path
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Return the file the load reads and what it writes, as COMPLETE names them, before it runs.
+
+        From the rendered arguments and the base URL only: no request, the file not opened.
+        """
+        return self._lineage()
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the load's lineage: the file in; the API resource, the results and the rejects out.
 
@@ -358,7 +365,7 @@ class IntervalsBulkWriteOperator(BaseOperator):
             base_url = self.hook.api_url  # the hook checks max_requests_per_minute
         except exc.IntervalsArgumentError:  # the task fails on it before any request
             return lineage.operator_lineage([], [])
-        run = self._run or BulkRun()  # a failure before the file was read: nothing counted
+        run = self._run or BulkRun()  # START, or a failure before the file was read: nothing counted
         suffixes = (res.RESULTS_SUFFIX, res.REJECTS_SUFFIX) if skip_invalid else (res.RESULTS_SUFFIX,)
         inputs, outputs = lineage.write_datasets(
             base_url,

@@ -103,6 +103,10 @@ class IntervalsWriteOneOperator(BaseOperator):
         self.log.info("Intervals %s %s", self.kind.name, new_id)
         return new_id
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Return the API resource the write is for, as COMPLETE names it (no request sent)."""
+        return self._lineage()
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the write's lineage for OpenLineage: the API resource written, one object created."""
         return self._lineage()
