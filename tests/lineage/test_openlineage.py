@@ -3,13 +3,14 @@
 Two DAGs run in a process of their own against the session's sandbox over HTTP:
 ``dags/lineage_check.py`` (a landing, a failed landing, a bulk load, the single writes) once,
 and ``dags/lineage_windows.py`` (a daily DAG with a templated output path) for two windows.
-The tests read the events the listener wrote and check each dataset name against
-openlineage-python's naming helpers, and each facet and statistic against the sandbox's
-ground truth and the published manifests.
+The tests read the events the listener wrote and check each against the official OpenLineage
+schemas (``spec.py``), each dataset name against openlineage-python's naming helpers, and each
+facet and statistic against the sandbox's ground truth and the published manifests.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import os
@@ -30,6 +31,7 @@ from airflow_provider_intervals.validation import EVENT_FIELDS, REGISTRATION_FIE
 HERE = Path(__file__).resolve().parent
 pytest.importorskip("airflow.providers.openlineage", reason="needs apache-airflow-providers-openlineage")
 from openlineage.client.naming.dataset import LocalFileSystem  # noqa: E402
+from spec import registry, violations  # noqa: E402
 
 from airflow_provider_intervals import lineage  # noqa: E402
 
@@ -280,6 +282,49 @@ def test_a_landing_names_one_output_across_two_windows_with_each_window_in_its_r
             assert records == sandbox.store.count_events(None, day, day) > 0
         else:
             assert records == sum(1 for _ in sandbox.store.iter_registrations(emitted.event_id)) > 3
+
+
+def test_every_event_is_valid_against_the_official_openlineage_schemas(emitted):
+    schemas = registry()
+    found = {
+        f"{e['eventType']} {e['job']['name']}: {v}" for e in emitted.events for v in violations(e, schemas)
+    }
+    assert sorted(found) == []
+    checked = [o for e in emitted.events for o in e.get("outputs", []) if WINDOW in o.get("outputFacets", {})]
+    # Ours too: START and end of lineage_check's two landings, of two landings in two windows.
+    assert len(checked) == 2 * 2 + 2 * 2 * 2
+
+
+BREAKS = {
+    "run-id-not-a-uuid": lambda e: e["run"].update(runId="run-1"),
+    "event-type-unknown": lambda e: e.update(eventType="DONE"),
+    "dataset-without-name": lambda e: e["outputs"][0].pop("name"),
+    "window-date-not-a-date": lambda e: e["outputs"][0]["outputFacets"][WINDOW].update(dateFrom="June 1st"),
+    "window-partition-escapes": lambda e: e["outputs"][0]["outputFacets"][WINDOW].update(partition="../x"),
+    "window-without-filtered": lambda e: e["outputs"][0]["outputFacets"][WINDOW].pop("filtered"),
+    "window-under-another-key": lambda e: e["outputs"][0]["outputFacets"].update(
+        intervalsWindow=e["outputs"][0]["outputFacets"].pop(WINDOW)
+    ),
+    "schema-url-without-pointer": lambda e: e["outputs"][0]["outputFacets"][WINDOW].update(
+        _schemaURL=lineage.WINDOW_FACET_SCHEMA_URL.split("#")[0]
+    ),
+    "schema-url-unknown": lambda e: e["outputs"][0]["facets"]["schema"].update(
+        _schemaURL="https://example.com/Schema.json#/$defs/Schema"
+    ),
+    "schema-fields-not-a-list": lambda e: e["outputs"][0]["facets"]["schema"].update(fields={"name": "x"}),
+    "statistics-row-count-text": lambda e: e["outputs"][0]["outputFacets"]["outputStatistics"].update(
+        rowCount="many"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BREAKS))
+def test_the_schema_check_finds_an_event_that_breaks_the_spec(emitted, name):
+    event = copy.deepcopy(emitted.one("lineage_check.land_events", "COMPLETE"))
+    schemas = registry()
+    assert violations(event, schemas) == []
+    BREAKS[name](event)
+    assert violations(event, schemas)
 
 
 def test_no_event_holds_the_api_key_or_personal_data(emitted, sandbox):
