@@ -1,8 +1,10 @@
-"""The base of every landing operator: run window, argument checks, hooks, asset, XCom.
+"""The base of every landing operator: run window, argument checks, hooks, asset, XCom, lineage.
 
 A subclass names its resource and says which hook page iterator lists it;
 everything else (streaming, part files, checkpoints, atomic publish) is
-:func:`airflow_provider_intervals.storage.land`.
+:func:`airflow_provider_intervals.storage.land`. OpenLineage (START, COMPLETE, FAIL) names
+the listing in and the landing's target out, ``{output_path}/{directory}/{filters}``, the
+same dataset on every run; :mod:`airflow_provider_intervals.lineage` builds the datasets.
 
 The run window's rules (data interval, empty intervals, templated ends) live in
 :mod:`airflow_provider_intervals.windows`.
