@@ -74,7 +74,7 @@ def test_a_landing_names_its_rendered_target_and_the_runs_window_before_it_runs(
 
 
 def test_a_landing_names_a_bucket_target_without_its_connection(start):
-    # The connection of the object store does not exist: naming never looks it up.
+    # Named from the URL's text: no bucket, no S3 server and no such connection are needed.
     operator = _task(
         IntervalsEventsOperator, output_path="s3://lake/intervals/", output_conn_id="aws_missing"
     )
