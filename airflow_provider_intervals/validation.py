@@ -98,6 +98,19 @@ def check_flag(argument: str, value: Any) -> bool:
     raise exc.IntervalsArgumentError(argument, value, "expected True or False")
 
 
+def check_rate(argument: str, value: Any) -> float | None:
+    """Return a rate per minute (a number, or its rendered text) in ``0 < r <= 1e6``; ``None`` for none."""
+    if value in (None, ""):
+        return None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = -1.0
+    if not 0 < rate <= 1_000_000:  # also refuses nan
+        raise exc.IntervalsArgumentError(argument, value, "expected a positive number, e.g. 900")
+    return rate
+
+
 def check_id(argument: str, value: Any) -> str:
     """Return an object id or slug safe to put in a path or query."""
     if isinstance(value, str) and _ID_RE.match(value):

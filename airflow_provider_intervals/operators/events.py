@@ -57,9 +57,9 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
             after=after,
         )
 
-    def partition(self, window: Window) -> dict[str, str]:
-        """Return ``type``, ``date_from`` and ``date_to`` segments."""
-        return {"type": self.event_type or "all", "date_from": window.date_from, "date_to": window.date_to}
+    def target_partition(self) -> dict[str, str]:
+        """Return the ``type`` segment (the window adds ``date_from`` and ``date_to``)."""
+        return {"type": self.event_type or "all"}
 
     def filters(self) -> dict[str, Any]:
         """Return the type filter."""
@@ -91,9 +91,9 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
             after=after,
         )
 
-    def partition(self, window: Window) -> dict[str, str]:
-        """Return ``group``, ``type``, ``date_from`` and ``date_to`` segments."""
-        return {"group": validation.check_id("group_slug", self.group_slug), **super().partition(window)}
+    def target_partition(self) -> dict[str, str]:
+        """Return ``group`` and ``type`` segments (the window adds ``date_from`` and ``date_to``)."""
+        return {"group": validation.check_id("group_slug", self.group_slug), **super().target_partition()}
 
     def filters(self) -> dict[str, Any]:
         """Return the group and type filters."""

@@ -30,7 +30,3 @@ class IntervalsGroupsOperator(IntervalsLandingOperator):
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return ``GET /groups``'s pages."""
         return hook.group_pages(after=after)
-
-    def partition(self, window: Window) -> dict[str, str]:
-        """Return the ``snapshot`` segment."""
-        return {"snapshot": window.date_to}

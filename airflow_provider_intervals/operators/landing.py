@@ -1,8 +1,10 @@
-"""The base of every landing operator: run window, argument checks, hooks, asset, XCom.
+"""The base of every landing operator: run window, argument checks, hooks, asset, XCom, lineage.
 
 A subclass names its resource and says which hook page iterator lists it;
 everything else (streaming, part files, checkpoints, atomic publish) is
-:func:`airflow_provider_intervals.storage.land`.
+:func:`airflow_provider_intervals.storage.land`. OpenLineage (START, COMPLETE, FAIL) names
+the listing in and the landing's target out, ``{output_path}/{directory}/{filters}``, the
+same dataset on every run; :mod:`airflow_provider_intervals.lineage` builds the datasets.
 
 The run window's rules (data interval, empty intervals, templated ends) live in
 :mod:`airflow_provider_intervals.windows`.
@@ -22,7 +24,7 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import links, validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
-from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
+from airflow_provider_intervals.storage import Stream, formats, land, landing, partition_path, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
@@ -41,16 +43,15 @@ def _is_storage_url(value: Any) -> bool:
 
 @dataclass
 class LandingRun:
-    """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
+    """What the lineage names a run by: its window, and once published, what was.
 
-    :param request: the listing's first request (path and filters).
-    :param prefix: the window's prefix in object storage.
-    :param window: the run's window.
+    ``execute`` keeps one for the OpenLineage listener's COMPLETE or FAIL; START makes its own
+    from the run's context.
+
+    :param window: the run's window, once the arguments were checked.
     :param result: what was published, once it was.
     """
 
-    request: Any
-    prefix: ObjectStoragePath
     window: Window
     result: Any = None
 
@@ -82,8 +83,8 @@ class IntervalsLandingOperator(BaseOperator):
     filters (``{output_path}/{resource}/{filters}/date_from=.../date_to=.../``), published
     atomically with a manifest and a ``_SUCCESS`` marker; a retry resumes from the last
     finished part. Returns (XCom) the manifest's path, the window and the counts, never the
-    items. Subclasses set :attr:`resource` and implement :meth:`first_request` and
-    :meth:`partition`.
+    items. Subclasses set :attr:`resource` and implement :meth:`pages` and, when the listing
+    has filters, :meth:`target_partition` and :meth:`filters`.
 
     :param output_path: root of the landing zone, any ``ObjectStoragePath`` URL
         (``file:///data/intervals``, ``s3://bucket/intervals``). Templated. (Not ``output``:
@@ -175,9 +176,23 @@ class IntervalsLandingOperator(BaseOperator):
         """
         raise NotImplementedError
 
+    def target_partition(self) -> dict[str, str]:
+        """Return the ordered ``key -> value`` path segments naming what is landed (the filters).
+
+        They are the same for every window: ``{output_path}/{directory}/`` and these segments
+        are the landing's target, one dataset across runs (see :meth:`partition`).
+        """
+        return {}
+
+    def window_partition(self, window: Window) -> dict[str, str]:
+        """Return the window's path segments: ``date_from`` and ``date_to``, or a snapshot's day."""
+        if self.date_filtered:
+            return {"date_from": window.date_from, "date_to": window.date_to}
+        return {"snapshot": window.date_to}
+
     def partition(self, window: Window) -> dict[str, str]:
-        """Return the ordered ``key -> value`` path segments of the window's prefix."""
-        raise NotImplementedError
+        """Return the ordered path segments of the window's prefix: the target's, then the window's."""
+        return {**self.target_partition(), **self.window_partition(window)}
 
     def filters(self) -> dict[str, Any]:
         """Return the listing's filters, as recorded in the manifest."""
@@ -239,6 +254,7 @@ class IntervalsLandingOperator(BaseOperator):
         """Land the run's window and return its manifest's location, window and counts."""
         settings = self.check_arguments(context)
         window = settings.window
+        self._run = LandingRun(window)
         streams = self.streams(self.hook, settings)  # checks the filters: still no request made
         try:
             root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
@@ -257,9 +273,6 @@ class IntervalsLandingOperator(BaseOperator):
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
-        listing = self.pages(self.hook, window, None)  # nothing sent: its request names the input
-        listing.close()
-        self._run = LandingRun(getattr(listing, "request", None), prefix, window)
         workers = min(settings.concurrency, len(streams))
         clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
         try:
@@ -304,34 +317,54 @@ class IntervalsLandingOperator(BaseOperator):
 
     # ------------------------------------------------------------------ lineage
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the run's lineage for OpenLineage: the API listing in, the landed window out.
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Return what the landing reads and publishes, as COMPLETE will name it, before it runs.
 
-        Both carry the resource's documented schema and the window; the output its rows,
-        bytes and part files. See :mod:`airflow_provider_intervals.lineage` for the names.
+        The listener calls this with the task's templates rendered. The names come from the
+        rendered arguments, the connection's base URL and the run's window (the current
+        context's data interval): no request is sent, nothing is created in storage. Empty
+        when an argument is bad: the task fails on it before any request.
         """
-        return self._lineage()
+        from airflow.sdk import get_current_context
+
+        try:
+            settings = self.check_arguments(get_current_context())
+        except exc.IntervalsArgumentError:
+            return self._lineage(None)
+        return self._lineage(LandingRun(settings.window))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the run's lineage: the API listing in, the landing's target out, with statistics.
+
+        See :mod:`airflow_provider_intervals.lineage` for the names and facets.
+        """
+        return self._lineage(self._run)
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         """Return what a failed landing read and was to publish (no statistics: nothing was).
 
-        Empty when the task failed before it knew its window (a bad argument).
+        Empty when the task failed on a bad argument.
         """
-        return self._lineage()
+        return self._lineage(self._run)
 
-    def _lineage(self) -> Any:
+    def _lineage(self, run: LandingRun | None) -> Any:
         from airflow_provider_intervals import lineage
 
-        run = self._run
-        if run is None or run.request is None:
+        if run is None:
             return lineage.operator_lineage([], [])
+        window = run.window
+        try:
+            segments = (self.directory or self.resource, partition_path(self.target_partition()))
+            target = "/".join((self.output_path.strip().rstrip("/"), *filter(None, segments)))
+            partition = partition_path(self.window_partition(window))
+            listing = self.pages(self.hook, window, None)  # builds the first request, sends nothing
+        except exc.IntervalsArgumentError:  # a bad filter: the task fails on it before any request
+            return lineage.operator_lineage([], [])
+        listing.close()
+        facet = lineage.window_facet(
+            window.date_from, window.date_to, filtered=self.date_filtered, partition=partition
+        )
         inputs, outputs = lineage.landing_datasets(
-            self.hook.api_url,
-            run.request,
-            run.prefix,
-            formats.SCHEMAS[self.resource],
-            (run.window.date_from, run.window.date_to),
-            self.date_filtered,
-            run.result,
+            self.hook.api_url, listing.request, target, formats.SCHEMAS[self.resource], facet, run.result
         )
         return lineage.operator_lineage(inputs, outputs)

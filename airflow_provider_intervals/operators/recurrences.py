@@ -35,9 +35,9 @@ class IntervalsRecurrencesOperator(IntervalsLandingOperator):
         """Return ``GET /recurrences``'s pages (the window only names the snapshot)."""
         return hook.recurrence_pages(status=self.status or None, after=after)
 
-    def partition(self, window: Window) -> dict[str, str]:
-        """Return ``status`` and ``snapshot`` segments."""
-        return {"status": self.status or "all", "snapshot": window.date_to}
+    def target_partition(self) -> dict[str, str]:
+        """Return the ``status`` segment (the window adds ``snapshot``)."""
+        return {"status": self.status or "all"}
 
     def filters(self) -> dict[str, Any]:
         """Return the status filter."""

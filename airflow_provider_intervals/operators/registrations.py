@@ -39,9 +39,9 @@ class IntervalsRegistrationsOperator(IntervalsLandingOperator):
         """Return ``GET /registration?eventId=...``'s pages."""
         return hook.registration_pages(self.event_id, after=after)
 
-    def partition(self, window: Window) -> dict[str, str]:
-        """Return ``event_id`` and ``snapshot`` segments."""
-        return {"event_id": validation.check_id("event_id", self.event_id), "snapshot": window.date_to}
+    def target_partition(self) -> dict[str, str]:
+        """Return the ``event_id`` segment (the window adds ``snapshot``)."""
+        return {"event_id": validation.check_id("event_id", self.event_id)}
 
     def filters(self) -> dict[str, Any]:
         """Return the event filter."""

@@ -16,6 +16,7 @@ from airflow_provider_intervals.storage.landing import (
     PageClient,
     Stream,
     land,
+    partition_path,
     window_prefix,
 )
 from airflow_provider_intervals.storage.publish import MANIFEST, SUCCESS, iter_records, read_manifest
@@ -32,6 +33,7 @@ __all__ = [
     "Stream",
     "iter_records",
     "land",
+    "partition_path",
     "read_manifest",
     "window_prefix",
 ]

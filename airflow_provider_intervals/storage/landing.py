@@ -120,6 +120,20 @@ class LandingResult:
     bytes: int = 0
 
 
+def partition_path(partition: Mapping[str, str]) -> str:
+    """Return ``{key}={value}/...`` of ordered pairs whose values are plain path segments.
+
+    :param partition: ordered ``key -> value`` pairs (filters, window); values must be plain
+        path segments (dates, enum values, ids), else ``IntervalsArgumentError``.
+    """
+    segments = []
+    for key, value in partition.items():
+        if not value or "/" in value or value in (".", ".."):
+            raise exc.IntervalsArgumentError(f"partition {key}", value, "expected a plain path segment")
+        segments.append(f"{key}={value}")
+    return "/".join(segments)
+
+
 def window_prefix(
     output: ObjectStoragePath, resource: str, partition: Mapping[str, str]
 ) -> ObjectStoragePath:
@@ -127,14 +141,12 @@ def window_prefix(
 
     :param output: the root of the landing zone.
     :param resource: the listing's name, e.g. ``events``.
-    :param partition: ordered ``key -> value`` pairs (window and filters); values must be
-        plain path segments (dates, enum values, ids).
+    :param partition: ordered ``key -> value`` pairs (filters, then window), see
+        :func:`partition_path`.
     """
     path = output / resource
-    for key, value in partition.items():
-        if not value or "/" in value or value in (".", ".."):
-            raise exc.IntervalsArgumentError(f"partition {key}", value, "expected a plain path segment")
-        path = path / f"{key}={value}"
+    for segment in partition_path(partition).split("/") if partition else ():
+        path = path / segment
     return path
 
 

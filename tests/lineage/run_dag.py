@@ -1,7 +1,9 @@
-"""Run ``lineage_check`` with ``dag.test()`` in a fresh metadata DB (the test starts this as a process).
+"""Run the lineage DAGs with ``dag.test()`` in a fresh metadata DB (the test starts this as a process).
 
-A process of its own, because the OpenLineage listener is set up once per process from the
-environment the test gives it (transport, namespace). Prints how many events the parse emitted.
+``lineage_check`` once; ``lineage_windows`` once per logical date in ``LINEAGE_WINDOWS``
+(comma-separated), so its landings run for two windows. A process of its own, because the
+OpenLineage listener is set up once per process from the environment the test gives it
+(transport, namespace). Prints how many events the parse emitted and each run's state.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+import pendulum
 from airflow.dag_processing.bundles.manager import DagBundlesManager
 from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 from airflow.utils import db
@@ -24,6 +27,9 @@ def main() -> None:
     sync_bag_to_db(bag, "dags-folder", None)
     dag_run = bag.get_dag("lineage_check").test(logical_date=None)
     print(f"dag run state: {dag_run.state}", flush=True)
+    for day in filter(None, os.environ.get("LINEAGE_WINDOWS", "").split(",")):
+        dag_run = bag.get_dag("lineage_windows").test(logical_date=pendulum.parse(day))
+        print(f"lineage_windows {day}: {dag_run.state}", flush=True)
 
 
 if __name__ == "__main__":

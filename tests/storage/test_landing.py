@@ -19,6 +19,7 @@ from airflow_provider_intervals.storage import (
     Stream,
     iter_records,
     land,
+    partition_path,
     read_manifest,
     window_prefix,
 )
@@ -248,3 +249,26 @@ def test_window_prefix_refuses_path_segments_that_escape():
     assert str(window_prefix(root, "events", {"type": "race", "date_from": "2025-06-01"})).endswith(
         "/lake/events/type=race/date_from=2025-06-01"
     )
+
+
+@pytest.mark.parametrize(
+    ("partition", "expected"),
+    [
+        ({"type": "race", **YEAR}, "type=race/date_from=2025-01-01/date_to=2025-12-31"),
+        ({"snapshot": "2025-06-01"}, "snapshot=2025-06-01"),
+        ({}, ""),
+    ],
+    ids=["filters-then-window", "snapshot", "none"],
+)
+def test_partition_path_is_the_window_prefix_below_the_resource(partition, expected):
+    root = ObjectStoragePath("file:///tmp/lake")
+    assert partition_path(partition) == expected
+    assert str(window_prefix(root, "groups", partition)) == "/".join(
+        filter(None, ["file:///tmp/lake/groups", expected])
+    )
+
+
+@pytest.mark.parametrize("value", ["", "a/b", ".", ".."], ids=["empty", "slash", "dot", "dot-dot"])
+def test_partition_path_refuses_what_is_not_one_plain_segment(value):
+    with pytest.raises(exc.IntervalsArgumentError, match="plain path segment"):
+        partition_path({"type": "race", "group": value})

@@ -12,9 +12,8 @@ A load reads its input twice, streaming, one row at a time:
    outcome of every row (id or error) is written to ``{input}.results.jsonl``.
 
 Failure policy: an API error about one row (400, 404, 409, 422) is recorded for that row
-and the load goes on; at the end the task fails with
-:class:`~airflow_provider_intervals.exceptions.IntervalsRowsFailedError` listing them, unless
-``fail_on_row_errors=False``.
+and the load goes on; at the end the task fails with ``IntervalsRowsFailedError`` listing
+them, unless ``fail_on_row_errors=False``.
 Errors about every row (401, 403; transport errors and 5xx the hook's retries could not
 overcome; a 429 whose wait is too long) stop the load at once: the task fails, keeping a
 checkpoint, and its retry resumes where it stopped.
@@ -29,7 +28,6 @@ tell identical rows apart) and of rows created before, and per distinct slug for
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -104,37 +102,16 @@ class BulkSettings:
     max_requests_per_minute: float | None
 
 
-def _check_rate(value: Any) -> float | None:
-    """Return a rendered ``max_requests_per_minute`` as a positive number, or ``None`` for none."""
-    if value in (None, ""):
-        return None
-    try:
-        rpm = float(value)
-    except (TypeError, ValueError):
-        rpm = -1.0
-    if not 0 < rpm <= 1_000_000:
-        raise exc.IntervalsArgumentError(
-            "max_requests_per_minute", value, "expected a positive number, e.g. 900"
-        )
-    return rpm
-
-
 @dataclass
 class BulkRun:
-    """What one ``execute`` learnt, kept for the lineage the OpenLineage listener asks for after it.
+    """What one ``execute`` counted, kept for the lineage the OpenLineage listener asks for after it.
 
-    :param source: the input file.
     :param rows: rows in the file, once counted.
-    :param rejects: the rejects file, when one was written.
     :param progress: the send pass's counts, once it started.
-    :param results: the published results file.
     """
 
-    source: ObjectStoragePath
     rows: int | None = None
-    rejects: ObjectStoragePath | None = None
     progress: Progress | None = None
-    results: ObjectStoragePath | None = None
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
@@ -208,21 +185,26 @@ class IntervalsBulkWriteOperator(BaseOperator):
         """The Intervals hook, paced by the checked ``max_requests_per_minute``."""
         from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
-        rpm = _check_rate(self.max_requests_per_minute)
+        rpm = validation.check_rate("max_requests_per_minute", self.max_requests_per_minute)
         return IntervalsHook(intervals_conn_id=self.intervals_conn_id, max_requests_per_minute=rpm)
 
-    def check_arguments(self) -> BulkSettings:
-        """Check the rendered arguments and return them as settings; the input must exist."""
+    def input_url(self) -> str:
+        """Return the rendered ``input_path`` if it is a storage URL (checked as text: nothing is opened)."""
         if not isinstance(self.input_path, str) or "://" not in self.input_path:
             raise exc.IntervalsArgumentError(
                 "input_path", self.input_path, "expected a storage URL such as 's3://bucket/season.csv'"
             )
-        fmt, gzipped = detect_format(self.input_path.strip(), (self.format or "").strip() or None)
+        return self.input_path.strip()
+
+    def check_arguments(self) -> BulkSettings:
+        """Check the rendered arguments and return them as settings; the input must exist."""
+        url = self.input_url()
+        fmt, gzipped = detect_format(url, (self.format or "").strip() or None)
         skip_invalid = validation.check_flag("skip_invalid", self.skip_invalid)
         fail_on_row_errors = validation.check_flag("fail_on_row_errors", self.fail_on_row_errors)
         checkpoint_rows = validation.check_whole("checkpoint_rows", self.checkpoint_rows, 1, 10_000_000)
-        rpm = _check_rate(self.max_requests_per_minute)
-        path = ObjectStoragePath(self.input_path.strip(), conn_id=self.input_conn_id or None)
+        rpm = validation.check_rate("max_requests_per_minute", self.max_requests_per_minute)
+        path = ObjectStoragePath(url, conn_id=self.input_conn_id or None)
         if not path.is_file():
             raise exc.IntervalsArgumentError(
                 "input_path", self.input_path, "no such file: check the path (and input_conn_id for a bucket)"
@@ -236,19 +218,19 @@ class IntervalsBulkWriteOperator(BaseOperator):
         layout = res.Layout(settings.path)
         attempt = f"try{getattr(context['ti'], 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
         self.log.info("Checking every %s row of %s (%s)", self.kind.name, settings.path, settings.format)
-        self._run = run = BulkRun(settings.path)
+        self._run = run = BulkRun()
         rows, rejects = self.check_pass(settings, layout, attempt)
-        run.rows, run.rejects = rows, layout.rejects if rejects else None
+        run.rows = rows
         try:
             progress, results_path = self.send_pass(settings, layout, attempt, identity, rows)
         finally:
             self.hook.close()
-        run.results = results_path
         links.WriteResultsLink.record(self, links.storage_url(results_path, context.get("ti")))
         counts = progress.counts
         summary = {"results": str(results_path), "rejects": rejects, "rows": rows, **counts}
         if counts[res.FAILED] and settings.fail_on_row_errors:
-            raise exc.IntervalsRowsFailedError(str(results_path), self._failures(layout), counts)
+            failures = res.failed_rows(layout, self.kind.key_field, SHOWN)
+            raise exc.IntervalsRowsFailedError(str(results_path), failures, counts)
         return summary
 
     def check_pass(self, settings: BulkSettings, layout: res.Layout, attempt: str) -> tuple[int, str | None]:
@@ -355,52 +337,47 @@ class IntervalsBulkWriteOperator(BaseOperator):
         progress.report()
         return progress, results_path
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the load's lineage for OpenLineage: the file in; the API resource and results out.
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Return the file the load reads and what it writes, as COMPLETE names them, before it runs.
 
-        The input carries the rows read, the API output the objects created (rows created
-        by an earlier try or run are not counted again); both the body's documented schema.
+        From the rendered arguments and the base URL only: no request, the file not opened.
+        """
+        return self._lineage()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Return the load's lineage: the file in; the API resource, the results and the rejects out.
+
+        The input carries the rows read, the API output the objects created (rows created by an
+        earlier try or run are not counted again); both the body's documented schema. The rejects
+        file is an output whenever ``skip_invalid`` is on (the load writes or removes it).
         """
         return self._lineage()
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """Return what a failed load read and created before it stopped (empty before its file was found)."""
+        """Return what a failed load read and created before it stopped."""
         return self._lineage()
 
     def _lineage(self) -> Any:
         from airflow_provider_intervals import lineage
 
-        run = self._run
-        if run is None:
+        try:
+            source = self.input_url()
+            skip_invalid = validation.check_flag("skip_invalid", self.skip_invalid)
+            base_url = self.hook.api_url  # the hook checks max_requests_per_minute
+        except exc.IntervalsArgumentError:  # the task fails on it before any request
             return lineage.operator_lineage([], [])
-        created = run.progress.counts[res.CREATED] if run.progress is not None else None
+        run = self._run or BulkRun()  # START, or a failure before the file was read: nothing counted
+        suffixes = (res.RESULTS_SUFFIX, res.REJECTS_SUFFIX) if skip_invalid else (res.RESULTS_SUFFIX,)
         inputs, outputs = lineage.write_datasets(
-            self.hook.api_url,
+            base_url,
             api.Request("POST", self.kind.path),
             self.kind.fields,
-            created=created,
-            source=run.source,
+            created=run.progress.counts[res.CREATED] if run.progress is not None else None,
+            source=source,
             rows=run.rows,
-            side_files={"results": run.results, "rejects": run.rejects},
+            side_files=[source + suffix for suffix in suffixes],
         )
         return lineage.operator_lineage(inputs, outputs)
-
-    def _failures(self, layout: res.Layout) -> list[str]:
-        """Return the first failed rows of the published results, as message lines."""
-        failures: list[str] = []
-        with layout.results.open("rb") as lines:
-            for raw in lines:
-                record = json.loads(raw)
-                if record["status"] == res.FAILED:
-                    e = record["error"]
-                    field = f" (field {e['field']})" if e.get("field") else ""
-                    failures.append(
-                        f"line {record['line']} ({self.kind.key_field} {record['key']!r}): "
-                        f"{e['status']} {e['code']}{field}: {e['message']}"
-                    )
-                    if len(failures) >= SHOWN:
-                        break
-        return failures
 
 
 class IntervalsBulkCreateEventsOperator(IntervalsBulkWriteOperator):

@@ -47,6 +47,7 @@ from airflow_provider_intervals.storage.atomic import AtomicFile
 CREATED, EXISTING, FAILED, REJECTED = "created", "existing", "failed", "rejected"
 DEFAULT_CHECKPOINT_ROWS = 500
 DEFAULT_CHECKPOINT_SECONDS = 30.0
+RESULTS_SUFFIX, REJECTS_SUFFIX = ".results.jsonl", ".rejects.jsonl"  # appended to the input's name
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -59,9 +60,9 @@ class Layout:
 
     def __init__(self, input_path: ObjectStoragePath) -> None:
         self.input = input_path
-        self.results = input_path.parent / f"{input_path.name}.results.jsonl"
+        self.results = input_path.parent / f"{input_path.name}{RESULTS_SUFFIX}"
         self.parts = input_path.parent / f"{input_path.name}.results.parts"
-        self.rejects = input_path.parent / f"{input_path.name}.rejects.jsonl"
+        self.rejects = input_path.parent / f"{input_path.name}{REJECTS_SUFFIX}"
 
     def part_paths(self) -> list[str]:
         """Return the checkpoint objects present now (file-system paths, sorted)."""
@@ -69,6 +70,29 @@ class Layout:
             return sorted(self.parts.fs.find(self.parts.path))
         except FileNotFoundError:
             return []
+
+
+def failed_rows(layout: Layout, key_field: str, limit: int) -> list[str]:
+    """Return the first ``limit`` failed rows of the published results file, as message lines.
+
+    :param layout: the load's layout (its ``results`` file is read).
+    :param key_field: the rows' non-personal name field (``slug``, ``eventRunId``).
+    :param limit: lines at most.
+    """
+    failures: list[str] = []
+    with layout.results.open("rb") as lines:
+        for raw in lines:
+            record = json.loads(raw)
+            if record["status"] == FAILED:
+                e = record["error"]
+                field = f" (field {e['field']})" if e.get("field") else ""
+                failures.append(
+                    f"line {record['line']} ({key_field} {record['key']!r}): "
+                    f"{e['status']} {e['code']}{field}: {e['message']}"
+                )
+                if len(failures) >= limit:
+                    break
+    return failures
 
 
 def _iter_lines(fs: Any, path: str) -> Iterator[dict[str, Any]]:

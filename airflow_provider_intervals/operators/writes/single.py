@@ -108,6 +108,10 @@ class IntervalsWriteOneOperator(BaseOperator):
     def record_links(self, new_id: str) -> None:
         """Point the task's extra links at what it created (see :mod:`airflow_provider_intervals.links`)."""
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """Return the API resource the write is for, as COMPLETE names it (no request sent)."""
+        return self._lineage()
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the write's lineage for OpenLineage: the API resource written, one object created."""
         return self._lineage()
