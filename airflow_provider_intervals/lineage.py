@@ -51,10 +51,9 @@ from openlineage.client.generated.output_statistics_output_dataset import (
 )
 from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, SchemaDatasetFacetFields
 
-from airflow_provider_intervals import __version__, api
+from airflow_provider_intervals import RELEASE_TAG as _TAG
+from airflow_provider_intervals import REPOSITORY, api
 
-REPOSITORY = "intervals-run/airflow-provider-intervals"
-_TAG = f"v{__version__}"  # a release's tag: an immutable URL, where a branch moves
 PRODUCER = f"https://github.com/{REPOSITORY}/tree/{_TAG}"
 WINDOW_FACET_KEY = "intervals_window"  # {prefix}_{name}, the spec's pattern for custom facets
 WINDOW_FACET_SCHEMA = "docs/lineage/IntervalsWindowOutputDatasetFacet.json"

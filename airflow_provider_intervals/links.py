@@ -30,14 +30,12 @@ from urllib.parse import quote, urlencode
 
 from airflow.sdk import BaseOperatorLink
 
-from airflow_provider_intervals import __version__
+from airflow_provider_intervals import RELEASE_TAG, REPOSITORY
 
 _log = logging.getLogger(__name__)
 AWS_S3_CONSOLE = "https://s3.console.aws.amazon.com/s3/object/{bucket}?{query}"
 GCS_CONSOLE = "https://console.cloud.google.com/storage/browser/_details/{bucket}/{key}"
-API_REFERENCE = (
-    f"https://github.com/intervals-run/airflow-provider-intervals/blob/v{__version__}/docs/intervals-api.md"
-)
+API_REFERENCE = f"https://github.com/{REPOSITORY}/blob/{RELEASE_TAG}/docs/intervals-api.md"
 
 
 class IntervalsLink(BaseOperatorLink):
