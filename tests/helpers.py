@@ -85,6 +85,45 @@ def files(prefix: ObjectStoragePath) -> list[str]:
     return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
 
 
+def snapshot(prefix: ObjectStoragePath) -> dict[str, bytes | None]:
+    """Everything under ``prefix``: each file's bytes and each directory (``None``), by relative path.
+
+    Read fresh (the file system's listing cache dropped), so it sees what another client wrote.
+    """
+    fs, root = prefix.fs, prefix.path.rstrip("/")
+    fs.invalidate_cache()
+    if not fs.exists(root):
+        return {}
+    found = fs.find(root, withdirs=True, detail=True)
+    return {
+        path[len(root) + 1 :]: fs.cat_file(path) if info["type"] == "file" else None
+        for path, info in found.items()
+        if path.rstrip("/") != root
+    }
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on: bound once to pick a free one, then released."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def unreachable_api(**extra) -> types.SimpleNamespace:
+    """A stand-in for a sandbox that ``make_conn`` can point a connection at: nothing answers there."""
+    conn = {
+        "conn_type": "intervals",
+        "host": "127.0.0.1",
+        "port": unused_port(),
+        "schema": "http",
+        "password": "itv_nobody_answers",
+        "extra": extra,
+    }
+    return types.SimpleNamespace(connection_json=lambda key=None: json.dumps(conn))
+
+
 def task_context(
     dag_id: str = "direct", task_id: str = "write", run_id: str = "manual__test", try_number: int = 1
 ) -> dict:

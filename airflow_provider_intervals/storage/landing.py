@@ -7,16 +7,17 @@ A *window* is one prefix (the caller derives it from the date window and filters
     {prefix}/_manifest.json                                the published version
     {prefix}/_SUCCESS                                      written last
 
-Write order (:mod:`.publish`): parts, then the manifest (written to a temporary name and
-moved into place, so a reader sees the old manifest or the new one, never half of one),
-then ``_SUCCESS``, then clean-up of everything under the prefix the manifest does not name
-(older versions, a crashed try's stray parts). Readers follow the manifest (or wait for
-``_SUCCESS``): every part it names is complete and checksummed. A rerun of the window
-writes a new series beside the published one and swaps the manifest, so the old output
-stays readable until the new one is whole, and nothing outside the prefix is touched.
-Two runs writing the *same* window at the same moment are not supported (the later
-publish deletes the other's series); Airflow's ``max_active_runs`` or distinct windows
-avoid that.
+Write order (:mod:`.publish`): parts (the series directory is made when its first part
+is opened, so a landing that fails before its first record leaves nothing), then the
+manifest (written to a temporary name and moved into place, so a reader sees the old
+manifest or the new one, never half of one), then ``_SUCCESS``, then clean-up of
+everything under the prefix the manifest does not name (older versions, a crashed try's
+stray parts). Readers follow the manifest (or wait for ``_SUCCESS``): every part it names
+is complete and checksummed. A rerun of the window writes a new series beside the
+published one and swaps the manifest, so the old output stays readable until the new one
+is whole, and nothing outside the prefix is touched. Two runs writing the *same* window at
+the same moment are not supported (the later publish deletes the other's series);
+Airflow's ``max_active_runs`` or distinct windows avoid that.
 
 Resume: a retry with the same settings keeps the parts an earlier try finished and asks
 the API only for the items after them; :mod:`.series` holds the checkpoint and its rules.
@@ -188,6 +189,7 @@ class _Landing:
                 _discard(writer)
 
     def _open(self, rel: str) -> formats.JsonLinesWriter | formats.ParquetWriter:
+        self.series.make_directory()
         path = self.prefix / rel
         return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
 
@@ -265,7 +267,6 @@ def land(
     series = Series(prefix, fingerprint(prefix, streams, settings), state_store, log)
     series.restore(len(streams))
     landing = _Landing(prefix, streams, resource, fmt, records_per_part, compresslevel, series, progress)
-    series.make_directory()
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for stream in streams:
         todo.put(stream)

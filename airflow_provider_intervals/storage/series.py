@@ -16,7 +16,6 @@ failed try left.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
@@ -28,6 +27,7 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals.storage import formats
+from airflow_provider_intervals.storage.destination import make_directory
 
 CHECKPOINT_KEY = "intervals_landing"
 
@@ -62,6 +62,7 @@ class Series:
     state: dict[str, Any] = field(default_factory=dict)
     resumed_parts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _directory_made: bool = False
 
     @property
     def write_id(self) -> str:
@@ -154,10 +155,16 @@ class Series:
     # ---------------------------------------------------------------- directory
 
     def make_directory(self) -> None:
-        """Create the series directory (a bucket too, on S3)."""
-        # Object stores may answer FileExistsError: a "directory" exists once a key is under it.
-        with contextlib.suppress(FileExistsError):
-            self.directory.mkdir(parents=True, exist_ok=True)
+        """Create the series directory (and a missing bucket, on S3) before its first part is opened.
+
+        Made when the first part is about to be written and not sooner, so a landing that fails
+        before its first record (a wrong key, a missing group, an unreachable API) creates
+        nothing under the window's prefix. The first caller makes it; the others find it made.
+        """
+        with self.lock:
+            if not self._directory_made:
+                make_directory(self.directory)
+                self._directory_made = True
 
     def remove_directory(self) -> None:
         """Remove the series directory of a window that is not published."""

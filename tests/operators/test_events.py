@@ -14,7 +14,7 @@ try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow < 3.2 has it in core only
     from airflow.timetables.interval import CronDataIntervalTimetable
-from helpers import files, seed_failing_at, utc
+from helpers import files, seed_failing_at, snapshot, utc
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
@@ -88,6 +88,27 @@ def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_d
     assert [p["sha256"] for p in after["parts"]] == [p["sha256"] for p in before["parts"]]
     assert landed == sorted([MANIFEST, SUCCESS, *(p["path"] for p in after["parts"])])
     assert list(iter_records(prefix)) == _expected(api.store, MONTH, 2)
+
+
+def test_a_wrong_key_rerun_over_a_published_window_leaves_the_prefix_exactly_as_it_was(
+    api, make_conn, run_dag, landing_zone
+):
+    make_conn(api)
+    output, conn_id = landing_zone
+    dag = _dag(output_path=output, output_conn_id=conn_id, records_per_part=200, **MONTH)
+    first = run_dag(dag, utc(2025, 7, 1))
+    assert first.state == "success"
+    prefix = ObjectStoragePath(first.xcom("land")["prefix"], conn_id=conn_id)
+    before = snapshot(prefix)
+    assert MANIFEST in before
+
+    make_conn(api, key="itv_wrong_key")
+    api.reset_stats()
+    rerun = run_dag(dag, utc(2025, 7, 1))
+    assert rerun.state == "failed"
+    assert set(api.stats["by_status"]) == {401}  # the key was refused, nothing was read
+    assert snapshot(prefix) == before  # every file byte for byte, and no new folder
+    assert list(iter_records(prefix, verify=True)) == _expected(api.store, MONTH, 2)
 
 
 def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_conn, run_dag, tmp_path):
