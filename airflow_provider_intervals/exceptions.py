@@ -11,7 +11,7 @@ message text. API errors are mapped from responses in exactly one place,
     |   +-- IntervalsInvalidRowsError               a bulk file has rows the API would refuse
     +-- IntervalsConfigurationError                 connection missing/malformed (no API key, bad extra)
     +-- IntervalsEmptyWindowError                   a landing found nothing and allow_empty=False
-    +-- IntervalsStorageError                       landed output is not what its manifest says
+    +-- IntervalsStorageError                       destination refuses writes; output unlike its manifest
     +-- IntervalsRowsFailedError                    a bulk load finished but the API refused some rows
     +-- IntervalsTransportError                     network failure, timeout, truncated body (retried)
     |   +-- IntervalsTimeoutError
@@ -70,7 +70,11 @@ class IntervalsConfigurationError(IntervalsError):
 
 
 class IntervalsStorageError(IntervalsError):
-    """Landed output is not what its manifest says, or a landing stopped part-way."""
+    """The destination refuses writes, landed output is not what its manifest says, or a landing stopped.
+
+    A refusal (a file where a directory must be, no permission, a read-only file system) names
+    the path and the fix, and is raised ``from`` the file system's own error.
+    """
 
 
 class IntervalsTransportError(IntervalsError):

@@ -41,7 +41,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.progress import Progress
-from airflow_provider_intervals.storage import formats, pages, publish
+from airflow_provider_intervals.storage import destination, formats, pages, publish
 from airflow_provider_intervals.storage.series import Series, fingerprint
 
 DEFAULT_RECORDS_PER_PART = 100_000
@@ -172,7 +172,8 @@ class _Landing:
                         path = self.series.part_name(stream.key, number, formats.EXTENSIONS[self.fmt])
                         writer = self._open(path)
                     take = items[: self.records_per_part - records]
-                    writer.write(take)
+                    with destination.writing(self.prefix / path):
+                        writer.write(take)
                     records += len(take)
                     last_id = take[-1]["_id"]
                     items = items[len(take) :]
@@ -191,10 +192,12 @@ class _Landing:
     def _open(self, rel: str) -> formats.JsonLinesWriter | formats.ParquetWriter:
         self.series.make_directory()
         path = self.prefix / rel
-        return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
+        with destination.writing(path):
+            return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
 
     def _finish(self, writer: Any, rel: str, records: int, cursor: str) -> formats.PartInfo:
-        size, digest = writer.close()
+        with destination.writing(self.prefix / rel):  # S3 uploads the last block on close
+            size, digest = writer.close()
         return formats.PartInfo(rel, records, size, digest, cursor)
 
     # ---------------------------------------------------------------- publishing
@@ -209,7 +212,8 @@ class _Landing:
             "format": self.fmt,
             "api_requests": self.series.requests(),
         }
-        return publish.publish(self.prefix, self.series.write_id, self.parts(), body)
+        with destination.writing(self.prefix):
+            return publish.publish(self.prefix, self.series.write_id, self.parts(), body)
 
 
 def _discard(writer: Any) -> None:
@@ -237,6 +241,10 @@ def land(
 ) -> LandingResult:
     """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
 
+    Before the first request it checks that it can write there
+    (:func:`.destination.check_writable`); a destination that refuses, then or mid-write,
+    raises ``IntervalsStorageError`` naming the path and the fix.
+
     :param prefix: the window's prefix (see :func:`window_prefix`).
     :param streams: listings to land, in manifest order; each is fetched by one worker.
     :param clients: one page client per worker (at most ``len(streams)`` are used); each
@@ -263,6 +271,7 @@ def land(
         rate = records / max(elapsed, 1e-9)
         return "%s: %d pages, %d records so far (%.0f records/s)", resource, counts["pages"], records, rate
 
+    destination.check_writable(prefix)  # before any request: a refusal spends no allowance
     progress = Progress(log, progress_interval, line, names=("pages", "records"))
     series = Series(prefix, fingerprint(prefix, streams, settings), state_store, log)
     series.restore(len(streams))

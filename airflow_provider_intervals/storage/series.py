@@ -27,7 +27,7 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals.storage import formats
-from airflow_provider_intervals.storage.destination import make_directory
+from airflow_provider_intervals.storage.destination import make_directory, writing
 
 CHECKPOINT_KEY = "intervals_landing"
 
@@ -163,7 +163,8 @@ class Series:
         """
         with self.lock:
             if not self._directory_made:
-                make_directory(self.directory)
+                with writing(self.directory):
+                    make_directory(self.directory)
                 self._directory_made = True
 
     def remove_directory(self) -> None:
