@@ -228,6 +228,8 @@ def error_to_dict(error: IntervalsError) -> dict[str, Any]:
     payload: dict[str, Any] = {"error_type": type(error).__name__, "message": error.message}
     if isinstance(error, IntervalsAPIError):
         payload.update(status_code=error.status, code=error.code, api_message=error.api_message)
+    if isinstance(error, IntervalsRateLimitError):
+        payload["retry_after"] = error.retry_after
     return payload
 
 
@@ -236,8 +238,10 @@ def error_from_dict(payload: dict[str, Any]) -> IntervalsError:
     cls = globals().get(str(payload.get("error_type")))
     message = str(payload.get("message", "unknown error"))
     if isinstance(cls, type) and issubclass(cls, IntervalsAPIError):
+        limited = issubclass(cls, IntervalsRateLimitError)
+        extra = {"retry_after": payload.get("retry_after")} if limited else {}
         error: IntervalsError = cls(
-            int(payload.get("status_code") or 0), payload.get("code"), payload["api_message"]
+            int(payload.get("status_code") or 0), payload.get("code"), payload["api_message"], **extra
         )
         error.message = message
         return error

@@ -124,6 +124,24 @@ def unreachable_api(**extra) -> types.SimpleNamespace:
     return types.SimpleNamespace(connection_json=lambda key=None: json.dumps(conn))
 
 
+@contextlib.contextmanager
+def retry_warnings(what: str):
+    """Collect the hooks' retry warnings for ``what`` (e.g. ``GET /organization``), one per log record.
+
+    The hooks log through Airflow's structlog loggers, which ``caplog`` does not see: the
+    records are captured as structlog events (hooks made inside the block, any thread).
+    """
+    from structlog.testing import capture_logs
+
+    found: list[str] = []
+    with capture_logs() as events:
+        yield found
+    for event in events:
+        text = str(event.get("event", ""))
+        if event.get("log_level") == "warning" and text.startswith(f"{what}: ") and "; retry " in text:
+            found.append(text)
+
+
 def task_context(
     dag_id: str = "direct", task_id: str = "write", run_id: str = "manual__test", try_number: int = 1
 ) -> dict:
