@@ -62,7 +62,7 @@ class Series:
     state: dict[str, Any] = field(default_factory=dict)
     resumed_parts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _directory_made: bool = False
+    _directory_made: bool = field(default=False, init=False)
 
     @property
     def write_id(self) -> str:
