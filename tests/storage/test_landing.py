@@ -168,6 +168,17 @@ def test_without_a_state_store_a_retry_starts_over_and_leaves_no_orphan(api, mak
     assert not set(crashed) & set(files(prefix))
 
 
+def _crash_after_five_parts(api, make_conn, prefix) -> DictStateStore:
+    """A first try that finishes five parts of 100 events, then fails with no retry left."""
+    make_conn(api, max_retries=0)
+    store = DictStateStore()
+    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
+    with pytest.raises(exc.IntervalsServerError):
+        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    api.set_faults()
+    return store
+
+
 def _failing_before_the_first_record(api, make_conn, failure):
     """Point the default connection where ``failure`` happens at the first request; return its error."""
     if failure == "wrong-key":
@@ -210,12 +221,7 @@ def test_a_rerun_that_fails_before_its_first_record_leaves_the_published_window_
 def test_a_retry_that_fails_before_its_first_record_keeps_the_parts_the_next_one_resumes(
     api, make_conn, prefix
 ):
-    make_conn(api, max_retries=0)
-    store = DictStateStore()
-    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
-    with pytest.raises(exc.IntervalsServerError):
-        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
-    api.set_faults()
+    store = _crash_after_five_parts(api, make_conn, prefix)
     crashed = snapshot(prefix)
     assert len(store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"]) == 5
 
@@ -232,26 +238,16 @@ def test_a_retry_that_fails_before_its_first_record_keeps_the_parts_the_next_one
 
 
 def test_checkpoint_from_other_settings_is_ignored(api, make_conn, prefix):
-    make_conn(api, max_retries=0)
-    store = DictStateStore()
-    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
-    with pytest.raises(exc.IntervalsServerError):
-        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
-    api.set_faults()
+    store = _crash_after_five_parts(api, make_conn, prefix)
     result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=300)
     assert result.resumed_parts == 0
     assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
 
 
 def test_checkpoint_whose_parts_vanished_starts_over(api, make_conn, prefix):
-    make_conn(api, max_retries=0)
-    store = DictStateStore()
-    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
-    with pytest.raises(exc.IntervalsServerError):
-        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    store = _crash_after_five_parts(api, make_conn, prefix)
     first = store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"][0]["path"]
     (prefix / first).unlink()
-    api.set_faults()
     result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
     assert result.resumed_parts == 0
     assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
