@@ -11,7 +11,7 @@ message text. API errors are mapped from responses in exactly one place,
     |   +-- IntervalsInvalidRowsError               a bulk file has rows the API would refuse
     +-- IntervalsConfigurationError                 connection missing/malformed (no API key, bad extra)
     +-- IntervalsEmptyWindowError                   a landing found nothing and allow_empty=False
-    +-- IntervalsStorageError                       landed output is not what its manifest says
+    +-- IntervalsStorageError                       destination refuses writes; output unlike its manifest
     +-- IntervalsRowsFailedError                    a bulk load finished but the API refused some rows
     +-- IntervalsTransportError                     network failure, timeout, truncated body (retried)
     |   +-- IntervalsTimeoutError
@@ -70,7 +70,11 @@ class IntervalsConfigurationError(IntervalsError):
 
 
 class IntervalsStorageError(IntervalsError):
-    """Landed output is not what its manifest says, or a landing stopped part-way."""
+    """The destination refuses writes, landed output is not what its manifest says, or a landing stopped.
+
+    A refusal (a file where a directory must be, no permission, a read-only file system) names
+    the path and the fix, and is raised ``from`` the file system's own error.
+    """
 
 
 class IntervalsTransportError(IntervalsError):
@@ -224,6 +228,8 @@ def error_to_dict(error: IntervalsError) -> dict[str, Any]:
     payload: dict[str, Any] = {"error_type": type(error).__name__, "message": error.message}
     if isinstance(error, IntervalsAPIError):
         payload.update(status_code=error.status, code=error.code, api_message=error.api_message)
+    if isinstance(error, IntervalsRateLimitError):
+        payload["retry_after"] = error.retry_after
     return payload
 
 
@@ -232,8 +238,10 @@ def error_from_dict(payload: dict[str, Any]) -> IntervalsError:
     cls = globals().get(str(payload.get("error_type")))
     message = str(payload.get("message", "unknown error"))
     if isinstance(cls, type) and issubclass(cls, IntervalsAPIError):
+        limited = issubclass(cls, IntervalsRateLimitError)
+        extra = {"retry_after": payload.get("retry_after")} if limited else {}
         error: IntervalsError = cls(
-            int(payload.get("status_code") or 0), payload.get("code"), payload["api_message"]
+            int(payload.get("status_code") or 0), payload.get("code"), payload["api_message"], **extra
         )
         error.message = message
         return error

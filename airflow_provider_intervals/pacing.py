@@ -13,6 +13,11 @@ us when the server's own bucket has a token again (``retryAfter``): :meth:`pause
 moves the next slot there, and the slots after it follow at the plan's rate, so one 429
 costs one request and not a storm of retries.
 
+When the connection names no plan, the process learns the key's plan once from
+``GET /organization`` (:class:`PlanLookup`): concurrent hooks wait for that one lookup, and
+a lookup that fails is remembered for a minute, so N sub-windows spend one retry budget
+and fail together, not one budget each.
+
 Across processes (mapped tasks, several workers) each process has its own bucket; see the
 README (*Rate limits across tasks*) for the Airflow pool that keeps them to one allowance.
 """
@@ -23,8 +28,9 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # plan -> (requests, period in seconds, burst): the reference's rate-limit section.
 PLAN_LIMITS: dict[str, tuple[int, float, int]] = {
@@ -42,6 +48,8 @@ RECOVERY_SECONDS = 10.0
 SLOWDOWN = 0.7
 SPEEDUP = 2.0
 MIN_SCALE = 1 / 8
+# A failed GET /organization is remembered this long for its key and URL (see PlanLookup).
+LOOKUP_FAILURE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -201,8 +209,93 @@ def key_digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
+class PlanLookup:
+    """The process's ``GET /organization`` for one key, made once and shared by every hook.
+
+    A hook learns the key's plan by holding :attr:`lock` for the whole lookup, so concurrent
+    workers (the sub-windows of a landing, the triggers of a triggerer) wait for one lookup,
+    and one retry budget, instead of each spending their own; then they read its outcome
+    with :meth:`recall`: the plan's rate, "not paced" (an undocumented plan, or a 403: the
+    key lacks ``read:series``), both kept for the process, or the lookup's failure.
+
+    A failure is remembered for :data:`LOOKUP_FAILURE_SECONDS`, for the API URL it met: every
+    error the lookup ends with but a 403 (the hook has spent its retry budget on transport
+    errors, 5xx and malformed bodies by then; a 401 or a 429 past ``max_rate_limit_wait``
+    would only come again), so the other workers fail at once with the same error. It is
+    forgotten after that time, so a long-lived process (a triggerer) asks again after an
+    outage, and a connection pointed at another host asks at once.
+
+    :param clock: a monotonic clock in seconds (tests pass their own).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lock = threading.Lock()
+        self._clock = clock
+        self.known = False
+        self.rate: Rate | None = None
+        self._failure: tuple[str, dict[str, Any], float] | None = None  # url, error_to_dict, when
+
+    def recall(self, url: str) -> tuple[bool, Rate | None]:
+        """Return ``(known, rate)``; raise the failure of a lookup at ``url`` while it is remembered.
+
+        :param url: the API's base URL the caller would ask.
+        """
+        from airflow_provider_intervals import exceptions as exc
+
+        if self.known:
+            return True, self.rate
+        if self._failure is not None:
+            failed_url, payload, when = self._failure
+            ago = self._clock() - when
+            if failed_url == url and ago < LOOKUP_FAILURE_SECONDS:
+                error = exc.error_from_dict(payload)
+                error.message += (
+                    f" (remembered: GET /organization failed so {ago:.0f}s ago in this process, after "
+                    f"its retries; not asked again for {LOOKUP_FAILURE_SECONDS - ago:.0f}s)"
+                )
+                raise error
+        return False, None
+
+    def learned(self, api_key: str, organization: Mapping[str, Any]) -> str | None:
+        """Keep the rate of ``organization``'s plan; return what to log when it is not paced.
+
+        The lookup spent one of the allowance's tokens: it is booked in the key's bucket.
+
+        :param api_key: the key (only its digest is kept, by :func:`bucket_for`).
+        :param organization: ``GET /organization``'s data.
+        """
+        plan = organization.get("plan")
+        rate = Rate.for_plan(plan if isinstance(plan, str) else None)
+        self.known, self.rate, self._failure = True, rate, None
+        if rate is not None:
+            bucket_for(api_key, rate).reserve()
+            return None
+        return (
+            f"The key's plan is {plan!r}, not a documented one: requests are not paced "
+            "(set the connection extra plan, or requests_per_minute and burst)"
+        )
+
+    def failed(self, url: str, error: Exception) -> str | None:
+        """Remember why the lookup at ``url`` failed; return what to log if the key goes unpaced.
+
+        :return: for a 403 (the key lacks ``read:series``), the line saying requests are not
+            paced, and the caller goes on; otherwise ``None``, and the caller raises ``error``.
+        """
+        from airflow_provider_intervals import exceptions as exc
+
+        if isinstance(error, exc.IntervalsPermissionError):
+            self.known, self.rate = True, None
+            return (
+                "The key cannot read GET /organization (scope read:series), so its plan is unknown: "
+                "requests are not paced (set the connection extra plan, or requests_per_minute and burst)"
+            )
+        if isinstance(error, exc.IntervalsError):
+            self._failure = (url, exc.error_to_dict(error), self._clock())
+        return None
+
+
 _BUCKETS: dict[str, TokenBucket] = {}
-_PLANS: dict[str, Rate | None] = {}
+_LOOKUPS: dict[str, PlanLookup] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -224,24 +317,29 @@ def bucket_for(api_key: str, rate: Rate) -> TokenBucket:
         return bucket
 
 
+def plan_lookup(api_key: str) -> PlanLookup:
+    """Return the process's :class:`PlanLookup` for ``api_key`` (keyed by its digest, never the key)."""
+    with _REGISTRY_LOCK:
+        return _LOOKUPS.setdefault(key_digest(api_key), PlanLookup())
+
+
 def learned_rate(api_key: str) -> tuple[bool, Rate | None]:
     """Return ``(known, rate)``: whether this process has learned the key's plan, and its rate."""
-    with _REGISTRY_LOCK:
-        digest = key_digest(api_key)
-        return digest in _PLANS, _PLANS.get(digest)
+    lookup = plan_lookup(api_key)
+    return lookup.known, lookup.rate
 
 
 def remember_rate(api_key: str, rate: Rate | None) -> None:
-    """Cache the rate learned from ``GET /organization`` for the rest of the process (the task)."""
-    with _REGISTRY_LOCK:
-        _PLANS[key_digest(api_key)] = rate
+    """Keep ``rate`` as the key's plan for the rest of the process (the task)."""
+    lookup = plan_lookup(api_key)
+    lookup.known, lookup.rate = True, rate
 
 
 def forget() -> None:
-    """Drop every bucket and learned plan (tests and benchmarks start clean with this)."""
+    """Drop every bucket, learned plan and remembered lookup failure (tests and benchmarks start clean)."""
     with _REGISTRY_LOCK:
         _BUCKETS.clear()
-        _PLANS.clear()
+        _LOOKUPS.clear()
 
 
 def book(bucket: TokenBucket, what: str, max_wait: float) -> tuple[float, int]:

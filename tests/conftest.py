@@ -44,6 +44,16 @@ def api(intervals_sandbox):
 
 
 @pytest.fixture
+def fresh_pacing():
+    """The process's token buckets and plan lookups dropped before and after the test."""
+    from airflow_provider_intervals import pacing
+
+    pacing.forget()
+    yield
+    pacing.forget()
+
+
+@pytest.fixture
 def make_conn(intervals_connection_factory):
     """Return ``make(sb, conn_id, key, **extra)``: an ``intervals`` connection with fast retries."""
 

@@ -85,6 +85,63 @@ def files(prefix: ObjectStoragePath) -> list[str]:
     return sorted(f[len(root) + 1 :] for f in prefix.fs.find(root))
 
 
+def snapshot(prefix: ObjectStoragePath) -> dict[str, bytes | None]:
+    """Everything under ``prefix``: each file's bytes and each directory (``None``), by relative path.
+
+    Read fresh (the file system's listing cache dropped), so it sees what another client wrote.
+    """
+    fs, root = prefix.fs, prefix.path.rstrip("/")
+    fs.invalidate_cache()
+    if not fs.exists(root):
+        return {}
+    found = fs.find(root, withdirs=True, detail=True)
+    return {
+        path[len(root) + 1 :]: fs.cat_file(path) if info["type"] == "file" else None
+        for path, info in found.items()
+        if path.rstrip("/") != root
+    }
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on: bound once to pick a free one, then released."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def unreachable_api(**extra) -> types.SimpleNamespace:
+    """A stand-in for a sandbox that ``make_conn`` can point a connection at: nothing answers there."""
+    conn = {
+        "conn_type": "intervals",
+        "host": "127.0.0.1",
+        "port": unused_port(),
+        "schema": "http",
+        "password": "itv_nobody_answers",
+        "extra": extra,
+    }
+    return types.SimpleNamespace(connection_json=lambda key=None: json.dumps(conn))
+
+
+@contextlib.contextmanager
+def retry_warnings(what: str):
+    """Collect the hooks' retry warnings for ``what`` (e.g. ``GET /organization``), one per log record.
+
+    The hooks log through Airflow's structlog loggers, which ``caplog`` does not see: the
+    records are captured as structlog events (hooks made inside the block, any thread).
+    """
+    from structlog.testing import capture_logs
+
+    found: list[str] = []
+    with capture_logs() as events:
+        yield found
+    for event in events:
+        text = str(event.get("event", ""))
+        if event.get("log_level") == "warning" and text.startswith(f"{what}: ") and "; retry " in text:
+            found.append(text)
+
+
 def task_context(
     dag_id: str = "direct", task_id: str = "write", run_id: str = "manual__test", try_number: int = 1
 ) -> dict:

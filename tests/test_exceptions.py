@@ -48,6 +48,7 @@ def test_a_trigger_event_rebuilds_the_same_type_and_message(error):
     rebuilt = exc.error_from_dict(exc.error_to_dict(error))
     assert type(rebuilt) is type(error)
     assert str(rebuilt) == str(error)
+    assert getattr(rebuilt, "retry_after", None) == getattr(error, "retry_after", None)
 
 
 def test_an_unknown_error_type_rebuilds_as_the_base_class():

@@ -1,4 +1,4 @@
-"""The token bucket on a fake clock: rate, burst, headroom, pauses after a 429, the registry."""
+"""The token bucket on a fake clock: rate, burst, headroom, pauses after a 429, the registry, plan lookups."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import pacing
 from airflow_provider_intervals.pacing import Rate, TokenBucket
 
@@ -130,6 +131,8 @@ def test_the_registry_keys_buckets_by_a_digest_of_the_key():
         pacing.remember_rate("itv_secret_one", None)
         assert pacing.learned_rate("itv_secret_one") == (True, None)
         assert pacing.learned_rate("itv_secret_two") == (False, None)
+        assert pacing.plan_lookup("itv_secret_one") is pacing.plan_lookup("itv_secret_one")
+        assert not any("secret" in name for name in pacing._LOOKUPS)
     finally:
         pacing.forget()
 
@@ -170,3 +173,63 @@ def test_the_pace_never_drops_below_its_floor():
     for _ in range(20):
         bucket.pause_until(clock.now + 100.0 + bucket.wait_for_next())
     assert bucket.scale == pacing.MIN_SCALE
+
+
+# ----------------------------------------------------------------------------- plan lookups
+
+URL = "https://api.intervals.run"
+
+
+def _server_error() -> exc.IntervalsServerError:
+    return exc.IntervalsServerError(503, "SERVICE_UNAVAILABLE", "Service unavailable")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        exc.IntervalsTransportError("GET /organization failed: ConnectionError: refused"),
+        _server_error(),
+        exc.IntervalsAuthenticationError(401, "UNAUTHORIZED", "Missing or invalid API key"),
+        exc.IntervalsRateLimitError(429, "RATE_LIMITED", "Rate limit exceeded", retry_after=5000.0),
+    ],
+    ids=["transport", "5xx", "401", "429-past-the-longest-wait"],
+)
+def test_a_failed_lookup_is_raised_again_at_once_for_its_url_until_it_is_forgotten(error):
+    clock = Clock()
+    lookup = pacing.PlanLookup(clock)
+    assert lookup.recall(URL) == (False, None)
+    assert lookup.failed(URL, error) is None  # the caller raises it
+    with pytest.raises(type(error)) as again:
+        lookup.recall(URL)
+    assert str(again.value).startswith(str(error))
+    assert "not asked again for 60s" in str(again.value)
+    assert getattr(again.value, "retry_after", None) == getattr(error, "retry_after", None)
+    assert lookup.recall("http://127.0.0.1:8787") == (False, None)  # another host: ask it
+    clock.now += pacing.LOOKUP_FAILURE_SECONDS - 1
+    with pytest.raises(type(error)):
+        lookup.recall(URL)
+    clock.now += 1
+    assert lookup.recall(URL) == (False, None)  # forgotten: a long-lived process asks again
+
+
+def test_a_403_means_not_paced_for_the_rest_of_the_process():
+    clock = Clock()
+    lookup = pacing.PlanLookup(clock)
+    refused = exc.IntervalsPermissionError(403, "FORBIDDEN", "API key lacks scope read:series")
+    note = lookup.failed(URL, refused)
+    assert "requests are not paced" in note
+    clock.now += 10 * pacing.LOOKUP_FAILURE_SECONDS
+    assert lookup.recall(URL) == (True, None)
+
+
+def test_a_learned_plan_replaces_a_failure_and_books_the_lookup_in_the_bucket():
+    pacing.forget()
+    try:
+        lookup = pacing.plan_lookup("itv_learner")
+        lookup.failed(URL, _server_error())
+        assert lookup.learned("itv_learner", {"plan": "enterprise"}) is None
+        assert lookup.recall(URL) == (True, Rate.for_plan("enterprise"))
+        assert pacing.bucket_for("itv_learner", Rate.for_plan("enterprise")).reserved == 1
+        assert "not a documented one" in pacing.PlanLookup().learned("itv_learner", {"plan": "elite"})
+    finally:
+        pacing.forget()

@@ -10,6 +10,7 @@ and mapping. Nothing outside the hooks builds or sees a request.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
@@ -176,7 +177,9 @@ class IntervalsHook(IntervalsResources, HttpHook):
         """The process's token bucket for this key, or ``None`` when the plan is unknown.
 
         The rate comes from the extras (``requests_per_minute`` + ``burst``, or ``plan``);
-        without them it is learned once per process from ``GET /organization``'s ``plan``.
+        without them it is learned once per process from ``GET /organization``'s ``plan``
+        (:class:`~airflow_provider_intervals.pacing.PlanLookup`): the hooks of a process
+        wait for one lookup, and one that failed is raised again at once for a minute.
         """
         key = self._connection.password or ""
         rate = self._rate(key)
@@ -192,32 +195,29 @@ class IntervalsHook(IntervalsResources, HttpHook):
         settings = self.settings
         if settings.pacing_known:
             return settings.configured_rate()
-        known, rate = pacing.learned_rate(key)
-        if not known:
-            try:
-                self.get_organization()  # learns the plan, once per process
-            except exc.IntervalsPermissionError:
-                self.log.info(
-                    "The key cannot read GET /organization (scope read:series), so its plan is unknown: "
-                    "requests are not paced (set the connection extra plan, or requests_per_minute and burst)"
-                )
-                pacing.remember_rate(key, None)
-            known, rate = pacing.learned_rate(key)
+        lookup = pacing.plan_lookup(key)
+        with lookup.lock:  # one lookup per key at a time: the other hooks wait for its outcome
+            known, rate = lookup.recall(self.api_url)  # raises a lookup failure it remembers
+            if not known:
+                with contextlib.suppress(exc.IntervalsPermissionError):  # remembered as "not paced"
+                    self._learn_plan(lookup)
+                rate = lookup.rate
         return rate
 
-    def _learn_plan(self, organization: dict[str, Any]) -> None:
-        key = self._connection.password or ""
-        plan = organization.get("plan")
-        rate = pacing.Rate.for_plan(plan if isinstance(plan, str) else None)
-        if rate is None:
-            self.log.info(
-                "The key's plan is %r, not a documented one: requests are not paced "
-                "(set the connection extra plan, or requests_per_minute and burst)",
-                plan,
-            )
-        pacing.remember_rate(key, rate)
-        if rate is not None:  # the organisation request spent one of the allowance's tokens
-            pacing.bucket_for(key, rate).reserve()
+    def _learn_plan(self, lookup: pacing.PlanLookup) -> dict[str, Any]:
+        """Send ``GET /organization`` unpaced and teach the process the key's plan, or why not.
+
+        Call it holding ``lookup.lock``. A failure is remembered by ``lookup`` and raised.
+        """
+        try:
+            organization = self._send(api.organization_request(), self._data, paced=False)
+        except exc.IntervalsError as error:
+            if note := lookup.failed(self.api_url, error):
+                self.log.info("%s", note)
+            raise
+        if note := lookup.learned(self._connection.password or "", organization):
+            self.log.info("%s", note)
+        return organization
 
     def _pace(self, request: api.Request) -> int | None:
         """Wait for this request's slot in the key's bucket; return the booking's epoch."""
@@ -307,17 +307,14 @@ class IntervalsHook(IntervalsResources, HttpHook):
         """Return the organisation the API key belongs to (``GET /organization``).
 
         Its ``plan`` sets the pacing when the connection's extras do not: the first call of a
-        process is sent unpaced and teaches the process the key's allowance.
+        process is sent unpaced and teaches the process the key's allowance. It always asks,
+        even when an earlier lookup of this process failed (e.g. the connection's *Test*).
         """
-        key = self._connection.password or ""
-        if (
-            "bucket" not in self.__dict__
-            and not self.settings.pacing_known
-            and not pacing.learned_rate(key)[0]
-        ):
-            organization = self._send(api.organization_request(), self._data, paced=False)
-            self._learn_plan(organization)
-            return organization
+        if "bucket" not in self.__dict__ and not self.settings.pacing_known:
+            lookup = pacing.plan_lookup(self._connection.password or "")
+            with lookup.lock:
+                if not lookup.known:
+                    return self._learn_plan(lookup)
         return self._get_data(api.organization_request())
 
     # ------------------------------------------------------------------ UI

@@ -10,6 +10,8 @@ the connection is looked up with ``BaseHook.aget_connection`` and waits use
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -77,33 +79,39 @@ class IntervalsAsyncHook(BaseHook):
     async def bucket(self, session: Any) -> pacing.TokenBucket | None:
         """Return the process's token bucket for this key, learning the plan once if needed.
 
+        As for the sync hook, the hooks of a process wait for one ``GET /organization``
+        (:class:`~airflow_provider_intervals.pacing.PlanLookup`), and one that failed is raised
+        again at once for a minute.
+
         :param session: the session to learn the plan with (``GET /organization``).
         """
         if self._paced is None:
-            _, _, settings, key = await self._configure()
+            url, _, settings, key = await self._configure()
             if settings.pacing_known:
                 rate = settings.configured_rate()
             else:
-                known, rate = pacing.learned_rate(key)
-                if not known:
-                    rate = await self._learn_rate(session, key)
+                rate = await self._learn_rate(session, url, key)
             self._bucket = None if rate is None else pacing.bucket_for(key, rate)
             self._paced = self._bucket is not None
         return self._bucket
 
-    async def _learn_rate(self, session: Any, key: str) -> pacing.Rate | None:
-        try:
-            organization = await self.send(session, api.organization_request(), _data, paced=False)
-        except exc.IntervalsPermissionError:
-            organization = {}
-        plan = organization.get("plan")
-        rate = pacing.Rate.for_plan(plan if isinstance(plan, str) else None)
-        if rate is None:
-            self.log.info("The key's plan is %r: requests are not paced", plan)
-        pacing.remember_rate(key, rate)
-        if rate is not None:  # the organisation request spent one token too
-            pacing.bucket_for(key, rate).reserve()
-        return rate
+    async def _learn_rate(self, session: Any, url: str, key: str) -> pacing.Rate | None:
+        lookup = pacing.plan_lookup(key)
+        async with _holding(lookup.lock):  # one lookup per key at a time, threads and tasks alike
+            known, rate = lookup.recall(url)  # raises a lookup failure it remembers
+            if known:
+                return rate
+            try:
+                organization = await self.send(session, api.organization_request(), _data, paced=False)
+            except exc.IntervalsError as error:
+                note = lookup.failed(url, error)
+                if note is None:
+                    raise
+            else:
+                note = lookup.learned(key, organization)
+            if note:
+                self.log.info("%s", note)
+            return lookup.rate
 
     async def _attempt(self, session: Any, request: api.Request, url: str, timeout: float) -> Answer:
         import aiohttp
@@ -210,3 +218,18 @@ def _data(request: api.Request, answer: Answer) -> dict[str, Any]:
 def _page(request: api.Request, answer: Answer) -> api.Page:
     status, headers, body = answer
     return api.parse_page(request, status, body, headers.get("X-Request-Id"))
+
+
+@contextlib.asynccontextmanager
+async def _holding(lock: threading.Lock) -> AsyncIterator[None]:
+    """Hold a threading lock from a coroutine without blocking the event loop while it waits.
+
+    The plan lookup's lock is shared with the sync hook's threads, so it cannot be an
+    ``asyncio.Lock``; polling keeps the loop free, and a cancelled waiter holds nothing.
+    """
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -7,26 +7,20 @@ A *window* is one prefix (the caller derives it from the date window and filters
     {prefix}/_manifest.json                                the published version
     {prefix}/_SUCCESS                                      written last
 
-Write order (:mod:`.publish`): parts, then the manifest (written to a temporary name and
-moved into place, so a reader sees the old manifest or the new one, never half of one),
-then ``_SUCCESS``, then clean-up of everything under the prefix the manifest does not name
-(older versions, a crashed try's stray parts). Readers follow the manifest (or wait for
-``_SUCCESS``): every part it names is complete and checksummed. A rerun of the window
-writes a new series beside the published one and swaps the manifest, so the old output
-stays readable until the new one is whole, and nothing outside the prefix is touched.
-Two runs writing the *same* window at the same moment are not supported (the later
-publish deletes the other's series); Airflow's ``max_active_runs`` or distinct windows
-avoid that.
+Write order (:mod:`.publish`): parts (the series directory is made when its first part
+is opened, so a landing that fails before its first record leaves nothing), then the
+manifest (written to a temporary name and moved into place, so a reader sees the old
+manifest or the new one, never half of one), then ``_SUCCESS``, then clean-up of
+everything under the prefix the manifest does not name (older versions, a crashed try's
+stray parts). Readers follow the manifest (or wait for ``_SUCCESS``): every part it names
+is complete and checksummed. A rerun of the window writes a new series beside the
+published one and swaps the manifest, so the old output stays readable until the new one
+is whole, and nothing outside the prefix is touched. Two runs writing the *same* window at
+the same moment are not supported (the later publish deletes the other's series);
+Airflow's ``max_active_runs`` or distinct windows avoid that.
 
-Resume: after each finished part the progress (write id, parts done, the cursor after
-each part's last item, requests made) is saved under :data:`CHECKPOINT_KEY` in the
-task's ``task_state_store``, which every try of one task instance shares and which
-lives in Airflow's metadata DB, not on the worker's disk. A retry with the same
-settings checks that the recorded parts still exist with their sizes, keeps them, and
-asks the API for the items after each stream's cursor. The part being written when the
-try died is rewritten under the same name. Without a ``task_state_store`` (Airflow
-before 3.3, or a bare ``execute`` call) every try starts the window over, in a fresh
-series; the publish then removes what the failed try left.
+Resume: a retry with the same settings keeps the parts an earlier try finished and asks
+the API only for the items after them; :mod:`.series` holds the checkpoint and its rules.
 
 Memory: each worker holds the page being written, the next page (prefetched by a helper
 thread on the same session, see :func:`.pages.prefetch`), its writer's buffer (the gzip
@@ -36,13 +30,9 @@ Sockets: one per worker, so ``len(clients)`` at most.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
 import queue
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,9 +41,9 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.progress import Progress
-from airflow_provider_intervals.storage import formats, pages, publish
+from airflow_provider_intervals.storage import destination, formats, pages, publish
+from airflow_provider_intervals.storage.series import Series, fingerprint
 
-CHECKPOINT_KEY = "intervals_landing"
 DEFAULT_RECORDS_PER_PART = 100_000
 DEFAULT_PROGRESS_INTERVAL = 5.0
 
@@ -150,15 +140,6 @@ def window_prefix(
     return path
 
 
-def _fingerprint(prefix: ObjectStoragePath, streams: Sequence[Stream], settings: Mapping[str, Any]) -> str:
-    body = {
-        "prefix": str(prefix),
-        "streams": [[s.key, dict(s.listing)] for s in streams],
-        **settings,
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
 @dataclass
 class _Landing:
     prefix: ObjectStoragePath
@@ -167,61 +148,9 @@ class _Landing:
     fmt: str
     records_per_part: int
     compresslevel: int
-    state_store: Any
-    log: Any
+    series: Series
     progress: Progress
-    fingerprint: str
-    state: dict[str, Any] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    resumed_parts: int = 0
-
-    # ---------------------------------------------------------------- checkpoint
-
-    def restore(self) -> None:
-        """Load the checkpoint of an earlier try, if it matches and its parts are intact."""
-        saved = self.state_store.get(CHECKPOINT_KEY) if self.state_store is not None else None
-        if isinstance(saved, dict) and saved.get("fingerprint") == self.fingerprint:
-            parts = [p for s in saved["streams"].values() for p in s["parts"]]
-            missing = [p["path"] for p in parts if not self._intact(p)]
-            if not missing:
-                self.state = saved
-                self.resumed_parts = len(parts)
-                done = sum(s["done"] for s in saved["streams"].values())
-                self.log.info(
-                    "Resuming write %s from its checkpoint: %d parts and %d of %d streams already done",
-                    *(saved["write_id"], len(parts), done, len(self.streams)),
-                )
-                return
-            self.log.warning(
-                "Checkpoint parts are gone or changed (%s); starting the window over", missing[:3]
-            )
-        elif saved:
-            self.log.info("Checkpoint from a try with other settings; starting the window over")
-        elif self.state_store is None:
-            self.log.info("No task_state_store in this context: a retry will start the window over")
-        self.state = {"fingerprint": self.fingerprint, "write_id": uuid.uuid4().hex[:16], "streams": {}}
-
-    def _intact(self, part: Mapping[str, Any]) -> bool:
-        path = self.prefix / part["path"]
-        try:
-            return path.fs.size(path.path) == part["bytes"]
-        except FileNotFoundError:
-            return False
-
-    def _save(self) -> None:
-        if self.state_store is not None:
-            self.state_store.set(CHECKPOINT_KEY, self.state)
-
-    def checkpoint(self, key: str, part: formats.PartInfo | None, requests: int, done: bool) -> None:
-        with self.lock:
-            stream = self.state["streams"][key]
-            if part is not None:
-                stream["parts"].append(part.to_json())
-                stream["cursor"] = part.cursor
-            stream["requests"] += requests
-            stream["done"] = done
-            self._save()
 
     # ---------------------------------------------------------------- writing
 
@@ -238,13 +167,10 @@ class _Landing:
                 raise
 
     def land_stream(self, client: PageClient, stream: Stream) -> None:
-        with self.lock:
-            st = self.state["streams"].setdefault(
-                stream.key, {"parts": [], "cursor": None, "requests": 0, "done": False}
-            )
-            if st["done"]:
-                return
-            number, cursor = len(st["parts"]), st["cursor"]
+        start = self.series.start_stream(stream.key)
+        if start is None:
+            return
+        number, cursor = start
         writer, path, records, requests, last_id = None, "", 0, 0, ""
         try:
             for page in pages.prefetch(stream.pages(client, cursor)):
@@ -255,59 +181,51 @@ class _Landing:
                 items = page.items
                 while items:
                     if writer is None:
-                        path = f"w={self.state['write_id']}/part-{stream.key}-{number:05d}"
-                        path += formats.EXTENSIONS[self.fmt]
+                        path = self.series.part_name(stream.key, number, formats.EXTENSIONS[self.fmt])
                         writer = self._open(path)
                     take = items[: self.records_per_part - records]
-                    writer.write(take)
+                    with destination.writing(self.prefix / path):
+                        writer.write(take)
                     records += len(take)
                     last_id = take[-1]["_id"]
                     items = items[len(take) :]
                     if records == self.records_per_part:
                         part = self._finish(writer, path, records, last_id)
                         writer, records, number = None, 0, number + 1
-                        self.checkpoint(stream.key, part, requests, done=False)
+                        self.series.record(stream.key, part, requests, done=False)
                         requests = 0
             part = self._finish(writer, path, records, last_id) if writer is not None else None
             writer = None
-            self.checkpoint(stream.key, part, requests, done=True)
+            self.series.record(stream.key, part, requests, done=True)
         finally:
             if writer is not None:
                 _discard(writer)
 
     def _open(self, rel: str) -> formats.JsonLinesWriter | formats.ParquetWriter:
+        self.series.make_directory()
         path = self.prefix / rel
-        return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
-
-    def make_series_dir(self) -> None:
-        """Create the series directory once, before the workers start (a bucket too, on S3)."""
-        # Object stores may answer FileExistsError: a "directory" exists once a key is under it.
-        with contextlib.suppress(FileExistsError):
-            (self.prefix / f"w={self.state['write_id']}").mkdir(parents=True, exist_ok=True)
-
-    def remove_series_dir(self) -> None:
-        """Remove the (empty) series directory of a window that is not published."""
-        series = self.prefix / f"w={self.state['write_id']}"
-        if series.exists():
-            series.fs.rm(series.path, recursive=True)
+        with destination.writing(path):
+            return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
 
     def _finish(self, writer: Any, rel: str, records: int, cursor: str) -> formats.PartInfo:
-        size, digest = writer.close()
+        with destination.writing(self.prefix / rel):  # S3 uploads the last block on close
+            size, digest = writer.close()
         return formats.PartInfo(rel, records, size, digest, cursor)
 
     # ---------------------------------------------------------------- publishing
 
     def parts(self) -> list[dict[str, Any]]:
-        return [p for s in self.streams for p in self.state["streams"][s.key]["parts"]]
+        return self.series.parts([s.key for s in self.streams])
 
     def publish(self, description: Mapping[str, Any]) -> ObjectStoragePath:
         body = {
             **description,
             "resource": self.resource,
             "format": self.fmt,
-            "api_requests": sum(s["requests"] for s in self.state["streams"].values()),
+            "api_requests": self.series.requests(),
         }
-        return publish.publish(self.prefix, self.state["write_id"], self.parts(), body)
+        with destination.writing(self.prefix):
+            return publish.publish(self.prefix, self.series.write_id, self.parts(), body)
 
 
 def _discard(writer: Any) -> None:
@@ -335,6 +253,10 @@ def land(
 ) -> LandingResult:
     """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
 
+    Before the first request it checks that it can write there
+    (:func:`.destination.check_writable`); a destination that refuses, then or mid-write,
+    raises ``IntervalsStorageError`` naming the path and the fix.
+
     :param prefix: the window's prefix (see :func:`window_prefix`).
     :param streams: listings to land, in manifest order; each is fetched by one worker.
     :param clients: one page client per worker (at most ``len(streams)`` are used); each
@@ -361,21 +283,11 @@ def land(
         rate = records / max(elapsed, 1e-9)
         return "%s: %d pages, %d records so far (%.0f records/s)", resource, counts["pages"], records, rate
 
+    destination.check_writable(prefix)  # before any request: a refusal spends no allowance
     progress = Progress(log, progress_interval, line, names=("pages", "records"))
-    landing = _Landing(
-        prefix,
-        streams,
-        resource,
-        fmt,
-        records_per_part,
-        compresslevel,
-        state_store,
-        log,
-        progress,
-        _fingerprint(prefix, streams, settings),
-    )
-    landing.restore()
-    landing.make_series_dir()
+    series = Series(prefix, fingerprint(prefix, streams, settings), state_store, log)
+    series.restore(len(streams))
+    landing = _Landing(prefix, streams, resource, fmt, records_per_part, compresslevel, series, progress)
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for stream in streams:
         todo.put(stream)
@@ -387,23 +299,20 @@ def land(
     records = sum(p["records"] for p in landing.parts())
     requests = progress.counts["pages"]
     if records == 0 and not allow_empty:
-        if state_store is not None:
-            state_store.delete(CHECKPOINT_KEY)
-        landing.remove_series_dir()
+        series.clear()
+        series.remove_directory()
         raise exc.IntervalsEmptyWindowError(
             f"No {resource} for {dict(description)} after {requests} requests; nothing published. "
             "Set allow_empty=True to publish an empty window."
         )
     manifest = landing.publish(description)
-    if state_store is not None:
-        state_store.delete(CHECKPOINT_KEY)
-    total = sum(s["requests"] for s in landing.state["streams"].values())
+    series.clear()
     log.info(
         "Published %d %s in %d parts at %s (%d requests this try, %d parts resumed, %.0f records/s)",
-        *(records, resource, len(landing.parts()), manifest, requests, landing.resumed_parts),
+        *(records, resource, len(landing.parts()), manifest, requests, series.resumed_parts),
         progress.rate("records"),
     )
-    parts, write_id = landing.parts(), landing.state["write_id"]
+    parts = landing.parts()
     size = sum(p["bytes"] for p in parts)
-    resumed = landing.resumed_parts
-    return LandingResult(manifest, records, len(parts), requests, total, resumed, write_id, size)
+    total, resumed = series.requests(), series.resumed_parts
+    return LandingResult(manifest, records, len(parts), requests, total, resumed, series.write_id, size)

@@ -21,6 +21,7 @@ from airflow_provider_intervals import __version__
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.storage import formats
 from airflow_provider_intervals.storage.atomic import write_atomically
+from airflow_provider_intervals.storage.destination import make_directory
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
@@ -47,6 +48,8 @@ def publish(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     target = prefix / MANIFEST
+    if not parts:  # no part made the prefix (an empty window): the manifest needs it
+        make_directory(prefix)
     write_atomically(target, write_id, json.dumps(manifest, indent=1).encode())
     with (prefix / SUCCESS).open("wb") as out:
         out.write(json.dumps({"write_id": write_id, "records": manifest["records"]}).encode())

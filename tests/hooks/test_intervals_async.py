@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import seed_failing_at
+from helpers import retry_warnings, seed_failing_at, unreachable_api
 
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.hooks.intervals_async import IntervalsAsyncHook
 
 APRIL = {"date_from": "2025-04-01", "date_to": "2025-04-30"}
+RETRIES = 3  # the connection's max_retries in the plan-lookup tests: one budget is 4 attempts
 
 
 def _list(hook, **filters):
@@ -41,3 +43,42 @@ def test_a_server_fault_is_retried_with_the_shared_log_line(api, conn, capsys):
     pages = _list(IntervalsAsyncHook(), **APRIL)
     assert sum(len(p.items) for p in pages) == len(list(api.store.iter_events(**APRIL)))
     assert "GET /events: Intervals API 500 INTERNAL_ERROR" in capsys.readouterr().out
+
+
+def _list_in_four(**filters):
+    """Four hooks list at once in one event loop, as four triggers of a triggerer do."""
+
+    async def one():
+        return [page async for page in IntervalsAsyncHook().event_pages(**filters)]
+
+    async def run():
+        return await asyncio.gather(*(one() for _ in range(4)), return_exceptions=True)
+
+    return asyncio.run(run())
+
+
+def test_four_hooks_spend_one_retry_budget_on_a_refused_plan_lookup(make_conn, fresh_pacing):
+    make_conn(unreachable_api(), max_retries=RETRIES)  # no plan extra: learned from GET /organization
+    with retry_warnings("GET /organization") as warnings:
+        outcomes = _list_in_four(**APRIL)
+    assert [type(o) for o in outcomes] == [exc.IntervalsTransportError] * 4
+    assert len(warnings) == RETRIES  # one budget, not one per hook
+
+
+def test_four_hooks_ask_a_plan_lookup_answered_503_one_retry_budget_in_all(api, make_conn, fresh_pacing):
+    make_conn(api, plan=None, max_retries=RETRIES)
+    api.fail_next(100, 503)
+    outcomes = _list_in_four(**APRIL)
+    assert [type(o) for o in outcomes] == [exc.IntervalsServerError] * 4
+    assert api.stats["by_status"] == {503: RETRIES + 1}
+
+
+def test_the_sync_and_async_hooks_share_the_plan_lookup_and_its_failure(api, make_conn, fresh_pacing):
+    make_conn(api, plan=None, max_retries=RETRIES)
+    api.fail_next(100, 503)
+    with pytest.raises(exc.IntervalsServerError):
+        list(IntervalsHook().event_pages(**APRIL))
+    assert api.stats["requests"] == RETRIES + 1
+    with pytest.raises(exc.IntervalsServerError, match="not asked again"):
+        _list(IntervalsAsyncHook(), **APRIL)
+    assert api.stats["requests"] == RETRIES + 1  # the async hook did not ask again

@@ -14,7 +14,7 @@ try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow < 3.2 has it in core only
     from airflow.timetables.interval import CronDataIntervalTimetable
-from helpers import files, seed_failing_at, utc
+from helpers import files, retry_warnings, seed_failing_at, snapshot, task_context, unreachable_api, utc
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
@@ -90,6 +90,27 @@ def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_d
     assert list(iter_records(prefix)) == _expected(api.store, MONTH, 2)
 
 
+def test_a_wrong_key_rerun_over_a_published_window_leaves_the_prefix_exactly_as_it_was(
+    api, make_conn, run_dag, landing_zone
+):
+    make_conn(api)
+    output, conn_id = landing_zone
+    dag = _dag(output_path=output, output_conn_id=conn_id, records_per_part=200, **MONTH)
+    first = run_dag(dag, utc(2025, 7, 1))
+    assert first.state == "success"
+    prefix = ObjectStoragePath(first.xcom("land")["prefix"], conn_id=conn_id)
+    before = snapshot(prefix)
+    assert MANIFEST in before
+
+    make_conn(api, key="itv_wrong_key")
+    api.reset_stats()
+    rerun = run_dag(dag, utc(2025, 7, 1))
+    assert rerun.state == "failed"
+    assert set(api.stats["by_status"]) == {401}  # the key was refused, nothing was read
+    assert snapshot(prefix) == before  # every file byte for byte, and no new folder
+    assert list(iter_records(prefix, verify=True)) == _expected(api.store, MONTH, 2)
+
+
 def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_conn, run_dag, tmp_path):
     """Faults outlast the hook's retry budget after 5 pages; the task's retry resumes there.
 
@@ -123,6 +144,51 @@ def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_con
     assert manifest["api_requests"] == (full_pages if resumable else summary["requests"])
     assert landed == sorted([MANIFEST, SUCCESS, *(p["path"] for p in manifest["parts"])])
     assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
+
+
+# ----------------------------------------------------------------------------- the plan lookup
+
+RETRIES = 3  # the connection's max_retries in these tests: one budget is 4 attempts
+
+
+def _land_in_four(tmp_path) -> IntervalsEventsOperator:
+    """Two months in four sub-windows, four workers; the connection names no plan."""
+    return IntervalsEventsOperator(
+        task_id="land", output_path=f"file://{tmp_path}/lake", concurrency=4, **MONTH
+    )
+
+
+def test_a_refused_plan_lookup_spends_one_retry_budget_for_all_four_sub_windows(
+    make_conn, tmp_path, fresh_pacing
+):
+    make_conn(unreachable_api(), max_retries=RETRIES)  # no plan extra: learned from GET /organization
+    refused = pytest.raises(exc.IntervalsTransportError, match=r"^GET /organization failed: ConnectionError")
+    with retry_warnings("GET /organization") as warnings, refused:
+        _land_in_four(tmp_path).execute(task_context())
+    assert len(warnings) == RETRIES  # one budget, not one per sub-window
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plan_lookup_answered_503_is_asked_one_retry_budget_in_all(api, make_conn, tmp_path, fresh_pacing):
+    make_conn(api, plan=None, max_retries=RETRIES)
+    api.fail_next(100, 503)
+    with pytest.raises(exc.IntervalsServerError, match="503 SERVICE_UNAVAILABLE"):
+        _land_in_four(tmp_path).execute(task_context())
+    assert api.stats["by_status"] == {503: RETRIES + 1}  # one budget, then the others fail at once
+
+
+def test_a_plan_lookup_that_recovers_is_made_once_and_every_sub_window_paces_to_it(
+    api, make_conn, tmp_path, fresh_pacing
+):
+    from airflow_provider_intervals import pacing
+
+    make_conn(api, plan=None, max_retries=RETRIES)
+    api.fail_next(2, 503)
+    summary = _land_in_four(tmp_path).execute(task_context())
+    assert summary["records"] == api.store.count_events(**MONTH)
+    assert api.stats["by_status"][503] == 2
+    assert api.stats["requests"] == 2 + 1 + summary["requests"]  # 503, 503, the plan, the pages
+    assert pacing.learned_rate(api.api_key) == (True, pacing.Rate.for_plan(api.plan))
 
 
 # ----------------------------------------------------------------------------- windows

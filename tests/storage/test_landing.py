@@ -8,7 +8,7 @@ import json
 
 import pytest
 from airflow.sdk import ObjectStoragePath
-from helpers import files, seed_failing_at
+from helpers import files, seed_failing_at, snapshot, unreachable_api
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
@@ -169,27 +169,86 @@ def test_without_a_state_store_a_retry_starts_over_and_leaves_no_orphan(api, mak
     assert not set(crashed) & set(files(prefix))
 
 
-def test_checkpoint_from_other_settings_is_ignored(api, make_conn, prefix):
+def _crash_after_five_parts(api, make_conn, prefix) -> DictStateStore:
+    """A first try that finishes five parts of 100 events, then fails with no retry left."""
     make_conn(api, max_retries=0)
     store = DictStateStore()
     api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
     with pytest.raises(exc.IntervalsServerError):
         _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
     api.set_faults()
+    return store
+
+
+def _failing_before_the_first_record(api, make_conn, failure):
+    """Point the default connection where ``failure`` happens at the first request; return its error."""
+    if failure == "wrong-key":
+        make_conn(api, key="itv_not_a_key")
+        return exc.IntervalsAuthenticationError, _events(**YEAR)
+    if failure == "missing-group":
+        make_conn(api)
+        return exc.IntervalsNotFoundError, lambda hook, after: hook.group_event_pages(
+            "no-such-group", after=after
+        )
+    make_conn(unreachable_api(), max_retries=1, plan="unknown")
+    return exc.IntervalsTransportError, _events(**YEAR)
+
+
+FAILURES = ["wrong-key", "missing-group", "unreachable"]
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_landing_that_fails_before_its_first_record_creates_nothing(api, make_conn, tmp_path, failure):
+    prefix = window_prefix(ObjectStoragePath(f"file://{tmp_path}/lake"), "events", {"type": "all", **YEAR})
+    error, pages = _failing_before_the_first_record(api, make_conn, failure)
+    with pytest.raises(error):
+        _land(prefix, [IntervalsHook()], [Stream("000", pages, YEAR)], state_store=DictStateStore())
+    assert list(tmp_path.iterdir()) == []  # not the prefix, not even the landing zone's root
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_rerun_that_fails_before_its_first_record_leaves_the_published_window_as_it_was(
+    api, make_conn, hooks, prefix, failure
+):
+    _land(prefix, hooks)
+    before = snapshot(prefix)
+    error, pages = _failing_before_the_first_record(api, make_conn, failure)
+    with pytest.raises(error):
+        _land(prefix, [IntervalsHook()], [Stream("000", pages, YEAR)], state_store=DictStateStore())
+    assert snapshot(prefix) == before  # every file byte for byte, and no new folder
+    assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
+
+
+def test_a_retry_that_fails_before_its_first_record_keeps_the_parts_the_next_one_resumes(
+    api, make_conn, prefix
+):
+    store = _crash_after_five_parts(api, make_conn, prefix)
+    crashed = snapshot(prefix)
+    assert len(store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"]) == 5
+
+    make_conn(unreachable_api(), max_retries=1, plan="unknown")  # the second try cannot reach the API at all
+    with pytest.raises(exc.IntervalsTransportError):
+        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    assert snapshot(prefix) == crashed
+
+    make_conn(api)
+    result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    assert result.resumed_parts == 5
+    assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
+
+
+def test_checkpoint_from_other_settings_is_ignored(api, make_conn, prefix):
+    store = _crash_after_five_parts(api, make_conn, prefix)
     result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=300)
     assert result.resumed_parts == 0
     assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
 
 
 def test_checkpoint_whose_parts_vanished_starts_over(api, make_conn, prefix):
-    make_conn(api, max_retries=0)
-    store = DictStateStore()
-    api.set_faults(error_rate=0.2, seed=seed_failing_at(5))
-    with pytest.raises(exc.IntervalsServerError):
-        _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
+    store = _crash_after_five_parts(api, make_conn, prefix)
     first = store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"][0]["path"]
     (prefix / first).unlink()
-    api.set_faults()
     result = _land(prefix, [IntervalsHook()], state_store=store, records_per_part=100)
     assert result.resumed_parts == 0
     assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
@@ -239,7 +298,7 @@ def test_empty_window_publishes_an_empty_manifest_or_fails(api, hooks, prefix):
     with pytest.raises(exc.IntervalsEmptyWindowError, match="allow_empty=True"):
         land(other, streams, hooks[:1], resource="events", description={}, allow_empty=False)
     assert not (other / MANIFEST).exists()
-    assert not list(other.iterdir())  # not even the empty series directory is left
+    assert not other.exists()  # not even an empty series directory
 
 
 def test_window_prefix_refuses_path_segments_that_escape():
