@@ -1,12 +1,16 @@
 """``python3 dev.py standalone``: the full Airflow (UI, scheduler, DAG processor, triggerer) on the sandbox.
 
 Prepares a working directory (default ``.local/standalone``: an Airflow home, a sample season
-plan), starts the Intervals sandbox on a stable port (default 8787, so a connection saved in
-the UI still works after a restart), points ``intervals_default`` at it (an environment
-variable every Airflow process inherits), migrates the metadata DB, parses the example DAGs,
-tests the connection and unpauses the chain ``intervals_land_events`` ->
-``intervals_warehouse_load``. Then it runs ``airflow standalone`` in a session of its own,
-prints the UI's URL and login once the API server answers, and waits.
+plan) whose ``airflow.cfg`` holds every setting this Airflow needs (DAGs folder, no examples,
+the API server's port, the Test action enabled), so a user's own ``airflow`` command with
+``AIRFLOW_HOME`` pointing there sees the same Airflow. It starts the Intervals sandbox on a
+stable port (default 8787), migrates the metadata DB, parses the example DAGs, saves the
+sandbox as the connection ``intervals_default`` and the example DAGs' locations as Variables
+in the metadata DB (the UI lists, tests and edits both; an existing one is kept while it still
+works), and tests the connection. Then it runs ``airflow standalone`` in a session of its own
+and, once the API server answers, unpauses the chain ``intervals_land_events`` ->
+``intervals_warehouse_load`` (so the first landing does not race the API server's start),
+prints the UI's URL, its login and the ``export AIRFLOW_HOME=...`` line for the CLI, and waits.
 
 Ctrl+C (SIGINT) or SIGTERM stops everything it started, in order: SIGTERM to Airflow's whole
 process group, a bounded wait, then SIGKILL for whatever is left, then the sandbox; it exits 0.
@@ -18,9 +22,9 @@ process group, a bounded wait, then SIGKILL for whatever is left, then the sandb
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,11 +33,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from demo import AIRFLOW, ROOT, SANDBOX_ARGS, airflow_json, environment, run_airflow
+from demo import AIRFLOW, ROOT, SANDBOX_ARGS, airflow_json, run_airflow
+from supervisor import stop_session
 
 # The chain a user triggers from the UI: the landing updates the asset the load is scheduled on.
 CHAIN = ("intervals_land_events", "intervals_warehouse_load")
-STOP_TIMEOUT = 30.0  # seconds between SIGTERM and SIGKILL
 HEALTH_HINT_AFTER = 240.0  # seconds without a healthy API server before saying so
 
 
@@ -63,23 +67,90 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def standalone_environment(work: Path, api_port: int) -> dict[str, str]:
-    """Return the environment of ``airflow standalone``: the demo's, plus its UI and settings.
+def home_settings(api_port: int) -> dict[str, dict[str, str]]:
+    """Return the options this Airflow home's ``airflow.cfg`` holds, by section.
 
-    *Test connection* is disabled by default in Airflow; this home enables it (a value set in
-    the caller's environment wins). The API server listens on loopback unless told otherwise:
-    this Airflow stores its admin password in plain text and can test connections.
+    In the file rather than in this process's environment, so ``airflow`` run by a user with
+    ``AIRFLOW_HOME`` set to the home reads the same DAGs folder, API server and settings.
+    The Test action is disabled by default in Airflow; this home enables it. The API server
+    listens on loopback: this Airflow stores its admin password in plain text and can test
+    connections.
 
-    :param work: the working directory.
     :param api_port: the API server's (and UI's) port.
     """
-    env = environment(work)
-    env["AIRFLOW__API__PORT"] = str(api_port)
-    # Task runners reach the Execution API through the base URL: it must name the same port.
-    env["AIRFLOW__API__BASE_URL"] = f"http://localhost:{api_port}"
-    env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
-    env.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
-    return env
+    return {
+        "core": {
+            "dags_folder": str(ROOT / "dags"),
+            "load_examples": "False",
+            "test_connection": "Enabled",
+        },
+        # Task runners reach the Execution API through the base URL: it must name the same port.
+        "api": {"host": "127.0.0.1", "port": str(api_port), "base_url": f"http://localhost:{api_port}"},
+    }
+
+
+def home_variables(work: Path) -> dict[str, str]:
+    """Return the Variables that point the example DAGs at ``work`` (see ``dags/include/locations.py``)."""
+    return {
+        "intervals_landing_path": (work / "lake").as_uri(),
+        "intervals_warehouse_path": str(work / "warehouse" / "intervals.duckdb"),
+        "intervals_reports_path": (work / "reports").as_uri(),
+        "intervals_season_plan": (work / "season" / "plan.jsonl").as_uri(),
+    }
+
+
+def set_options(config: Path, settings: dict[str, dict[str, str]]) -> None:
+    """Set each ``[section] option = value`` in the ``airflow.cfg`` at ``config``, keeping the rest.
+
+    A line-wise edit, not ``configparser``, so the comments Airflow writes stay in place.
+    """
+    lines = config.read_text().splitlines() if config.exists() else []
+    for section, options in settings.items():
+        for option, value in options.items():
+            line = f"{option} = {value}"
+            try:
+                start = lines.index(f"[{section}]")
+            except ValueError:
+                lines += ["", f"[{section}]", line]
+                continue
+            end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+            found = [i for i in range(start + 1, end) if re.match(rf"{re.escape(option)}\s*=", lines[i])]
+            if found:
+                lines[found[0]] = line
+            else:
+                lines.insert(start + 1, line)
+    config.write_text("\n".join(lines) + "\n")
+
+
+def standalone_environment(work: Path) -> dict[str, str]:
+    """Return the environment of every Airflow command here: the caller's, the home, the venv first.
+
+    The venv's ``bin`` goes first on ``PATH``: ``airflow standalone`` starts its components as
+    ``airflow`` from ``PATH``, and the venv is not activated when ``dev.py`` runs this script.
+    Every setting is in the home's ``airflow.cfg`` (:func:`home_settings`).
+    """
+    path = os.environ.get("PATH", "")
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join([str(AIRFLOW.parent), *(p for p in path.split(os.pathsep) if p)]),
+        "AIRFLOW_HOME": str(work / "airflow"),
+    }
+
+
+def prepare_home(work: Path, api_port: int) -> Path:
+    """Create the Airflow home with a full ``airflow.cfg`` holding :func:`home_settings`; return its path.
+
+    Airflow's default ``airflow.cfg`` (its secrets included) is written first, as the ``airflow``
+    command does in a home that has none; the settings are then set in it, again on every start.
+    """
+    (work / "airflow").mkdir(parents=True, exist_ok=True)
+    os.environ.update(standalone_environment(work))  # before this process imports Airflow
+    from airflow import configuration
+
+    configuration.write_default_airflow_configuration_if_needed()  # what the airflow command does first
+    config = Path(configuration.AIRFLOW_CONFIG)
+    set_options(config, home_settings(api_port))
+    return config
 
 
 def standalone(work: Path, events: int, sandbox_port: int, api_port: int, *, dry_run: bool = False) -> int:
@@ -97,27 +168,25 @@ def standalone(work: Path, events: int, sandbox_port: int, api_port: int, *, dry
     _require_free_port(sandbox_port, "--sandbox-port")
     if not dry_run:
         _require_free_port(api_port, "--api-port")
-    (work / "airflow").mkdir(parents=True, exist_ok=True)
-    env = standalone_environment(work, api_port)
-    os.environ.update(env)  # before this process imports Airflow: the same home as the commands
+    config = prepare_home(work, api_port)
+    env = standalone_environment(work)
     sys.path.append(str(ROOT / "dags"))
     from include.season import sample_plan, write_plan
 
-    plan = env["INTERVALS_SEASON_PLAN"]
+    variables = home_variables(work)
+    plan = variables["intervals_season_plan"]
     if not Path(plan.removeprefix("file://")).exists():
         write_plan(plan, sample_plan(2026))
     command = [str(AIRFLOW), "standalone"]
     print(f"Starting the Intervals sandbox with {events:,} seeded events ...", flush=True)
     with SandboxProcess(events, SANDBOX_ARGS, port=sandbox_port) as sandbox:
-        env["AIRFLOW_CONN_INTERVALS_DEFAULT"] = os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = (
-            sandbox.connection_json
-        )
         _check(env)
-        print(f"  sandbox at {sandbox.url}; connection intervals_default points at it")
-        print(f"  to save it in the UI: type Intervals, Base URL {sandbox.url}, API key {sandbox.api_key}")
-        print(f"  Airflow home {env['AIRFLOW_HOME']}; example DAGs from {env['AIRFLOW__CORE__DAGS_FOLDER']}")
+        _save_connection_and_variables(env, work, sandbox.connection_json, variables)
+        print(f"  sandbox at {sandbox.url}, saved as the connection intervals_default (Admin > Connections)")
+        print(f"  Airflow home {env['AIRFLOW_HOME']} (settings in {config}); DAGs from {ROOT / 'dags'}")
         print(f"  sample season plan for intervals_publish_season: {plan}")
         if dry_run:
+            print(f"  would unpause {', '.join(CHAIN)} once the API server answers")
             print("Dry run: would now run " + " ".join(command))
             return 0
         url = f"http://localhost:{api_port}"
@@ -142,11 +211,10 @@ def _require_free_port(port: int, option: str) -> None:
 
 
 def _check(env: dict[str, str]) -> None:
-    """Migrate the metadata DB, parse the example DAGs, test the connection: fail before starting.
+    """Migrate the metadata DB, parse the example DAGs: fail before starting.
 
     ``dags reserialize`` parses the DAGs folder as the DAG processor does (the folder on
-    ``sys.path``) and stores them, so the UI lists them from the start and the chain can be
-    unpaused before the scheduler starts.
+    ``sys.path``) and stores them, so the UI lists them from the start.
     """
     run_airflow(env, "db", "migrate")
     run_airflow(env, "dags", "reserialize")
@@ -154,16 +222,55 @@ def _check(env: dict[str, str]) -> None:
     errors = airflow_json(env, "dags", "list-import-errors", "-o", "json")
     if errors:
         sys.exit(f"The example DAGs have import errors:\n{json.dumps(errors, indent=2)}")
-    from airflow_provider_intervals.hooks.intervals import IntervalsHook
-
-    ok, message = IntervalsHook().test_connection()
-    if not ok:
-        sys.exit(f"The sandbox connection does not work: {message}")
-    # New DAGs are paused; unpaused, the landing runs for the last day at once, and each landing
-    # triggers the warehouse load through the events asset.
-    run_airflow(env, "dags", "unpause", "--treat-dag-id-as-regex", "--yes", f"^({'|'.join(CHAIN)})$")
     print(f"  example DAGs: {', '.join(dag_ids)}")
-    print(f"  unpaused: {', '.join(CHAIN)} (the others start paused)")
+
+
+def _save_connection_and_variables(
+    env: dict[str, str], work: Path, connection_json: str, variables: dict[str, str]
+) -> None:
+    """Save the sandbox as ``intervals_default`` and the locations as Variables, as a user would.
+
+    Both go into the metadata DB through Airflow's CLI, so the UI lists them, can test the
+    connection and edit both. What is already saved is kept (a user's edits survive a
+    restart), but for a connection that no longer passes ``airflow connections test``: the
+    sandbox's replaces it.
+    """
+    files = work / "airflow" / "import"
+    files.mkdir(exist_ok=True)
+    (files / "connections.json").write_text(json.dumps({"intervals_default": json.loads(connection_json)}))
+    (files / "variables.json").write_text(json.dumps(variables))
+    run_airflow(env, "variables", "import", "--action-on-existing-key", "skip", str(files / "variables.json"))
+    run_airflow(env, "connections", "import", str(files / "connections.json"))
+    if _connection_works(env):
+        return
+    print("  the saved connection intervals_default does not reach the sandbox: replacing it", flush=True)
+    run_airflow(env, "connections", "import", "--overwrite", str(files / "connections.json"))
+    if not _connection_works(env):
+        sys.exit("The sandbox connection does not work: see airflow connections test intervals_default")
+
+
+def _connection_works(env: dict[str, str]) -> bool:
+    """Whether ``airflow connections test intervals_default`` passes (the UI's Test action, from the CLI)."""
+    result = subprocess.run(
+        [str(AIRFLOW), "connections", "test", "intervals_default"], env=env, capture_output=True, text=True
+    )
+    return result.returncode == 0 and "Connection success" in result.stdout
+
+
+def _unpause_chain(env: dict[str, str]) -> None:
+    """Unpause the chain: its first landing starts at once, so only once the API server answers.
+
+    Airflow standalone keeps its metadata in SQLite, whose single writer may be busy with the
+    scheduler: a failed try is tried again.
+    """
+    command = [str(AIRFLOW), "dags", "unpause", "--treat-dag-id-as-regex", "--yes", f"^({'|'.join(CHAIN)})$"]
+    for attempt in range(3):
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode == 0:
+            print(f"  unpaused: {', '.join(CHAIN)} (the others start paused)", flush=True)
+            return
+        time.sleep(2 * (attempt + 1))
+    print(f"Could not unpause {', '.join(CHAIN)}: {result.stderr[-2000:]}", flush=True)
 
 
 def _run_until_stopped(command: list[str], env: dict[str, str], url: str) -> int:
@@ -184,6 +291,7 @@ def _run_until_stopped(command: list[str], env: dict[str, str], url: str) -> int
         started, announced, hinted = time.monotonic(), False, False
         while not requested and proc.poll() is None:
             if not announced and _healthy(url):
+                _unpause_chain(env)
                 _print_login(env, url)
                 announced = True
             elif not announced and not hinted and time.monotonic() - started > HEALTH_HINT_AFTER:
@@ -193,7 +301,7 @@ def _run_until_stopped(command: list[str], env: dict[str, str], url: str) -> int
     finally:
         if requested or proc.poll() is None:
             print("\nStopping Airflow (SIGTERM to its process group) ...", flush=True)
-        _stop_session(proc)
+        stop_session(proc)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if requested:
@@ -229,64 +337,9 @@ def _print_login(env: dict[str, str], url: str) -> None:
         print(f"  login: user {user}, password {password}  (kept in {path})", flush=True)
     if not logins:
         print(f"  no generated login in {path}: see [core] simple_auth_manager_users", flush=True)
-
-
-def _session_processes(sid: int) -> list[tuple[int, int]] | None:
-    """Return ``(pid, process group)`` of each live (not zombie) process of session ``sid``.
-
-    None where there is no ``/proc`` to read (not Linux).
-    """
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return None
-    found = []
-    for stat in proc.glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # The fields after the command (which may hold spaces): state, ppid, pgrp, session, ...
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-                found.append((int(stat.parent.name), int(fields[2])))
-    return found
-
-
-def _alive(proc: subprocess.Popen, sid: int) -> bool:
-    proc.poll()  # reap our own child, so it does not count as a live zombie
-    members = _session_processes(sid)
-    if members is not None:
-        return bool(members)
-    try:  # no /proc: the process group stands for the session
-        os.killpg(sid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _signal_session(sid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(sid, sig)
-    # Task runners put themselves in process groups of their own, inside the same session.
-    for pid, group in _session_processes(sid) or []:
-        if group != sid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-
-
-def _stop_session(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
-    """Stop every process of ``proc``'s session: SIGTERM, wait up to ``timeout``, then SIGKILL."""
-    sid = proc.pid  # a session leader's id is its session's and its process group's id
-    if not _alive(proc, sid):
-        return
-    _signal_session(sid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(proc, sid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _alive(proc, sid):
-        print(f"Some Airflow processes ignored SIGTERM for {timeout:.0f} s: killing them", flush=True)
-        _signal_session(sid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while _alive(proc, sid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    proc.wait()
+    print("The Airflow CLI on this home, from another terminal:", flush=True)
+    print(f"  export AIRFLOW_HOME={env['AIRFLOW_HOME']}", flush=True)
+    print(f"  {AIRFLOW} dags list", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,24 @@ from pathlib import Path
 
 from airflow.sdk import DAG, ObjectStoragePath
 
+# What Airflow 3.3's connection form posts for an Intervals connection saved with only the host
+# and key filled (captured from the form in a real browser;
+# tests/scripts/test_standalone.py posts it through the REST API and fills the form itself):
+# every declared extra is present, the empty ones null, and the plan select's empty choice "".
+UI_FORM_EXTRA = {
+    "timeout": None,
+    "max_retries": None,
+    "retry_backoff": None,
+    "retry_backoff_max": None,
+    "max_rate_limit_wait": None,
+    "page_size": None,
+    "intervals_version": None,
+    "plan": "",
+    "requests_per_minute": None,
+    "burst": None,
+    "allow_insecure_http": None,
+}
+
 
 def user_environment() -> dict[str, str]:
     """A user's shell: no venv on ``PATH``, none of the test session's Airflow settings."""

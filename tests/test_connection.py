@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from helpers import UI_FORM_EXTRA
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import EXTRA_KEYS, Settings, resolve_base_url
@@ -122,24 +123,6 @@ def test_bad_extras_name_the_connection_key_and_fix(extra, words):
     assert "'intervals_default'" in str(raised.value)
     for word in words:
         assert word in str(raised.value)
-
-
-# What Airflow 3.3's connection form posts for an Intervals connection saved with only the host
-# and key filled (captured from the form in a real browser, tests/scripts/test_standalone.py):
-# every declared extra is present, the empty ones null, and the plan select's empty choice "".
-UI_FORM_EXTRA = {
-    "timeout": None,
-    "max_retries": None,
-    "retry_backoff": None,
-    "retry_backoff_max": None,
-    "max_rate_limit_wait": None,
-    "page_size": None,
-    "intervals_version": None,
-    "plan": "",
-    "requests_per_minute": None,
-    "burst": None,
-    "allow_insecure_http": None,
-}
 
 
 def test_the_ui_forms_extras_cover_every_extra_the_hooks_read():
