@@ -57,8 +57,9 @@ def resolve_base_url(
 ) -> str:
     """Return the API's base URL for a connection, refusing to send a key in clear.
 
-    ``host`` if it has a scheme, else ``{schema or 'https'}://{host}``, plus ``:port``; the
-    API's public URL when the connection has no host.
+    ``host`` if it has a scheme, else ``{schema or 'https'}://{host}``, with ``port`` in its
+    authority (before any path prefix); the API's public URL when the connection has no host.
+    A port in both the host's URL and the port field must agree.
 
     :param conn_id: named in the error.
     :param insecure: the ``allow_insecure_http`` extra: plain HTTP to a non-loopback host.
@@ -66,9 +67,16 @@ def resolve_base_url(
     url = (host or "").strip().rstrip("/") or DEFAULT_BASE_URL
     if "://" not in url:
         url = f"{(schema or '').strip().lower() or 'https'}://{url}"
-    if port:
-        url = f"{url}:{port}"
     parts = urlsplit(url)
+    if port and parts.port is None and parts.hostname:
+        # The port joins the authority, before any path prefix (https://proxy.example/intervals).
+        url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+        parts = urlsplit(url)
+    elif port and parts.port is not None and parts.port != int(port):
+        raise exc.IntervalsConfigurationError(
+            f"Connection {conn_id!r} names port {port} and a base URL with port {parts.port} ({url!r}): "
+            "leave one of them empty"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise exc.IntervalsConfigurationError(
             f"Connection {conn_id!r} has the base URL {url!r}: expected https://host[:port][/prefix] "

@@ -24,8 +24,10 @@ else ``file://{project}/.local/lake``: a local directory, right for one machine 
 land a past day or range with
 ``airflow backfill create --dag-id intervals_land_events --from-date 2025-06-01 --to-date 2025-06-30``:
 one run per day (logical dates 2025-06-01 .. 2025-06-30), each landing its own logical date's
-day, 2025-06-01 .. 2025-06-30, four at a time. To land each day as its own task in one run instead, map the
-operator::
+day, 2025-06-01 .. 2025-06-30. A backfill runs up to 10 runs at once (Airflow's backfill
+``--max-active-runs``, default 10: the DAG's ``max_active_runs=4`` applies to scheduled and
+manual runs only); add ``--max-active-runs 4`` to keep four at a time. To land each day as its
+own task in one run instead, map the operator::
 
     IntervalsEventsOperator.partial(task_id="land_day", output_path=LANDING).expand_kwargs(
         [{"date_from": d, "date_to": d} for d in ("2025-06-01", "2025-06-02", "2025-06-03")]

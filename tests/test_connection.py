@@ -27,6 +27,15 @@ from airflow_provider_intervals.pacing import Rate
         ("localhost", "http", 8787, False, "http://localhost:8787"),
         ("http://[::1]:8787", None, None, False, "http://[::1]:8787"),
         ("api.internal", "http", 80, True, "http://api.internal:80"),
+        (
+            "https://proxy.example.com/intervals/",
+            None,
+            8443,
+            False,
+            "https://proxy.example.com:8443/intervals",
+        ),
+        ("https://api.intervals.run", "", 443, False, "https://api.intervals.run:443"),
+        ("http://127.0.0.1:8787", None, 8787, False, "http://127.0.0.1:8787"),
     ],
     ids=[
         "default",
@@ -38,6 +47,9 @@ from airflow_provider_intervals.pacing import Rate
         "localhost",
         "ipv6-loopback",
         "insecure-allowed",
+        "port-before-path-prefix",
+        "url-and-port-field",
+        "same-port-twice",
     ],
 )
 def test_base_url(host, schema, port, insecure, expected):
@@ -56,6 +68,11 @@ def test_plain_http_to_a_remote_host_is_refused_naming_the_fix(host, schema):
     assert "'intervals_prod'" in text
     assert "plain HTTP" in text
     assert "allow_insecure_http=true" in text
+
+
+def test_a_port_field_that_contradicts_the_hosts_url_is_refused_naming_both():
+    with pytest.raises(exc.IntervalsConfigurationError, match="port 9000 and a base URL with port 8787"):
+        resolve_base_url("c", "http://127.0.0.1:8787", None, 9000, False)
 
 
 def test_a_base_url_without_host_or_with_another_scheme_is_refused():
