@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from airflow_provider_intervals.storage.formats import FORMATS, SCHEMAS, PartInfo
 from airflow_provider_intervals.storage.landing import (
+    LandingPaused,
     LandingResult,
     PageClient,
     Stream,
@@ -28,6 +29,7 @@ __all__ = [
     "MANIFEST",
     "SCHEMAS",
     "SUCCESS",
+    "LandingPaused",
     "LandingResult",
     "PageClient",
     "PartInfo",
