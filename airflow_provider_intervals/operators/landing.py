@@ -2,9 +2,8 @@
 
 A subclass names its resource and says which hook page iterator lists it;
 everything else (streaming, part files, checkpoints, atomic publish) is
-:func:`airflow_provider_intervals.storage.land`. OpenLineage (START, COMPLETE, FAIL) names
-the listing in and the landing's target out, ``{output_path}/{directory}/{filters}``, the
-same dataset on every run; :mod:`airflow_provider_intervals.lineage` builds the datasets.
+:func:`airflow_provider_intervals.storage.land`. Its OpenLineage methods are in
+:mod:`.landing_lineage`.
 
 The run window's rules (data interval, empty intervals, templated ends) live in
 :mod:`airflow_provider_intervals.windows`.
@@ -24,7 +23,8 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import links, validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
-from airflow_provider_intervals.storage import Stream, formats, land, landing, partition_path, window_prefix
+from airflow_provider_intervals.operators.landing_lineage import LandingLineage, LandingRun
+from airflow_provider_intervals.storage import Stream, formats, land, landing, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
@@ -39,21 +39,6 @@ def _is_storage_url(value: Any) -> bool:
     if not isinstance(value, str) or not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value.strip()):
         return False
     return bool(value.strip().split("://", 1)[1].strip("/"))
-
-
-@dataclass
-class LandingRun:
-    """What the lineage names a run by: its window, and once published, what was.
-
-    ``execute`` keeps one for the OpenLineage listener's COMPLETE or FAIL; START makes its own
-    from the run's context.
-
-    :param window: the run's window, once the arguments were checked.
-    :param result: what was published, once it was.
-    """
-
-    window: Window
-    result: Any = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +61,7 @@ class LandingSettings:
     split_days: int | None
 
 
-class IntervalsLandingOperator(BaseOperator):
+class IntervalsLandingOperator(LandingLineage, BaseOperator):
     """Land one Intervals listing per run window in object storage, exactly once per window.
 
     Pages stream from the API into part files under a prefix derived from the window and
@@ -113,7 +98,6 @@ class IntervalsLandingOperator(BaseOperator):
     )
     ui_color = "#e8f4ea"
     operator_extra_links = (links.LandedWindowLink(),)
-    _run: LandingRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
         self,
@@ -314,57 +298,3 @@ class IntervalsLandingOperator(BaseOperator):
                     k: summary[k] for k in ("manifest", "date_from", "date_to", "records")
                 }
         return summary
-
-    # ------------------------------------------------------------------ lineage
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """Return what the landing reads and publishes, as COMPLETE will name it, before it runs.
-
-        The listener calls this with the task's templates rendered. The names come from the
-        rendered arguments, the connection's base URL and the run's window (the current
-        context's data interval): no request is sent, nothing is created in storage. Empty
-        when an argument is bad: the task fails on it before any request.
-        """
-        from airflow.sdk import get_current_context
-
-        try:
-            settings = self.check_arguments(get_current_context())
-        except exc.IntervalsArgumentError:
-            return self._lineage(None)
-        return self._lineage(LandingRun(settings.window))
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the run's lineage: the API listing in, the landing's target out, with statistics.
-
-        See :mod:`airflow_provider_intervals.lineage` for the names and facets.
-        """
-        return self._lineage(self._run)
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """Return what a failed landing read and was to publish (no statistics: nothing was).
-
-        Empty when the task failed on a bad argument.
-        """
-        return self._lineage(self._run)
-
-    def _lineage(self, run: LandingRun | None) -> Any:
-        from airflow_provider_intervals import lineage
-
-        if run is None:
-            return lineage.operator_lineage([], [])
-        window = run.window
-        try:
-            segments = (self.directory or self.resource, partition_path(self.target_partition()))
-            target = "/".join((self.output_path.strip().rstrip("/"), *filter(None, segments)))
-            partition = partition_path(self.window_partition(window))
-            listing = self.pages(self.hook, window, None)  # builds the first request, sends nothing
-        except exc.IntervalsArgumentError:  # a bad filter: the task fails on it before any request
-            return lineage.operator_lineage([], [])
-        listing.close()
-        facet = lineage.window_facet(
-            window.date_from, window.date_to, filtered=self.date_filtered, partition=partition
-        )
-        inputs, outputs = lineage.landing_datasets(
-            self.hook.api_url, listing.request, target, formats.SCHEMAS[self.resource], facet, run.result
-        )
-        return lineage.operator_lineage(inputs, outputs)
