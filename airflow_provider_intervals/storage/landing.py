@@ -102,9 +102,9 @@ class LandingResult:
     :param manifest: the manifest's path.
     :param records: items in the window.
     :param parts: part files in the window.
-    :param requests: API requests this try made.
-    :param api_requests: API requests behind the published output, over every try.
-    :param resumed_parts: parts kept from earlier tries.
+    :param requests: API requests this call made.
+    :param api_requests: API requests behind the published output, over every call.
+    :param resumed_parts: parts kept from earlier calls (a failed try, or a pause).
     :param write_id: the published write series.
     :param bytes: bytes in the window's part files.
     """
@@ -124,16 +124,20 @@ class LandingPaused(Exception):
 
     :param retry_after: when the allowance returns (epoch seconds), the latest its streams were told.
     :param requests: API requests this call made (pages fetched).
-    :param parts: finished parts kept in the checkpoint, over every try.
+    :param parts: finished parts kept in the checkpoint, over every call.
     :param records: items in those parts.
+    :param resumed_parts: parts this call found in the checkpoint.
     """
 
-    def __init__(self, retry_after: float, requests: int, parts: int, records: int) -> None:
+    def __init__(
+        self, retry_after: float, requests: int, parts: int, records: int, resumed_parts: int
+    ) -> None:
         super().__init__(f"waiting for the API's allowance until {retry_after:.0f} (epoch seconds)")
         self.retry_after = retry_after
         self.requests = requests
         self.parts = parts
         self.records = records
+        self.resumed_parts = resumed_parts
 
 
 def partition_path(partition: Mapping[str, str]) -> str:
@@ -346,7 +350,8 @@ def land(
     requests = progress.counts["pages"]
     if landing.paused_until is not None:
         kept = [p for s in series.state["streams"].values() for p in s["parts"]]
-        raise LandingPaused(landing.paused_until, requests, len(kept), sum(p["records"] for p in kept))
+        records = sum(p["records"] for p in kept)
+        raise LandingPaused(landing.paused_until, requests, len(kept), records, series.resumed_parts)
     records = sum(p["records"] for p in landing.parts())
     if records == 0 and not allow_empty:
         series.clear()
@@ -358,7 +363,7 @@ def land(
     manifest = landing.publish(description)
     series.clear()
     log.info(
-        "Published %d %s in %d parts at %s (%d requests this try, %d parts resumed, %.0f records/s)",
+        "Published %d %s in %d parts at %s (%d requests now, %d parts resumed, %.0f records/s)",
         *(records, resource, len(landing.parts()), manifest, requests, series.resumed_parts),
         progress.rate("records"),
     )

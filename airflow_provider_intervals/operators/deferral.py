@@ -1,0 +1,100 @@
+"""A landing that defers while the API's allowance is spent, and resumes where it stopped.
+
+With ``deferrable=True`` a landing's hooks wait at most ``defer_after`` seconds for the
+allowance (:class:`~airflow_provider_intervals.hooks.intervals.IntervalsHook`'s
+``max_rate_limit_wait``). A longer wait (pacing's next slot far away, a 429 whose
+``retryAfter`` is far away: a free plan's 100 requests a day) makes the hook raise
+``IntervalsRateLimitError`` without sending anything; the landing then finishes and
+checkpoints the part each stream was writing and stops (:class:`.storage.LandingPaused`),
+and the operator defers to the triggerer with an
+:class:`~airflow_provider_intervals.triggers.allowance.IntervalsAllowanceTrigger` set to the
+hook's ``retry_after``. Its worker slot is free while it waits. When the trigger fires, a
+worker runs :meth:`DeferrableLanding.execute_complete`, which lands the rest of the window from
+the checkpoint (the items after each stream's cursor: nothing fetched twice, nothing lost) and
+publishes it once, as an undeferred landing does; it may defer again.
+
+Where the checkpoint lives: in the task's ``task_state_store`` (Airflow 3.3+), which the
+resumed task reads. Older Airflow has none, so the checkpoint rides the trigger
+(:class:`~airflow_provider_intervals.storage.CarriedCheckpoint`) and comes back in its event:
+a deferred landing resumes there too. A *retry* there (a failure after a deferral) still starts
+the window over, in a fresh write series, as it always did on that Airflow.
+
+The counts a try reports (``requests``, ``resumed_parts``, ``deferrals``) are summed over its
+deferrals and also ride the trigger, in its event: ``dag.test()`` resumes a task with the event
+alone, without the deferral's ``kwargs``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any, NoReturn
+
+from airflow_provider_intervals.storage import CarriedCheckpoint, LandingPaused, LandingResult
+
+# A deferrable landing waits up to this many seconds for the allowance on the worker, then defers.
+DEFAULT_DEFER_AFTER = 300.0
+
+
+class DeferrableLanding:
+    """Deferring and resuming, for the landing operators (a mixin of ``IntervalsLandingOperator``).
+
+    The operator provides ``_land(context, resume)``, ``log`` and ``defer``.
+    """
+
+    log: Any
+    defer: Any
+    _land: Any
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume a landing deferred for the allowance: land the rest of the window, then publish it.
+
+        :param event: the trigger's event; its ``resume`` holds the try's counts so far (and,
+            without a ``task_state_store``, the checkpoint).
+        """
+        resume = dict((event or {}).get("resume") or {})
+        self.log.info("The API's allowance is back: resuming after deferral %d", resume.get("deferrals", 0))
+        return self._land(context, resume)
+
+    @staticmethod
+    def checkpoint_store(context: Any, deferrable: bool, resume: dict[str, Any]) -> Any:
+        """Return where the landing keeps its checkpoint: the ``task_state_store``, else one it carries.
+
+        :param resume: what the trigger handed back (empty on the try's first call).
+        """
+        store = context.get("task_state_store")
+        if store is None and deferrable:  # Airflow < 3.3: the checkpoint rides the deferral
+            return CarriedCheckpoint(resume.get("checkpoint"))
+        return store
+
+    @staticmethod
+    def try_counts(resume: dict[str, Any], result: LandingResult) -> dict[str, int]:
+        """Return the try's ``requests``, ``resumed_parts`` (from earlier tries) and ``deferrals``."""
+        return {
+            "requests": resume.get("requests", 0) + result.requests,
+            "resumed_parts": resume.get("resumed_parts", result.resumed_parts),
+            "deferrals": resume.get("deferrals", 0),
+        }
+
+    def defer_for_allowance(
+        self, pause: LandingPaused, resume: dict[str, Any], store: Any, defer_after: float
+    ) -> NoReturn:
+        """Free the worker until the allowance returns; what the resume needs rides in the trigger."""
+        from airflow_provider_intervals.triggers.allowance import IntervalsAllowanceTrigger
+
+        carried = {
+            "requests": resume.get("requests", 0) + pause.requests,
+            "resumed_parts": resume.get("resumed_parts", pause.resumed_parts),
+            "deferrals": resume.get("deferrals", 0) + 1,
+        }
+        if isinstance(store, CarriedCheckpoint):
+            carried["checkpoint"] = store.checkpoint
+        moment = dt.datetime.fromtimestamp(pause.retry_after, dt.UTC).isoformat()
+        self.log.info(
+            "The API's allowance has no request for %.1fs (more than defer_after=%gs): %d parts (%d "
+            "records) are checkpointed; deferring to the triggerer until %s",
+            *(pause.retry_after - time.time(), defer_after, pause.parts, pause.records, moment),
+        )
+        self.defer(
+            trigger=IntervalsAllowanceTrigger(pause.retry_after, carried), method_name="execute_complete"
+        )
