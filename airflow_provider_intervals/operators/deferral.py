@@ -56,16 +56,20 @@ class DeferrableLanding:
         self.log.info("The API's allowance is back: resuming after deferral %d", resume.get("deferrals", 0))
         return self._land(context, resume)
 
-    @staticmethod
-    def checkpoint_store(context: Any, deferrable: bool, resume: dict[str, Any]) -> Any:
+    def checkpoint_store(self, context: Any, deferrable: bool, resume: dict[str, Any]) -> Any:
         """Return where the landing keeps its checkpoint: the ``task_state_store``, else one it carries.
 
         :param resume: what the trigger handed back (empty on the try's first call).
         """
         store = context.get("task_state_store")
-        if store is None and deferrable:  # Airflow < 3.3: the checkpoint rides the deferral
-            return CarriedCheckpoint(resume.get("checkpoint"))
-        return store
+        if store is not None or not deferrable:
+            return store
+        if not resume:
+            self.log.info(
+                "No task_state_store (Airflow < 3.3): a deferral carries the checkpoint in its trigger, "
+                "a retry starts the window over"
+            )
+        return CarriedCheckpoint(resume.get("checkpoint"))
 
     @staticmethod
     def try_counts(resume: dict[str, Any], result: LandingResult) -> dict[str, int]:
