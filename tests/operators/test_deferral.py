@@ -16,7 +16,11 @@ import uuid
 
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
-from airflow.sdk.exceptions import TaskDeferred
+
+try:
+    from airflow.sdk.exceptions import TaskDeferred
+except ImportError:  # an older task SDK: it lives in core
+    from airflow.exceptions import TaskDeferred
 from helpers import files, task_context, utc
 
 from airflow_provider_intervals import pacing
