@@ -11,7 +11,10 @@ and the operator defers to the triggerer with an
 hook's ``retry_after``. Its worker slot is free while it waits. When the trigger fires, a
 worker runs :meth:`DeferrableLanding.execute_complete`, which lands the rest of the window from
 the checkpoint (the items after each stream's cursor: nothing fetched twice, nothing lost) and
-publishes it once, as an undeferred landing does; it may defer again.
+publishes it once, as an undeferred landing does; it may defer again. A resume that fetched
+nothing (a new process asks ``GET /organization`` for the plan when the connection names none;
+or other tasks took the allowance) waits one more such wait per idle resume in a row, so the
+allowance builds up rather than being spent on resuming.
 
 Where the checkpoint lives: in the task's ``task_state_store`` (Airflow 3.3+), which the
 resumed task reads. Older Airflow has none, so the checkpoint rides the trigger
@@ -86,19 +89,32 @@ class DeferrableLanding:
         """Free the worker until the allowance returns; what the resume needs rides in the trigger."""
         from airflow_provider_intervals.triggers.allowance import IntervalsAllowanceTrigger
 
+        # Resumes in a row that fetched no page: the allowance that came back went elsewhere.
+        idle = resume.get("idle", 0) + 1 if resume and pause.requests == 0 else 0
         carried = {
             "requests": resume.get("requests", 0) + pause.requests,
             "resumed_parts": resume.get("resumed_parts", pause.resumed_parts),
             "deferrals": resume.get("deferrals", 0) + 1,
+            "idle": idle,
         }
         if isinstance(store, CarriedCheckpoint):
             carried["checkpoint"] = store.checkpoint
-        moment = dt.datetime.fromtimestamp(pause.retry_after, dt.UTC).isoformat()
+        wait = max(0.0, pause.retry_after - time.time())
+        if idle:
+            # A new process spends what returned before its first page: GET /organization when the
+            # connection names no plan, or other tasks using the key took it. Waiting for one more
+            # such wait per idle resume lets the allowance build up, instead of resuming for nothing.
+            self.log.warning(
+                "This resume fetched nothing (%d in a row): the allowance that returned was spent "
+                "elsewhere, e.g. on GET /organization (set the connection extra plan, or "
+                "requests_per_minute and burst) or by other tasks using the key; waiting %d times longer",
+                *(idle, idle + 1),
+            )
+            wait *= idle + 1
+        moment = time.time() + wait
         self.log.info(
             "The API's allowance has no request for %.1fs (more than defer_after=%gs): %d parts (%d "
             "records) are checkpointed; deferring to the triggerer until %s",
-            *(pause.retry_after - time.time(), defer_after, pause.parts, pause.records, moment),
+            *(wait, defer_after, pause.parts, pause.records, dt.datetime.fromtimestamp(moment, dt.UTC)),
         )
-        self.defer(
-            trigger=IntervalsAllowanceTrigger(pause.retry_after, carried), method_name="execute_complete"
-        )
+        self.defer(trigger=IntervalsAllowanceTrigger(moment, carried), method_name="execute_complete")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 
 import pytest
@@ -123,22 +124,8 @@ def test_without_a_task_state_store_the_checkpoint_rides_the_trigger_to_a_new_pr
     resume may draw one 429 before it defers again: at most one per deferral.
     """
     make_conn(api, page_size=PAGE)
-    event, carried = None, []
-    for _ in range(20):
-        pacing.forget()  # a new worker process: its token bucket starts full
-        summary, deferred = _run_once(_operator(tmp_path), event)
-        if deferred is None:
-            break
-        assert deferred.method_name == "execute_complete"
-        path, kwargs = deferred.trigger.serialize()
-        text = json.dumps(kwargs)  # primitives only
-        assert api.api_key not in text
-        assert path == "airflow_provider_intervals.triggers.allowance.IntervalsAllowanceTrigger"
-        carried.append(len(kwargs["resume"]["checkpoint"]["streams"]["000"]["parts"]))
-        rebuilt = IntervalsAllowanceTrigger(**json.loads(text))  # as the triggerer rebuilds it
-        event = asyncio.run(rebuilt.run().__anext__()).payload
-    else:
-        pytest.fail("no progress after 20 deferrals")
+    summary, triggers = _land_in_new_processes(api, tmp_path)
+    carried = [len(t["resume"]["checkpoint"]["streams"]["000"]["parts"]) for t in triggers]
     assert summary["deferrals"] == len(carried) >= 1
     assert carried == sorted(carried)  # the checkpoint's parts grow from deferral to deferral
     assert carried[0] >= 1
@@ -147,6 +134,52 @@ def test_without_a_task_state_store_the_checkpoint_rides_the_trigger_to_a_new_pr
     assert refused <= summary["deferrals"]
     assert api.stats["pages_served"] == _pages(api)  # no page fetched twice
     assert api.stats["requests"] == _pages(api) + refused
+
+
+def test_a_resume_that_finds_the_allowance_spent_elsewhere_waits_longer_and_still_lands_the_window(
+    api, make_conn, tmp_path, fresh_pacing
+):
+    """Another task with the key takes what came back while the landing waited: the resume's first
+    request draws a 429 (injected, ``retryAfter`` 3 s away) and fetches nothing, so its deferral
+    waits twice that, letting the allowance build up, instead of resuming for nothing again."""
+    make_conn(api, page_size=PAGE)
+    resumed_at = []
+
+    def other_task(deferrals: int) -> None:
+        if deferrals == 1:
+            api.set_faults(rate_limit_burst=1, rate_limit_retry_ms=3000)
+            resumed_at.append(time.time())
+
+    summary, triggers = _land_in_new_processes(api, tmp_path, before_resume=other_task)
+    assert [t["resume"]["idle"] for t in triggers] == [0, 1]  # the second resume lands the rest
+    assert triggers[1]["moment"] > resumed_at[0] + 4.5  # twice the 3 s, not 3 s
+    assert api.stats["by_status"][429] == 1
+    _check_window(api, summary)
+    assert api.stats["pages_served"] == _pages(api)  # no page fetched twice
+
+
+def _land_in_new_processes(api, tmp_path, before_resume=None) -> tuple[dict, list[dict]]:
+    """Land the window, each call in a new process (a new operator, a full token bucket), no task state.
+
+    Each deferral's trigger is rebuilt from its serialized kwargs and run, as the triggerer does,
+    and its event is handed to ``execute_complete``. Return the summary and each trigger's kwargs.
+    """
+    event, triggers = None, []
+    for _ in range(20):
+        pacing.forget()
+        summary, deferred = _run_once(_operator(tmp_path), event)
+        if deferred is None:
+            return summary, triggers
+        assert deferred.method_name == "execute_complete"
+        path, kwargs = deferred.trigger.serialize()
+        text = json.dumps(kwargs)  # primitives only
+        assert path == "airflow_provider_intervals.triggers.allowance.IntervalsAllowanceTrigger"
+        assert api.api_key not in text
+        triggers.append(kwargs)
+        event = asyncio.run(IntervalsAllowanceTrigger(**json.loads(text)).run().__anext__()).payload
+        if before_resume is not None:
+            before_resume(len(triggers))
+    pytest.fail("no progress after 20 deferrals")
 
 
 def _run_once(op, event) -> tuple[dict | None, TaskDeferred | None]:
