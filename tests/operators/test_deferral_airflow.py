@@ -6,7 +6,7 @@ The sandbox runs in this process, with a limit of 3 requests at once and then on
 the connection's extras pace the client to it, and a page holds 5 events, so the window's 17
 events take 4 pages: 2 from the client's full bucket, then a 15 s wait, past ``defer_after=5``.
 The task defers; the triggerer waits; a worker resumes it, in a new process, and lands the
-other 2 pages. Slow (about two minutes, most of it Airflow starting on two shared cores), and
+other 2 pages. Slow (about a minute, most of it Airflow starting on two shared cores), and
 it kills the whole process group it started, whatever happens.
 """
 
