@@ -74,6 +74,9 @@ class IntervalsHook(IntervalsResources, HttpHook):
     :param intervals_conn_id: the Airflow connection to use.
     :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
         below the plan's allowance (e.g. to leave room for other tasks using the key).
+    :param max_rate_limit_wait: wait at most this many seconds for the allowance (pacing and
+        429s), below the connection's ``max_rate_limit_wait``; a longer wait raises
+        ``IntervalsRateLimitError`` with its ``retry_after`` (a deferrable landing then defers).
     """
 
     conn_name_attr = "intervals_conn_id"
@@ -86,11 +89,13 @@ class IntervalsHook(IntervalsResources, HttpHook):
         self,
         intervals_conn_id: str = default_conn_name,
         max_requests_per_minute: float | None = None,
+        max_rate_limit_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(method="GET", http_conn_id=intervals_conn_id, **kwargs)
         self.intervals_conn_id = intervals_conn_id
         self.max_requests_per_minute = max_requests_per_minute
+        self.max_rate_limit_wait = max_rate_limit_wait
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -111,8 +116,12 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     @cached_property
     def settings(self) -> Settings:
-        """Timeout, page size, retry policy, pacing and pinned version from the connection's extras."""
-        return Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
+        """Timeout, page size, retry policy, pacing and pinned version from the connection's extras.
+
+        ``max_rate_limit_wait`` is the extra's, or this hook's override when that is shorter.
+        """
+        settings = Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
+        return settings.capped(self.max_rate_limit_wait)
 
     def _set_base_url(self, connection: Any) -> None:
         # HttpHook defaults a scheme-less host to plain http; the key must not go out in clear.

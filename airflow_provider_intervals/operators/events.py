@@ -37,7 +37,8 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
     :param event_type: only events of this type (``race``, ``runClub``, ``timeTrial``,
         ``other``); default all. Templated.
     :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`
-        (``output_path``, ``date_from``, ``date_to``, ``format``, ``concurrency``, ...).
+        (``output_path``, ``date_from``, ``date_to``, ``format``, ``concurrency``, ``deferrable``,
+        ``defer_after``, ...).
     """
 
     resource = "events"

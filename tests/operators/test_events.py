@@ -71,7 +71,9 @@ def test_lands_the_window_record_for_record(api, make_conn, run_dag, landing_zon
         "parts",
         "requests",
         "resumed_parts",
+        "deferrals",
     }
+    assert summary["deferrals"] == 0
 
 
 def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_dag, landing_zone):
@@ -254,6 +256,9 @@ def test_window_follows_the_schedule_or_the_templates(
         ({"format": "csv"}, "Invalid format='csv'"),
         ({"records_per_part": "{{ params.n }}"}, "Invalid records_per_part='many'"),
         ({"concurrency": 50}, "Invalid concurrency=50"),
+        ({"deferrable": True, "defer_after": "{{ params.n }}"}, "Invalid defer_after='many'"),
+        ({"deferrable": True, "defer_after": -1}, "Invalid defer_after=-1: expected seconds from 0"),
+        ({"deferrable": "yes"}, "Invalid deferrable='yes': expected True or False"),
     ],
     ids=[
         "date-suffix",
@@ -263,6 +268,9 @@ def test_window_follows_the_schedule_or_the_templates(
         "format",
         "part-size",
         "concurrency",
+        "defer-after-text",
+        "defer-after-negative",
+        "deferrable-text",
     ],
 )
 def test_bad_arguments_fail_before_any_request(api, make_conn, run_dag, tmp_path, arguments, message):
