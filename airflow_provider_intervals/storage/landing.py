@@ -25,7 +25,10 @@ the API only for the items after them; :mod:`.series` holds the checkpoint and i
 Memory: each worker holds the page being written, the next page (prefetched by a helper
 thread on the same session, see :func:`.pages.prefetch`), its writer's buffer (the gzip
 stream, or one Parquet row group) and the file system's write buffer (5 MB blocks on S3).
-Sockets: one per worker, so ``len(clients)`` at most.
+Workers: the first starts at once; the next ones when ``more`` says so (the landing operators
+size them to the round trip, see :mod:`airflow_provider_intervals.inflight`), each taking
+streams from one queue, in order, until it is empty. Sockets: one per worker started, so
+``len(clients)`` at most.
 """
 
 from __future__ import annotations
@@ -250,6 +253,7 @@ def land(
     allow_empty: bool = True,
     log: Any = _log,
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+    more: Callable[[int], bool] | None = None,
 ) -> LandingResult:
     """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
 
@@ -258,9 +262,10 @@ def land(
     raises ``IntervalsStorageError`` naming the path and the fix.
 
     :param prefix: the window's prefix (see :func:`window_prefix`).
-    :param streams: listings to land, in manifest order; each is fetched by one worker.
+    :param streams: listings to land, in manifest order; each is fetched by one worker, the
+        workers taking them from a queue in this order.
     :param clients: one page client per worker (at most ``len(streams)`` are used); each
-        holds its own HTTP session, so sockets never exceed ``len(clients)``.
+        holds its own HTTP session, so sockets never exceed the workers started.
     :param resource: the resource's name, a key of :data:`formats.SCHEMAS`.
     :param description: what the manifest says about the window (window, filters).
     :param fmt: ``jsonl`` (gzip JSON Lines) or ``parquet``.
@@ -271,6 +276,10 @@ def land(
         ``IntervalsEmptyWindowError``).
     :param log: where progress goes; items are never logged.
     :param progress_interval: seconds between progress lines.
+    :param more: ``more(running)`` says whether to start another worker now, asked while streams
+        wait in the queue and clients are left (the landing operators pass
+        :meth:`airflow_provider_intervals.inflight.Sizer.more`); ``None``: one worker per client
+        at once.
     """
     if fmt not in formats.FORMATS:
         raise exc.IntervalsArgumentError("fmt", fmt, f"expected one of {', '.join(formats.FORMATS)}")
@@ -295,7 +304,13 @@ def land(
     if len(workers) == 1:
         landing.worker(workers[0], todo)
     else:
-        pages.run_in_threads(lambda client: landing.worker(client, todo), workers, landing.stop)
+        pages.run_in_threads(
+            lambda client: landing.worker(client, todo),
+            workers,
+            landing.stop,
+            more=more,
+            pending=lambda: not todo.empty(),
+        )
     records = sum(p["records"] for p in landing.parts())
     requests = progress.counts["pages"]
     if records == 0 and not allow_empty:
