@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -73,3 +74,23 @@ def test_split_covers_every_day_once(pieces, expected):
         )
     ]
     assert days == list(range(dt.date(2025, 6, 1).toordinal(), dt.date(2025, 6, 10).toordinal() + 1))
+
+
+@pytest.mark.parametrize(
+    ("window", "concurrency", "split_days", "pieces"),
+    [
+        (("2025-01-01", "2025-04-30"), 8, None, 16),  # two per worker the landing may run
+        (("2025-01-01", "2025-04-30"), 2, None, 4),
+        (("2025-01-01", "2025-04-30"), 1, None, 1),  # one worker: nothing to share
+        (("2025-06-01", "2025-06-10"), 8, None, 10),  # never shorter than a day
+        (("2025-06-01", "2025-06-01"), 8, None, 1),  # a one-day window is one stream
+        (("2025-01-01", "2025-04-30"), 8, 30, 4),  # split_days decides alone
+    ],
+    ids=["default", "two", "one", "days", "one-day", "split-days"],
+)
+def test_sub_windows_are_a_queue_finer_than_the_workers(window, concurrency, split_days, pieces):
+    subs = Window(*window).sub_windows(concurrency, split_days)
+    assert len(subs) == pieces
+    assert (subs[0].date_from, subs[-1].date_to) == window
+    assert all(a.date_to < b.date_from for a, b in itertools.pairwise(subs))
+    assert sum(s.days() for s in subs) == Window(*window).days()

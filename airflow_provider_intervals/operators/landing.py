@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import links, validation
+from airflow_provider_intervals import inflight, links, validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.storage import Stream, formats, land, landing, partition_path, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
     from airflow_provider_intervals.storage.landing import Page
 
-MAX_CONCURRENCY = 8
+MAX_CONCURRENCY = inflight.MAX_CONCURRENCY
 
 
 def _is_storage_url(value: Any) -> bool:
@@ -63,9 +63,10 @@ class LandingSettings:
     :param window: the run's window.
     :param allow_empty: publish an empty window, or fail.
     :param records_per_part: items per part file.
-    :param concurrency: sub-windows fetched at once.
+    :param concurrency: the most sub-windows fetched at once (workers started as needed).
     :param compresslevel: gzip level for ``jsonl``.
-    :param split_days: days per sub-window, or ``None`` to cut the window in ``concurrency``.
+    :param split_days: days per sub-window, or ``None`` for the cut of
+        :meth:`~airflow_provider_intervals.windows.Window.sub_windows`.
     """
 
     window: Window
@@ -95,10 +96,15 @@ class IntervalsLandingOperator(BaseOperator):
     :param date_to: last day, inclusive; default from the data interval. Templated.
     :param format: ``jsonl`` (gzip JSON Lines, default) or ``parquet``. Templated.
     :param records_per_part: items per part file (default 100,000). Templated.
-    :param concurrency: sub-windows fetched at once, one HTTP session each (default 2,
-        at most 8); the hook waits out 429s, so the rate limit holds. Templated.
-    :param split_days: days per sub-window; default: the window cut into ``concurrency``
-        pieces. Only for date-filtered listings. Templated.
+    :param concurrency: the most sub-windows fetched at once (default 8, at most 16), one
+        worker and one HTTP session each. Workers start one by one as the measured round trip
+        needs them to spend the key's paced rate (``rate x round trip`` requests in flight,
+        with headroom; see :mod:`airflow_provider_intervals.inflight`), so a slow network gets
+        more and a near one fewer; an unpaced key (unknown plan) gets up to ``concurrency``.
+        The hook waits out 429s, so the rate limit holds. Templated.
+    :param split_days: days per sub-window; default: the window cut into ``2 x concurrency``
+        sub-windows (one when ``concurrency`` is 1), at least a day each. Only for
+        date-filtered listings. Templated.
     :param allow_empty: publish an empty window (default) or fail the task. Templated.
     :param compresslevel: gzip level 0-9 for ``jsonl`` (default 5). Templated.
     :param progress_interval: seconds between progress log lines (default 5).
@@ -125,7 +131,7 @@ class IntervalsLandingOperator(BaseOperator):
         date_to: Any = None,
         format: str = "jsonl",
         records_per_part: int = landing.DEFAULT_RECORDS_PER_PART,
-        concurrency: int = 2,
+        concurrency: int = inflight.DEFAULT_CONCURRENCY,
         split_days: int | None = None,
         allow_empty: bool = True,
         compresslevel: int = formats.DEFAULT_COMPRESSLEVEL,
@@ -245,7 +251,7 @@ class IntervalsLandingOperator(BaseOperator):
         return streams
 
     def sub_windows(self, settings: LandingSettings) -> list[Window]:
-        """Return the sub-windows fetched concurrently (just the window when not date-filtered)."""
+        """Return the sub-windows to fetch, in order (just the window when not date-filtered)."""
         if not self.date_filtered:
             return [settings.window]
         return settings.window.sub_windows(settings.concurrency, settings.split_days)
@@ -269,7 +275,7 @@ class IntervalsLandingOperator(BaseOperator):
             "filters": self.filters(),
         }
         self.log.info(
-            "Landing %s for %s .. %s in %d stream(s), %d at a time, into %s",
+            "Landing %s for %s .. %s in %d stream(s), up to %d at a time, into %s",
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
@@ -289,6 +295,7 @@ class IntervalsLandingOperator(BaseOperator):
                 allow_empty=settings.allow_empty,
                 log=self.log,
                 progress_interval=self.progress_interval,
+                more=inflight.Sizer(settings.concurrency, clients, self.log).more,
             )
         finally:
             for client in clients:

@@ -190,7 +190,9 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
         prefix = ObjectStoragePath(summary["manifest"]).parent
         got = list(iter_records(prefix, verify=True))
         want = [
-            e for sub in Window(date_from, date_to).split(4) for e in api.store.iter_events(**sub.__dict__)
+            e
+            for sub in Window(date_from, date_to).sub_windows(4)
+            for e in api.store.iter_events(**sub.__dict__)
         ]
         assert got == want
         assert len({r["_id"] for r in got}) == len(got)
