@@ -27,6 +27,7 @@ from helpers import files
 from airflow_provider_intervals.sandbox import Store
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
+from airflow_provider_intervals.windows import Window
 
 pytestmark = pytest.mark.chaos
 
@@ -122,10 +123,9 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
     assert stats["requests"] - killed_requests == summary["requests"]
     assert summary["requests"] < 200  # a window started over takes 200 pages, plus the plan
     records = list(iter_records(prefix, verify=True))
+    subs = Window("2025-01-01", "2026-12-31").sub_windows(spec["operator"]["concurrency"])
     want = [
-        e
-        for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
-        for e in _store(events).iter_events(date_from=half[0], date_to=half[1])
+        e for sub in subs for e in _store(events).iter_events(date_from=sub.date_from, date_to=sub.date_to)
     ]
     assert [r["_id"] for r in records] == [e["_id"] for e in want]
     assert records == want
@@ -145,7 +145,7 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
 def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     api, make_conn, run_dag, tmp_path, chaos_report
 ):
-    """Four mapped tasks, four sub-windows at once each, under 10 requests/s (burst 4) for their key.
+    """Four mapped tasks, up to four sub-windows at once each, under 10 requests/s (burst 4) for their key.
 
     ``dag.test`` runs the mapped task instances one after the other (its executor-backed mode
     needs an API server) in this process: every stream of every task books its requests in
@@ -155,7 +155,6 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
 
     from airflow_provider_intervals import pacing
     from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-    from airflow_provider_intervals.windows import Window
 
     api.rate_limits = {"enterprise": (10, 1.0, 4)}
     make_conn(api, max_retries=8, page_size=50)  # its extras carry the limit: 600/min, burst 4
@@ -201,12 +200,13 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     pages = sum(s["requests"] for s in summaries)
     assert bucket.reserved == pages + stats["rate_limited"]
     assert bucket.waited > 0
-    # ... and the sixteen streams drew at most one 429 each, where the old client drew one a page.
+    # ... and the sixteen workers (at most four a task) drew at most one 429 each, where the old
+    # client drew one a page.
     assert stats["rate_limited"] <= 16
     assert stats["requests"] == pages + stats["rate_limited"]
     chaos_report(
         tasks=4,
-        streams_per_task=4,
+        workers_per_task=4,
         rate_limited_429s=stats["rate_limited"],
         requests=stats["requests"],
         records_checked=checked,
