@@ -103,8 +103,8 @@ class IntervalsLandingOperator(BaseOperator):
         more and a near one fewer; an unpaced key (unknown plan) gets up to ``concurrency``.
         The hook waits out 429s, so the rate limit holds. Templated.
     :param split_days: days per sub-window; default: the window cut into ``2 x concurrency``
-        sub-windows (one when ``concurrency`` is 1), at least a day each. Only for
-        date-filtered listings. Templated.
+        sub-windows, longest first (one when ``concurrency`` is 1), at least a day each. Only
+        for date-filtered listings. Templated.
     :param allow_empty: publish an empty window (default) or fail the task. Templated.
     :param compresslevel: gzip level 0-9 for ``jsonl`` (default 5). Templated.
     :param progress_interval: seconds between progress log lines (default 5).
