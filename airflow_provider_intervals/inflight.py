@@ -135,6 +135,8 @@ class Sizer:
     :param clients: the workers' hooks, in the order they start: each has ``round_trips``
         (:class:`RoundTrips`) and ``bucket`` (the key's token bucket, or ``None`` when unpaced).
     :param log: where each started worker is announced, with the figures that started it.
+
+    Its ``peak`` is the most workers it has had started (the first one counts).
     """
 
     def __init__(self, bound: int, clients: Sequence[Any], log: Any) -> None:
