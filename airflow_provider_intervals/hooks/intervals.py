@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_intervals import __version__, api, pacing
+from airflow_provider_intervals import __version__, api, inflight, pacing
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import (
     DEFAULT_BASE_URL,
@@ -64,7 +64,9 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     Every request with one API key goes through one token bucket per process (see
     :mod:`airflow_provider_intervals.pacing`), so all the hooks of a task together run at
-    the plan's allowance without drawing a 429 for every page.
+    the plan's allowance without drawing a 429 for every page. Each hook measures its
+    requests in :attr:`round_trips` (in flight, and their round trip without the pacing
+    wait), by which a landing sizes its workers (:mod:`airflow_provider_intervals.inflight`).
 
     The resource methods (:class:`~airflow_provider_intervals.hooks.resources.IntervalsResources`:
     ``*_pages`` page iterators resumable from a cursor, ``iter_*`` items, ``get_*``,
@@ -96,6 +98,8 @@ class IntervalsHook(IntervalsResources, HttpHook):
         self.intervals_conn_id = intervals_conn_id
         self.max_requests_per_minute = max_requests_per_minute
         self.max_rate_limit_wait = max_rate_limit_wait
+        # Its requests in flight and their round trip: a landing sizes its workers by them.
+        self.round_trips = inflight.RoundTrips()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -277,7 +281,8 @@ class IntervalsHook(IntervalsResources, HttpHook):
             try:
                 if bucket is not None:
                     epoch = self._pace(request)
-                response = self._attempt(request, headers)
+                with self.round_trips.measure(record=paced):  # the network's time, not the bucket's
+                    response = self._attempt(request, headers)
                 api.raise_for_status(
                     request, response.status_code, response.headers, response.content, time.time()
                 )

@@ -27,7 +27,7 @@ except ImportError:  # Airflow < 3.2: it lives in core, not yet in the SDK
     from airflow.configuration import conf
 
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import links, validation
+from airflow_provider_intervals import inflight, links, validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID, MAX_RATE_LIMIT_WAIT
 from airflow_provider_intervals.operators.deferral import DEFAULT_DEFER_AFTER, DeferrableLanding
 from airflow_provider_intervals.operators.landing_lineage import LandingLineage, LandingRun
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
     from airflow_provider_intervals.storage.landing import Page
 
-MAX_CONCURRENCY = 8
+MAX_CONCURRENCY = inflight.MAX_CONCURRENCY
 
 
 def _is_storage_url(value: Any) -> bool:
@@ -55,9 +55,10 @@ class LandingSettings:
     :param window: the run's window.
     :param allow_empty: publish an empty window, or fail.
     :param records_per_part: items per part file.
-    :param concurrency: sub-windows fetched at once.
+    :param concurrency: the most sub-windows fetched at once (workers started as needed).
     :param compresslevel: gzip level for ``jsonl``.
-    :param split_days: days per sub-window, or ``None`` to cut the window in ``concurrency``.
+    :param split_days: days per sub-window, or ``None`` for the cut of
+        :meth:`~airflow_provider_intervals.windows.Window.sub_windows`.
     :param deferrable: defer to the triggerer when the wait for the allowance is long.
     :param defer_after: the longest wait for the allowance on the worker, in seconds.
     """
@@ -95,10 +96,15 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
     :param date_to: last day, inclusive; default from the data interval. Templated.
     :param format: ``jsonl`` (gzip JSON Lines, default) or ``parquet``. Templated.
     :param records_per_part: items per part file (default 100,000). Templated.
-    :param concurrency: sub-windows fetched at once, one HTTP session each (default 2,
-        at most 8); the hook waits out 429s, so the rate limit holds. Templated.
-    :param split_days: days per sub-window; default: the window cut into ``concurrency``
-        pieces. Only for date-filtered listings. Templated.
+    :param concurrency: the most sub-windows fetched at once (default 8, at most 16), one
+        worker and one HTTP session each. Workers start one by one as the measured round trip
+        needs them to spend the key's paced rate (``rate x round trip`` requests in flight,
+        with headroom; see :mod:`airflow_provider_intervals.inflight`), so a slow network gets
+        more and a near one fewer; an unpaced key (unknown plan) gets up to ``concurrency``.
+        The hook waits out 429s, so the rate limit holds. Templated.
+    :param split_days: days per sub-window; default: the window cut into ``2 x concurrency``
+        sub-windows, longest first (one when ``concurrency`` is 1), at least a day each. Only
+        for date-filtered listings. Templated.
     :param allow_empty: publish an empty window (default) or fail the task. Templated.
     :param compresslevel: gzip level 0-9 for ``jsonl`` (default 5). Templated.
     :param progress_interval: seconds between progress log lines (default 5).
@@ -129,7 +135,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         date_to: Any = None,
         format: str = "jsonl",
         records_per_part: int = landing.DEFAULT_RECORDS_PER_PART,
-        concurrency: int = 2,
+        concurrency: int = inflight.DEFAULT_CONCURRENCY,
         split_days: int | None = None,
         allow_empty: bool = True,
         compresslevel: int = formats.DEFAULT_COMPRESSLEVEL,
@@ -262,7 +268,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         return streams
 
     def sub_windows(self, settings: LandingSettings) -> list[Window]:
-        """Return the sub-windows fetched concurrently (just the window when not date-filtered)."""
+        """Return the sub-windows to fetch, in order (just the window when not date-filtered)."""
         if not self.date_filtered:
             return [settings.window]
         return settings.window.sub_windows(settings.concurrency, settings.split_days)
@@ -292,7 +298,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
             "filters": self.filters(),
         }
         self.log.info(
-            "Landing %s for %s .. %s in %d stream(s), %d at a time, into %s",
+            "Landing %s for %s .. %s in %d stream(s), up to %d at a time, into %s",
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
@@ -314,6 +320,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
                 log=self.log,
                 progress_interval=self.progress_interval,
                 pause_on_rate_limit=settings.deferrable,
+                more=inflight.Sizer(settings.concurrency, clients, self.log).more,
             )
         except LandingPaused as pause:
             self.defer_for_allowance(pause, resume, store, settings.defer_after)

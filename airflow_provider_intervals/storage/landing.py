@@ -34,7 +34,10 @@ only for the items after each stream's cursor: nothing is fetched twice, nothing
 Memory: each worker holds the page being written, the next page (prefetched by a helper
 thread on the same session, see :func:`.pages.prefetch`), its writer's buffer (the gzip
 stream, or one Parquet row group) and the file system's write buffer (5 MB blocks on S3).
-Sockets: one per worker, so ``len(clients)`` at most.
+Workers: the first starts at once; the next ones when ``more`` says so (the landing operators
+size them to the round trip, see :mod:`airflow_provider_intervals.inflight`), each taking
+streams from one queue, in order, until it is empty. Sockets: one per worker started, so
+``len(clients)`` at most.
 """
 
 from __future__ import annotations
@@ -294,6 +297,7 @@ def land(
     log: Any = _log,
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
     pause_on_rate_limit: bool = False,
+    more: Callable[[int], bool] | None = None,
 ) -> LandingResult:
     """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
 
@@ -302,9 +306,10 @@ def land(
     raises ``IntervalsStorageError`` naming the path and the fix.
 
     :param prefix: the window's prefix (see :func:`window_prefix`).
-    :param streams: listings to land, in manifest order; each is fetched by one worker.
+    :param streams: listings to land, in manifest order; each is fetched by one worker, the
+        workers taking them from a queue in this order.
     :param clients: one page client per worker (at most ``len(streams)`` are used); each
-        holds its own HTTP session, so sockets never exceed ``len(clients)``.
+        holds its own HTTP session, so sockets never exceed the workers started.
     :param resource: the resource's name, a key of :data:`formats.SCHEMAS`.
     :param description: what the manifest says about the window (window, filters).
     :param fmt: ``jsonl`` (gzip JSON Lines) or ``parquet``.
@@ -319,6 +324,10 @@ def land(
         (``IntervalsRateLimitError`` with a ``retry_after``), checkpoint every page fetched and
         raise :class:`LandingPaused` (see the module docstring); otherwise that error is raised
         as any other.
+    :param more: ``more(running)`` says whether to start another worker now, asked while streams
+        wait in the queue and clients are left (the landing operators pass
+        :meth:`airflow_provider_intervals.inflight.Sizer.more`); ``None``: one worker per client
+        at once.
     """
     if fmt not in formats.FORMATS:
         raise exc.IntervalsArgumentError("fmt", fmt, f"expected one of {', '.join(formats.FORMATS)}")
@@ -346,7 +355,13 @@ def land(
     if len(workers) == 1:
         landing.worker(workers[0], todo)
     else:
-        pages.run_in_threads(lambda client: landing.worker(client, todo), workers, landing.stop)
+        pages.run_in_threads(
+            lambda client: landing.worker(client, todo),
+            workers,
+            landing.stop,
+            more=more,
+            pending=lambda: not todo.empty(),
+        )
     requests = progress.counts["pages"]
     if landing.paused_until is not None:
         kept = [p for s in series.state["streams"].values() for p in s["parts"]]
