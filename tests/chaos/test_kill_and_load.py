@@ -177,7 +177,7 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
         ).expand_kwargs([{"date_from": a, "date_to": b} for a, b in quarters])
     try:
         run = run_dag(dag, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        (bucket,) = pacing._BUCKETS.values()
+        (bucket,) = pacing.registry._BUCKETS.values()
     finally:
         stats = api.stats
         api.rate_limits = False
