@@ -74,7 +74,8 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     :param intervals_conn_id: the Airflow connection to use.
     :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
-        below the plan's allowance (e.g. to leave room for other tasks using the key).
+        below the key's allowance (a share of it for this task, leaving the rest to the others);
+        its requests still count in the key's bucket that every process shares.
     """
 
     conn_name_attr = "intervals_conn_id"
@@ -190,15 +191,18 @@ class IntervalsHook(IntervalsResources, HttpHook):
         key = self._connection.password or ""
         store = self.pacing_store
         rate = self._rate(key, store)
+        cap = None
         if self.max_requests_per_minute:
             cap = pacing.Rate.per_minute(float(self.max_requests_per_minute), 1)
-            rate = cap if rate is None or cap.per_second < rate.per_second else rate
-        if rate is None:
-            return None
+        if rate is None:  # the key is not paced: this hook alone keeps to its own limit, if any
+            return None if cap is None else pacing.TokenBucket(cap)
+        if cap is not None and cap.per_second >= rate.per_second:
+            cap = None
+        mine = "" if cap is None else f", this hook at most {cap.describe(burst=False)}"
         self.log.info(
-            "Pacing requests with this API key at %s, shared through %s", rate.describe(), store.name
+            "Pacing requests with this API key at %s, shared through %s%s", rate.describe(), store.name, mine
         )
-        return pacing.bucket_for(key, rate, store)
+        return pacing.bucket_for(key, rate, store, cap)
 
     def _rate(self, key: str, store: pacing.stores.Store) -> pacing.Rate | None:
         settings = self.settings

@@ -33,16 +33,25 @@ class TokenBucket:
     :mod:`~airflow_provider_intervals.pacing.allowance`); :meth:`answered` counts the answers
     that measurement needs.
 
-    :param rate: the allowance this caller paces to at most: the plan's, or the connection's
-        explicit one. What 429s teach can lower the pace below it, never raise it above.
+    :param rate: the key's allowance: the plan's, or the connection's explicit one. What 429s
+        teach can lower the pace below it, never raise it above.
     :param clock: wall-clock epoch seconds (tests pass their own).
     :param shared: the key's store; ``None``: a bucket of its own, in this process.
+    :param cap: this caller's own limit below the key's (a hook's ``max_requests_per_minute``),
+        kept by this handle alone: the key's bucket counts the caller's requests like anyone's,
+        and the caller also waits for its own rate.
     """
 
     def __init__(
-        self, rate: Rate, clock: Callable[[], float] = time.time, shared: Failover | None = None
+        self,
+        rate: Rate,
+        clock: Callable[[], float] = time.time,
+        shared: Failover | None = None,
+        cap: Rate | None = None,
     ) -> None:
         self.rate = rate
+        self.cap = cap
+        self._capped = KeyState()  # the cap's own bucket, in this handle only
         self._clock = clock
         self._shared = shared if shared is not None else Failover(MemoryStore(), "own")
         self._lock = threading.Lock()
@@ -59,8 +68,9 @@ class TokenBucket:
 
     @property
     def pace(self) -> Rate:
-        """The pace as of this process's last booking: the plan's, or the learned one (burst 1)."""
-        return self._state.rate(self.rate)
+        """The pace as of this process's last booking: the plan's, the learned one (burst 1), or the cap."""
+        pace = self._state.rate(self.rate)
+        return self.cap if self.cap is not None and self.cap.per_second < pace.per_second else pace
 
     @property
     def learned(self) -> Rate | None:
@@ -124,14 +134,22 @@ class TokenBucket:
         booked = self._change(lambda state, now: allowance.book(state, self.rate, now, max_wait))
         if booked is None:
             return None
+        wait = booked.wait
         with self._lock:
+            if self.cap is not None:  # the key's token is taken; the caller also waits for its own
+                mine, _ = allowance.book(self._capped, self.cap, self._clock(), math.inf)
+                wait = max(wait, mine.wait)  # type: ignore[union-attr]
             self.reserved += 1
-            self.waited += booked.wait
-        return booked.wait, booked.epoch
+            self.waited += wait
+        return wait, booked.epoch
 
     def wait_for_next(self) -> float:
         """Return the seconds until a slot is free, booking nothing (for estimates and logs)."""
-        return self._change(lambda state, now: (allowance.peek(state, self.rate, now), None))
+        shared = self._change(lambda state, now: (allowance.peek(state, self.rate, now), None))
+        if self.cap is None:
+            return shared
+        with self._lock:
+            return max(shared, allowance.peek(self._capped, self.cap, self._clock()))
 
     def pause_until(self, moment: float, epoch: int | None = None) -> None:
         """Book nothing before ``moment`` (epoch seconds: a 429's ``retryAfter``), and learn from it.

@@ -9,7 +9,6 @@ from airflow_provider_intervals.pacing.bucket import TokenBucket
 from airflow_provider_intervals.pacing.lookup import PlanLookup
 from airflow_provider_intervals.pacing.rates import Rate, key_digest
 from airflow_provider_intervals.pacing.stores import (
-    MEMORY,
     Failover,
     FileStore,
     Store,
@@ -17,7 +16,7 @@ from airflow_provider_intervals.pacing.stores import (
     forget_failures,
 )
 
-_BUCKETS: dict[tuple[str, str, Rate], TokenBucket] = {}
+_BUCKETS: dict[tuple[str, str, Rate, Rate | None], TokenBucket] = {}
 _LOOKUPS: dict[tuple[str, str], PlanLookup] = {}
 _FAILOVERS: dict[tuple[str, str], Failover] = {}
 _STORES: dict[str, Store] = {}
@@ -57,23 +56,24 @@ def _failover(store: Store, digest: str) -> Failover:
     return _FAILOVERS.setdefault((store.name, digest), Failover(store, digest))
 
 
-def bucket_for(api_key: str, rate: Rate, store: Store | None = None) -> TokenBucket:
+def bucket_for(api_key: str, rate: Rate, store: Store | None = None, cap: Rate | None = None) -> TokenBucket:
     """Return the process's bucket for ``api_key`` at ``rate``, on the key's shared state in ``store``.
 
-    Buckets of one key at different rates (a hook capped by ``max_requests_per_minute``) share
-    one state: each paces to its own rate, and all of them together to the key's allowance.
+    Every bucket of one key shares one state; one with a ``cap`` (a hook's
+    ``max_requests_per_minute``) also keeps its caller to that rate.
 
     :param api_key: the key (only its digest is kept).
-    :param rate: the allowance the caller paces to at most.
+    :param rate: the key's allowance (the plan's, or the connection's explicit one).
     :param store: where the key's state lives; ``None``: this host's directory.
+    :param cap: the caller's own limit, below ``rate``.
     """
     store = store if store is not None else store_for()
     digest = key_digest(api_key)
+    name = (digest, store.name, rate, cap)
     with _REGISTRY_LOCK:
-        bucket = _BUCKETS.get((digest, store.name, rate))
+        bucket = _BUCKETS.get(name)
         if bucket is None:
-            bucket = TokenBucket(rate, shared=_failover(store, digest))
-            _BUCKETS[(digest, store.name, rate)] = bucket
+            bucket = _BUCKETS[name] = TokenBucket(rate, shared=_failover(store, digest), cap=cap)
         return bucket
 
 
@@ -128,7 +128,6 @@ def _after_fork() -> None:
     _LOOKUPS.clear()
     _FAILOVERS.clear()
     _STORES.clear()
-    MEMORY.__init__()  # type: ignore[misc]
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -232,3 +232,13 @@ def forget_failures() -> None:
     MEMORY.clear()
     with _WARNED_LOCK:
         _WARNED.clear()
+
+
+def _after_fork() -> None:
+    # A forked child (a task runner) starts with locks no thread of its own holds.
+    global _WARNED_LOCK
+    _WARNED_LOCK = threading.Lock()
+    MEMORY.__init__()  # type: ignore[misc]
+
+
+os.register_at_fork(after_in_child=_after_fork)

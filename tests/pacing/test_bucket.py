@@ -4,6 +4,7 @@ state it shares with other processes through a store."""
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import threading
 
@@ -205,14 +206,32 @@ def test_hosts_whose_clocks_disagree_spend_at_most_their_skews_worth_early_and_n
     assert (len(sent) - rate.burst) / (sent[-1] - sent[0]) >= 0.97 * rate.per_second
 
 
-def test_hooks_capped_below_the_plan_share_the_keys_bucket(tmp_path):
-    """A token is a request at any pace: the capped hook waits for its own rate, both for the key's."""
+def test_a_capped_hook_keeps_to_its_own_rate_and_counts_in_the_keys_bucket(tmp_path):
     clock = Clock()
-    plan, capped = (_process(FileStore(tmp_path), rate, clock) for rate in (Rate(10.0, 1), Rate(2.0, 1)))
+    plan = _process(FileStore(tmp_path), Rate(10.0, 1), clock)
+    capped = TokenBucket(Rate(10.0, 1), clock, Failover(FileStore(tmp_path), "key"), cap=Rate(2.0, 1))
     waits = [plan.reserve(), capped.reserve(), plan.reserve(), plan.reserve(), capped.reserve()]
-    # The capped hook waits for its tokens at 2/s, the plan's hook at 10/s; each token goes once.
-    assert waits == pytest.approx([0.05, 0.75, 0.25, 0.35, 2.25], abs=1e-6)
-    assert capped.reserve() == pytest.approx(2.75, abs=1e-6)  # never more than 2/s for the capped one
+    # The key's bucket takes every request at 10/s; the capped hook also waits for its own 2/s.
+    assert waits == pytest.approx([0.05, 0.25, 0.25, 0.35, 0.75], abs=1e-6)
+    assert capped.reserve() == pytest.approx(1.25, abs=1e-6)
+    assert capped.pace == Rate(2.0, 1)
+
+
+def test_tasks_capped_at_a_share_each_together_use_the_keys_whole_rate(tmp_path):
+    """Four tasks, each capped at a quarter of the key's 8/s (the README's share recipe)."""
+    clock = Clock()
+    tasks = [
+        TokenBucket(Rate(8.0, 1), clock, Failover(FileStore(tmp_path), "key"), cap=Rate(2.0, 1))
+        for _ in range(4)
+    ]
+    sends = {i: [] for i in range(4)}
+    for _ in range(10):
+        for i, task in enumerate(tasks):
+            sends[i].append(task.reserve())
+    everyone = sorted(t for times in sends.values() for t in times)
+    assert everyone[-1] == pytest.approx(40 / 8.0, abs=0.3)  # 40 requests at the key's 8/s
+    for times in sends.values():  # and none of the tasks above its 2/s
+        assert all(b - a >= 0.5 - 1e-6 for a, b in itertools.pairwise(times))
 
 
 def test_the_learned_pace_is_logged_once_by_the_process_that_learned_it(tmp_path, caplog):
