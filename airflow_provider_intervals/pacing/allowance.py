@@ -9,8 +9,8 @@ notes these functions return.
 from there, up to its capacity (the burst less a token of headroom, see
 :func:`~airflow_provider_intervals.pacing.rates.headroom`). Booking a request takes a token,
 perhaps one not there yet (the level goes below zero), and returns how long to wait for it. A
-token is a request whatever the pace, so callers at different rates (a hook capped below the
-plan, or a plan that changed) share one level. Times are wall-clock epoch seconds, since
+token is a request whatever the pace, so the level survives a change of rate (a plan that
+changed, a pace learned or probed). Times are wall-clock epoch seconds, since
 processes on several hosts share the state; ``stamp`` never moves back, so a host whose clock
 lags only waits a little longer, and one whose clock leads spends at most its lead's worth of
 tokens early (the headroom absorbs about a token's worth).
@@ -19,7 +19,12 @@ tokens early (the headroom absorbs about a token's worth).
 the slots there. Between two pausing 429s the server's bucket went from one token (at the first
 ``retryAfter``) to one token (at the second), so the requests accepted between those moments
 over the time between them is the rate this key really has left for us, whatever the plan says
-and whoever else spends it. The pace goes just under that (:data:`MARGIN`), with a burst of 1.
+and whoever else spends it. Consecutive windows add up (empty to empty to empty is still empty to
+empty), so a key that others spend too, where one short window holds one answer or none, is
+measured over all of them; a window longer than :data:`PROBE_SECONDS` (the bucket may have filled
+meanwhile) starts the sum over; windows with no answer at all say "less than one per span", so a
+process that others leave no token backs off instead of asking at every ``retryAfter``. The pace
+goes just under the sum's rate (:data:`MARGIN`), with a burst of 1.
 
 **Probing**: after :data:`PROBE_SECONDS` without a pausing 429 the pace has held, and steps up
 by :data:`PROBE_STEP` (never above the plan's). A step that draws a 429 goes back to the pace
@@ -63,6 +68,8 @@ class KeyState:
     :param probe_at: when the pace, if it holds until then, steps up.
     :param window: the last pausing 429's ``retryAfter``: where the measurement runs from.
     :param accepted: requests the server accepted since ``window``.
+    :param measured: requests accepted in the consecutive windows before ``window``.
+    :param span: the seconds those windows took.
     :param stepped: whether the pace stepped up since ``window`` (the next 429 ends a probe).
     :param seen: the last change (state unchanged for :data:`FORGET_SECONDS` is forgotten).
     :param plan: the plan ``GET /organization`` named: ``{"rate": [per_second, burst] | None,
@@ -79,6 +86,8 @@ class KeyState:
     probe_at: float = 0.0
     window: float | None = None
     accepted: int = 0
+    measured: int = 0
+    span: float = 0.0
     stepped: bool = False
     seen: float = 0.0
     plan: dict[str, Any] | None = None
@@ -114,6 +123,8 @@ class KeyState:
             probe_at=number("probe_at") or 0.0,
             window=number("window"),
             accepted=int(number("accepted") or 0),
+            measured=int(number("measured") or 0),
+            span=number("span") or 0.0,
             stepped=data.get("stepped") is True,
             seen=number("seen") or 0.0,
             plan=mapping("plan"),
@@ -123,7 +134,7 @@ class KeyState:
             state.safe = state.pace = None
         if now - state.seen > FORGET_SECONDS:
             state.safe = state.pace = state.window = None
-            state.accepted, state.stepped = 0, False
+            state.accepted, state.measured, state.span, state.stepped = 0, 0, 0.0, False
         return state
 
     def dump(self) -> dict[str, Any]:
@@ -178,8 +189,8 @@ def probe(state: KeyState, ceiling: Rate, now: float) -> str | None:
     held = min(state.pace, ceiling.per_second)
     state.probe_at = now + PROBE_SECONDS
     if held >= ceiling.per_second:  # a whole period at the plan's rate: the plan holds again
-        state.safe = state.pace = None
-        state.stepped = False
+        state.safe = state.pace = state.window = None
+        state.accepted, state.measured, state.span, state.stepped = 0, 0, 0.0, False
         return f"the plan's allowance held for {PROBE_SECONDS:g}s: pacing at {ceiling.describe()} again"
     changed = state.safe is None or abs(held - state.safe) > 1e-9
     state.safe = held
@@ -221,12 +232,19 @@ def pause(state: KeyState, ceiling: Rate, now: float, retry_at: float, epoch: in
     if state.tokens is not None:
         state.tokens = min(capacity(state.rate(ceiling).burst), state.tokens + 1.0)
     sample = None
-    if state.window is not None and retry_at > state.window and state.accepted > 0:
-        sample = min(ceiling.per_second, state.accepted / (retry_at - state.window))
+    if state.window is not None and retry_at > state.window:
+        elapsed = retry_at - state.window
+        if state.stepped or elapsed > PROBE_SECONDS:  # a probe, or a long quiet: a sum of its own
+            state.measured, state.span = 0, 0.0
+        state.measured += state.accepted
+        state.span += elapsed
+        # None accepted yet (others took every token): less than one in the span, so at most that.
+        sample = min(ceiling.per_second, max(state.measured, 1) / state.span)
     before = state.safe
     if state.stepped and state.safe is not None:
         # A probe drew this 429: back to the pace that held (or to what the window shows, if more).
         state.safe = state.pace = state.safe if sample is None else max(state.safe, MARGIN * sample)
+        state.measured, state.span = 0, 0.0
     elif sample is not None:
         # The pace held still since the last pause, and the key ran out again: the measurement is
         # the rate left to us.

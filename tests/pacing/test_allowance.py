@@ -200,3 +200,17 @@ def test_the_pace_follows_an_allowance_that_others_take_and_give_back():
     assert paces[19] == pytest.approx(5.0 * allowance.MARGIN, rel=0.1)
     assert paces[39] == pytest.approx(10.0, rel=0.1)  # probed back up to the plan within 20 minutes
     assert _after(server.refused, 60) <= 2 * 39
+
+
+def test_hosts_that_share_no_store_learn_their_parts_instead_of_asking_at_every_retry_after():
+    """Four hosts pace one enterprise key each on its own (no shared store), ten simulated minutes.
+
+    Each sees the others as "another system spending the key": short windows with one answer or
+    none add up to its part, and a host left without a token backs off.
+    """
+    clock, server = Clock(), Server(ENTERPRISE.per_second, 50)
+    hosts = [TokenBucket(ENTERPRISE, clock, Failover(MemoryStore(), f"host-{i}")) for i in range(4)]
+    simulate(hosts, server, clock, streams_per_bucket=1, seconds=600)
+    assert server.accepted >= 0.9 * (50 + ENTERPRISE.per_second * 600)
+    assert _after(server.refused, 60) <= 4 * 9  # one a minute per stream at most
+    assert sum(host.pace.per_second for host in hosts) <= 1.1 * ENTERPRISE.per_second
