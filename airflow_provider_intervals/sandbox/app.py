@@ -11,6 +11,8 @@ from typing import Any
 
 from airflow_provider_intervals.sandbox.faults import Faults
 from airflow_provider_intervals.sandbox.ratelimit import RateLimiter, RateLimits
+from airflow_provider_intervals.sandbox.replies import Reply, Stats, error
+from airflow_provider_intervals.sandbox.routes import Routes
 from airflow_provider_intervals.sandbox.server import SandboxHTTPServer
 from airflow_provider_intervals.sandbox.service import Service
 from airflow_provider_intervals.sandbox.store import Store
@@ -65,14 +67,14 @@ class Sandbox:
             start_date = dt.date.fromisoformat(start_date)
         self.store = Store(events, seed, start_date, days, plan)
         self.plan = plan
-        self.has_more = has_more
         self.host = host
         self.port = port
         self.api_key = api_key or DEFAULT_API_KEY
         self.keys: dict[str, ApiKey] = {self.api_key: ApiKey(SCOPES, plan)}
-        self.faults = Faults()
         self.limiter = RateLimiter(rate_limits)
-        self.service = Service(self)
+        # Each part gets only what it uses; the flags it reads live on it (see the properties).
+        self.routes = Routes(self.store, Stats(), has_more)
+        self.service = Service(self.keys, self.limiter, self.routes, Faults())
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -94,6 +96,20 @@ class Sandbox:
         return key
 
     @property
+    def has_more(self) -> bool:
+        """Whether list responses include ``hasMore`` (the reference's examples omit it)."""
+        return self.routes.has_more
+
+    @has_more.setter
+    def has_more(self, value: bool) -> None:
+        self.routes.has_more = value
+
+    @property
+    def faults(self) -> Faults:
+        """The fault settings in force (:meth:`set_faults` replaces them)."""
+        return self.service.faults
+
+    @property
     def rate_limits(self) -> RateLimits:
         """The rate-limit setting as given (``None``, ``False`` or per-plan overrides)."""
         return self.limiter.limits
@@ -112,8 +128,8 @@ class Sandbox:
         """
         if "error_statuses" in settings:
             settings["error_statuses"] = tuple(settings["error_statuses"])
-        self.faults = Faults(**settings)
-        return self.faults
+        self.service.faults = Faults(**settings)
+        return self.service.faults
 
     def fail_next(self, n: int, status: int = 500) -> None:
         """Answer the next ``n`` authenticated API requests with ``status``."""
@@ -172,7 +188,7 @@ class Sandbox:
         """Bind and serve in a background daemon thread; return ``self``."""
         if self._server is not None:
             return self
-        self._server = SandboxHTTPServer((self.host, self.port), self)
+        self._server = SandboxHTTPServer((self.host, self.port), self.service.handle, self._control)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -194,6 +210,22 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def _control(self, method: str, name: str, body: bytes) -> Reply:
+        """Answer ``/_sandbox/{name}``: ``stats``, ``reset-stats``, ``faults`` (see ``server.py``)."""
+        if name == "stats" and method == "GET":
+            return Reply(200, json.dumps(self.stats).encode())
+        if name == "reset-stats" and method == "POST":
+            self.reset_stats()
+            return Reply(200, json.dumps(self.stats).encode())
+        if name == "faults" and method in ("GET", "POST"):
+            if method == "POST":
+                try:
+                    self.set_faults(**json.loads(body or b"{}"))
+                except (ValueError, TypeError) as exc:
+                    return error(400, "BAD_REQUEST", f"Invalid fault settings: {exc}")
+            return Reply(200, json.dumps(self.faults.as_dict()).encode())
+        return error(404, "NOT_FOUND", f"No sandbox control endpoint {method} /_sandbox/{name}")
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from airflow_provider_intervals.sandbox import validation as v
 from airflow_provider_intervals.sandbox.pagination import ListView
 from airflow_provider_intervals.sandbox.replies import Reply, Stats, error, ok
+from airflow_provider_intervals.sandbox.store import Store
 from airflow_provider_intervals.sandbox.tables import EVENT_TYPES, RECURRENCE_STATUSES
-
-if TYPE_CHECKING:
-    from airflow_provider_intervals.sandbox.app import Sandbox
 
 Handler = Callable[..., Reply]
 Methods = dict[str, tuple[str, Handler]]
@@ -22,13 +20,15 @@ Methods = dict[str, tuple[str, Handler]]
 class Routes:
     """Map paths to endpoints and answer them.
 
-    :param sandbox: the sandbox (store, ``has_more`` flag).
+    :param store: the data the endpoints serve and create.
     :param stats: counters to bump (pages served, objects created).
+    :param has_more: include ``hasMore`` in list responses (an attribute: the sandbox flips it).
     """
 
-    def __init__(self, sandbox: Sandbox, stats: Stats) -> None:
-        self.sb = sandbox
+    def __init__(self, store: Store, stats: Stats, has_more: bool = True) -> None:
+        self.store = store
         self.stats = stats
+        self.has_more = has_more
 
     def match(self, seg: list[str]) -> tuple[Methods, list[str]] | None:
         """Return the methods served at path ``seg`` (split on ``/``) and the path arguments."""
@@ -77,7 +77,7 @@ class Routes:
             return self._invalid(errors)
         items, more = view.page(limit, positions[0], positions[1])
         data = "[" + ",".join(items) + "]" if as_json else json.dumps(items)
-        tail = (',"hasMore":true}' if more else ',"hasMore":false}') if self.sb.has_more else "}"
+        tail = (',"hasMore":true}' if more else ',"hasMore":false}') if self.has_more else "}"
         self.stats.bump("pages_served")
         return Reply(200, ('{"data":' + data + tail).encode())
 
@@ -85,7 +85,7 @@ class Routes:
 
     def get_organization(self, args: list[str], qs: str, info: Any) -> Reply:
         """``GET /organization``."""
-        return ok(self.sb.store.organization(info.plan))
+        return ok(self.store.organization(info.plan))
 
     def _event_list(self, qs: str, group_slug: str | None) -> Reply:
         query = parse_qs(qs, keep_blank_values=True)
@@ -94,7 +94,7 @@ class Routes:
         event_type, lo, hi = v.parse_event_filters(query, errors)
         if errors:
             return self._invalid(errors)
-        store = self.sb.store
+        store = self.store
         group = None
         if group_slug is not None:
             group = store.group_index(group_slug)
@@ -119,7 +119,7 @@ class Routes:
 
     def get_event(self, args: list[str], qs: str, info: Any) -> Reply:
         """``GET /events/{id}``."""
-        found = self.sb.store.get_event(args[0])
+        found = self.store.get_event(args[0])
         if found is None:
             return error(404, "NOT_FOUND", "Event not found")
         return ok(found)
@@ -129,7 +129,7 @@ class Routes:
         fields, errors = v.validate_event(body)
         if errors:
             return self._invalid(errors)
-        store = self.sb.store
+        store = self.store
         with store.lock:
             if store.slug_taken(fields["slug"]):
                 return error(409, "CONFLICT", f"An event with slug {fields['slug']} already exists")
@@ -147,7 +147,7 @@ class Routes:
             errors["eventId"] = ["eventId is required"]
         if errors:
             return self._invalid(errors)
-        store = self.sb.store
+        store = self.store
         i = store.event_index(event_id)
         if i is None:
             return error(404, "NOT_FOUND", "Event not found")
@@ -160,7 +160,7 @@ class Routes:
         fields, errors = v.validate_registration(body)
         if errors:
             return self._invalid(errors)
-        store = self.sb.store
+        store = self.store
         i = store.run_event_index(fields["eventRunId"])
         if i is None:
             return error(404, "NOT_FOUND", "Event run not found")
@@ -176,7 +176,7 @@ class Routes:
         status = v.parse_enum(query, "status", RECURRENCE_STATUSES, errors)
         if errors:
             return self._invalid(errors)
-        store = self.sb.store
+        store = self.store
         return self._page(store.recurrence_view(status), limit, (after, before), store.recurrence_index)
 
     def list_groups(self, args: list[str], qs: str, info: Any) -> Reply:
@@ -186,14 +186,14 @@ class Routes:
         limit, after, before = v.parse_page(query, errors)
         if errors:
             return self._invalid(errors)
-        store = self.sb.store
+        store = self.store
         groups = store.seeded.groups()
         view = ListView([(0, len(groups))], groups.__getitem__)
         return self._page(view, limit, (after, before), store.group_position)
 
     def get_group(self, args: list[str], qs: str, info: Any) -> Reply:
         """``GET /groups/{slug}``."""
-        group = self.sb.store.get_group(args[0])
+        group = self.store.get_group(args[0])
         if group is None:
             return error(404, "NOT_FOUND", "Group not found")
         return ok(group)

@@ -15,30 +15,38 @@ Out-of-process control lives under ``/_sandbox/`` (no API key; not an API path):
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import threading
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_intervals.sandbox.faults import cut_short
 from airflow_provider_intervals.sandbox.replies import Reply, error
 
-if TYPE_CHECKING:
-    from airflow_provider_intervals.sandbox.app import Sandbox
-
 CONTROL_PREFIX = "/_sandbox/"
+
+# (method, target, headers, body) -> the reply: the API's answer.
+Handle = Callable[[str, str, Mapping[str, str], bytes], Reply]
+# (method, name after /_sandbox/, body) -> the reply: the control endpoints' answer.
+Control = Callable[[str, str, bytes], Reply]
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server that remembers its open connections so ``stop`` can close them."""
+    """A threading HTTP server that remembers its open connections so ``stop`` can close them.
+
+    :param address: ``(host, port)`` to bind; port 0 picks a free one.
+    :param handle: answers an API request (the sandbox's :class:`Service`).
+    :param control: answers a ``/_sandbox/`` control request.
+    """
 
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, address: tuple[str, int], handle: Handle, control: Control) -> None:
+        self.handle = handle
+        self.control = control
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
@@ -65,7 +73,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
-    """Read a request, let the sandbox's service answer it, write (or sabotage) the reply."""
+    """Read a request, let the server's handler answer it, write (or sabotage) the reply."""
 
     protocol_version = "HTTP/1.1"
     server_version = "IntervalsSandbox/1.0"
@@ -132,11 +140,10 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(error(400, "BAD_REQUEST", "Send a body with a valid Content-Length"))
             return
-        sandbox = self.server.sandbox
         if self.path.startswith(CONTROL_PREFIX):
-            self._send(self._control(sandbox, method, self.path[len(CONTROL_PREFIX) :], body))
+            self._send(self.server.control(method, self.path[len(CONTROL_PREFIX) :], body))
             return
-        reply = sandbox.service.handle(method, self.path, self.headers, body)
+        reply = self.server.handle(method, self.path, self.headers, body)
         if reply.fault == "drop":
             self.close_connection = True
             return
@@ -157,19 +164,3 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         # Headers and body in one write: two small writes would meet Nagle/delayed-ACK stalls.
         self._headers_buffer.append(b"\r\n" + body)
         self.flush_headers()
-
-    @staticmethod
-    def _control(sandbox: Sandbox, method: str, name: str, body: bytes) -> Reply:
-        if name == "stats" and method == "GET":
-            return Reply(200, json.dumps(sandbox.stats).encode())
-        if name == "reset-stats" and method == "POST":
-            sandbox.reset_stats()
-            return Reply(200, json.dumps(sandbox.stats).encode())
-        if name == "faults" and method in ("GET", "POST"):
-            if method == "POST":
-                try:
-                    sandbox.set_faults(**json.loads(body or b"{}"))
-                except (ValueError, TypeError) as exc:
-                    return error(400, "BAD_REQUEST", f"Invalid fault settings: {exc}")
-            return Reply(200, json.dumps(sandbox.faults.as_dict()).encode())
-        return error(404, "NOT_FOUND", f"No sandbox control endpoint {method} /_sandbox/{name}")

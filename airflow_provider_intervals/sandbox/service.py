@@ -14,29 +14,33 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
-from airflow_provider_intervals.sandbox.faults import FAULT_CODES
-from airflow_provider_intervals.sandbox.replies import Reply, Stats, error
+from airflow_provider_intervals.sandbox.faults import FAULT_CODES, Faults
+from airflow_provider_intervals.sandbox.ratelimit import RateLimiter
+from airflow_provider_intervals.sandbox.replies import Reply, error
 from airflow_provider_intervals.sandbox.routes import Routes
-
-if TYPE_CHECKING:
-    from airflow_provider_intervals.sandbox.app import Sandbox
 
 IDEMPOTENCY_TTL = 24 * 3600.0
 
 
 class Service:
-    """Answer API requests for a :class:`Sandbox` (its store, keys, limits, faults, flags).
+    """Answer API requests: authenticate, inject faults, rate-limit, route, replay idempotent POSTs.
 
-    :param sandbox: the sandbox whose state this service reads on every request.
+    :param keys: the known API keys, each with ``scopes`` and ``plan`` (read on every request,
+        so a key added later is known).
+    :param limiter: the per-key rate limits.
+    :param routes: the endpoints; their counters are :attr:`stats`.
+    :param faults: the fault settings; an attribute, replaced when the faults change.
     """
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
-        self.stats = Stats()
-        self.routes = Routes(sandbox, self.stats)
+    def __init__(self, keys: Mapping[str, Any], limiter: RateLimiter, routes: Routes, faults: Faults) -> None:
+        self.keys = keys
+        self.limiter = limiter
+        self.routes = routes
+        self.stats = routes.stats
+        self.faults = faults
         self._idem: dict[tuple[str, str], tuple[str, float, Reply]] = {}
         self._create_lock = threading.Lock()
 
@@ -57,11 +61,11 @@ class Service:
         return reply
 
     def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        faults = self.sb.faults
+        faults = self.faults
         if faults.latency > 0:
             time.sleep(faults.latency)
         scheme, _, key = (headers.get("Authorization") or "").strip().partition(" ")
-        info = self.sb.keys.get(key.strip()) if scheme.lower() == "bearer" else None
+        info = self.keys.get(key.strip()) if scheme.lower() == "bearer" else None
         if info is None:
             return error(
                 401,
@@ -79,10 +83,10 @@ class Service:
                 )
             code, msg = FAULT_CODES.get(fault[1], ("INTERNAL_ERROR", "Injected error"))
             return error(fault[1], code, msg)
-        retry_at = self.sb.limiter.acquire(key.strip(), info.plan)
+        retry_at = self.limiter.acquire(key.strip(), info.plan)
         if retry_at is not None:
             self.stats.bump("rate_limited")
-            requests, period, _ = self.sb.limiter.limit_for(info.plan) or (0, 0.0, 0)
+            requests, period, _ = self.limiter.limit_for(info.plan) or (0, 0.0, 0)
             return error(
                 429,
                 "RATE_LIMITED",
