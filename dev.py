@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
 import sys
 import venv
 from pathlib import Path
+
+# The repository is this script's folder, first on sys.path: the supervisor is standard library only.
+from airflow_provider_intervals.supervisor import run_in_foreground
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -37,22 +38,13 @@ STAMP = VENV / ".installed"
 
 
 def run(*cmd: str | Path, **kwargs) -> None:
-    """Run a command, echoing it; exit with its code on failure.
+    """Run a command in the foreground, echoing it; exit with its code on failure.
 
-    While it runs, Ctrl+C is the command's to handle (the terminal sends SIGINT to both of us)
-    and a SIGTERM sent to us is passed on to it: ``subprocess.call`` would instead SIGKILL it
-    a quarter of a second after Ctrl+C, before it could stop what it started.
+    Ctrl+C is the command's to handle and a SIGTERM sent to us is passed on to it (see
+    :func:`airflow_provider_intervals.supervisor.run_in_foreground`).
     """
     print("+", " ".join(map(str, cmd)), flush=True)
-    # Handlers, unlike SIG_IGN, are not inherited through exec: the command gets the defaults.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        proc = subprocess.Popen([str(c) for c in cmd], **kwargs)
-        signal.signal(signal.SIGTERM, lambda sig, _: proc.send_signal(sig))
-        code = proc.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    code = run_in_foreground(cmd, **kwargs)
     if code:
         sys.exit(128 - code if code < 0 else code)  # killed by signal N: the shell's 128 + N
 

@@ -1,7 +1,7 @@
 """The example DAGs on a distributed Airflow, checked end to end: ``python3 dev.py cluster``.
 
-Starts, on loopback only, each in its own process group and working directory under one
-temporary folder:
+Starts, on loopback only, each in a session and working directory of its own under one
+temporary folder (the sandbox, which starts nothing, stays in the check's process group):
 
 - **PostgreSQL** (metadata DB, Celery result backend, and the warehouse the load writes to):
   a private cluster made with ``initdb``, run as the ``postgres`` user when started as root;
@@ -19,12 +19,15 @@ every run. It checks each landed window against the API (the window's records ==
 sandbox's events of those days), the warehouse against the windows (rows per window, no
 duplicate ids, every window in the ledger), which worker ran each task, and that the sensor
 deferred to the triggerer and completed; prints a summary; stops everything (SIGTERM, then
-SIGKILL per process group) and checks that no process is left.
+SIGKILL per session) and checks that no process is left.
 
 Needs the Debian packages ``postgresql`` and ``redis-server``: as root it installs the missing
 ones with ``apt-get``; otherwise it says what is missing and exits with code 2. The Python side
 (CeleryExecutor, psycopg2, asyncpg, the postgres provider) is the ``cluster`` extra, which
 ``dev.py`` installs. About three minutes on 2 cores.
+
+The parts: ``cluster_services.py`` starts the processes (with ``airflow_provider_intervals.supervisor``),
+``cluster_live.py`` talks to the running cluster, ``cluster_report.py`` judges and summarises.
 
     python3 dev.py cluster [--first-day 2025-06-01] [--days 3] [--events 20000] [--work DIR] [--keep]
 """
@@ -36,126 +39,31 @@ import contextlib
 import datetime as dt
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from cluster_live import LAND, LOAD, NEW, Api, dags_ready, finished, ledger, post_events, triggerer_of
+from cluster_report import summary, verify
 from cluster_services import (
     BIN,
-    ROOT,
-    WORKERS,
     CheckFailed,
     Processes,
     airflow_env,
-    free_port,
     prerequisites,
     start_airflow,
     start_postgres,
     start_redis,
     start_seaweedfs,
-    wait_for,
 )
+from local_airflow import SANDBOX_ARGS
 
-LAND, LOAD, NEW = "intervals_land_events", "intervals_warehouse_load", "intervals_new_events"
-
-
-# ----------------------------------------------------------------------------- the REST API
-
-
-class Api:
-    """Airflow's REST API (``/api/v2``), with the token of the all-admins simple auth manager."""
-
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.token = ""
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        """Send one request; return the decoded JSON."""
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-
-    def login(self) -> bool:
-        """Take a token (``GET /auth/token`` needs no credentials when every user is admin)."""
-        self.call("GET", "/api/v2/monitor/health")
-        self.token = self.call("GET", "/auth/token")["access_token"]
-        return True
-
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        """Return every run of ``dag_id``, oldest first."""
-        return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Return the run's task instances."""
-        return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
-
-
-def post_events(url: str, key: str, count: int, day: str) -> list[str]:
-    """Publish ``count`` races dated ``day`` through the sandbox's API, as an organiser would."""
-    ids = []
-    for i in range(count):
-        body = {
-            "name": f"Cluster check race {i}",
-            "slug": f"cluster-check-{secrets.token_hex(6)}",
-            "type": "race",
-            "date": day,
-        }
-        request = urllib.request.Request(
-            f"{url}/events",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            ids.append(json.loads(response.read())["data"]["eventId"])
-    return ids
-
-
-# ----------------------------------------------------------------------------- the check
-
-
-def dags_ready(api: Api) -> bool:
-    """Every example DAG is parsed and stored, with no import error."""
-    errors = api.call("GET", "/api/v2/importErrors")["import_errors"]
-    if errors:
-        raise SystemExit(f"The example DAGs have import errors: {json.dumps(errors, indent=1)[:3000]}")
-    dag_ids = {d["dag_id"] for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
-    return len(dag_ids) >= len(list((ROOT / "dags").glob("*.py"))) and {LAND, LOAD, NEW} <= dag_ids
-
-
-def finished(runs: list[dict[str, Any]]) -> bool:
-    """Whether every run has ended (success or failed)."""
-    return all(r["state"] in ("success", "failed") for r in runs)
-
-
-def triggerer_of(pg: int, dag_id: str, task_id: str) -> str | None:
-    """Return the triggerer job running the deferred task's trigger: hostname, type (None until assigned)."""
-    import psycopg2
-
-    with (
-        psycopg2.connect(host="127.0.0.1", port=pg, user="airflow", dbname="airflow") as con,
-        con.cursor() as cur,
-    ):
-        cur.execute(
-            "SELECT j.hostname, j.job_type, t.classpath FROM task_instance ti"
-            " JOIN trigger t ON ti.trigger_id = t.id JOIN job j ON t.triggerer_id = j.id"
-            " WHERE ti.dag_id = %s AND ti.task_id = %s AND ti.state = 'deferred'",
-            (dag_id, task_id),
-        )
-        row = cur.fetchone()
-    return None if row is None else f"{row[0]} ({row[1]}, {row[2].rsplit('.', 1)[-1]})"
+from airflow_provider_intervals.supervisor import ChildFailed, free_port, wait_for
 
 
 def exercise(api: Api, env: dict[str, str], pg: int, sandbox: Any, days: list[dt.date]) -> dict[str, Any]:
@@ -285,133 +193,6 @@ def _describe(run: dict[str, Any]) -> str:
     return f"{run['run_type']}, at {run['run_after'][11:19]}"
 
 
-def ledger(pg: int) -> dict[str, str]:
-    """Return the warehouse's ledger: window prefix -> write id (empty before the first load)."""
-    import psycopg2
-
-    with (
-        psycopg2.connect(host="127.0.0.1", port=pg, user="airflow", dbname="warehouse") as con,
-        con.cursor() as cur,
-    ):
-        cur.execute("SELECT to_regclass('intervals_events_windows') IS NOT NULL")
-        if not cur.fetchone()[0]:
-            return {}
-        cur.execute("SELECT prefix, write_id FROM intervals_events_windows")
-        return dict(cur.fetchall())
-
-
-def verify(report: dict[str, Any], pg: int) -> list[str]:
-    """Compare every window with the API and the warehouse, and say who ran what; return the problems."""
-    import psycopg2
-    from airflow.sdk import ObjectStoragePath
-
-    from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage import iter_records
-
-    problems = []
-    hook = IntervalsHook()
-    loaded = ledger(pg)
-    with (
-        psycopg2.connect(host="127.0.0.1", port=pg, user="airflow", dbname="warehouse") as con,
-        con.cursor() as cur,
-    ):
-        for w in report["windows"]:
-            landed = list(iter_records(ObjectStoragePath(w["manifest"])))
-            api_events = list(hook.iter_events(date_from=w["date_from"], date_to=w["date_to"]))
-            cur.execute(
-                "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM intervals_events"
-                " WHERE date BETWEEN %s AND %s",
-                (w["date_from"], w["date_to"]),
-            )
-            rows, distinct = cur.fetchone()
-            w.update(
-                landed=len(landed),
-                api=len(api_events),
-                warehouse=rows,
-                equal=landed == api_events,
-                in_ledger=loaded.get(w["prefix"]) is not None,
-            )
-            if not (w["equal"] and rows == distinct == len(landed) and w["in_ledger"]):
-                problems.append(
-                    f"window {w['date_from']} .. {w['date_to']}: landed {len(landed)}, API "
-                    f"{len(api_events)}, equal {w['equal']}, warehouse {rows} ({distinct} distinct)"
-                )
-    hook.close()
-    hosts = {t["hostname"] for t in report["tasks"]}
-    if not hosts <= set(WORKERS):
-        problems.append(f"tasks ran on {sorted(hosts)}, expected only {list(WORKERS)}")
-    if not set(WORKERS) <= hosts:
-        problems.append(f"only {sorted(hosts)} ran tasks: both workers should have")
-    sensor = [t for t in report["tasks"] if t["task_id"] == "wait_for_new_events"]
-    if not (report["sensor"]["triggerer"] or "").startswith("triggerer (TriggererJob"):
-        problems.append(f"the sensor's trigger ran on {report['sensor']['triggerer']}, not the triggerer")
-    if [(t["state"], t["try_number"]) for t in sensor] != [("success", 1)]:
-        problems.append(f"the sensor did not complete in its first try: {sensor}")
-    new_window = [w for w in report["windows"] if w["dag_id"] == NEW]
-    if [(w["date_from"], w["date_to"]) for w in new_window] != [(report["sensor"]["day"],) * 2]:
-        problems.append(f"the sensor's window {new_window} is not the posted events' day")
-    return problems
-
-
-def summary(report: dict[str, Any], problems: list[str], left: list[str], seconds: float, work: Path) -> str:
-    """Return the printed summary (the cluster test reads it)."""
-    lines = [
-        "",
-        "=== Distributed check: CeleryExecutor, PostgreSQL metadata DB and warehouse, Redis broker, "
-        "SeaweedFS S3 ===",
-        "Components: api-server, scheduler, dag-processor, triggerer, worker1, worker2 "
-        "(+ postgres, redis, seaweedfs, sandbox), each in its own process group and folder",
-        "Runs:",
-    ]
-    by_run: dict[tuple[str, str, str], list[str]] = {}
-    for t in report["tasks"]:
-        by_run.setdefault((t["dag_id"], t["run_id"], t["run"]), []).append(
-            f"{t['task_id']}@{t['hostname']} {t['state']}"
-        )
-    for (dag_id, run_id, described), tis in by_run.items():
-        load = next((x for x in report["loads"] if x["run_id"] == run_id), None)
-        extra = (
-            f"  consumed {load['consumed']} asset event(s), loaded {load['loaded'] or 'nothing new'}"
-            if load
-            else ""
-        )
-        lines.append(f"  {dag_id:<25} {described:<34} {', '.join(tis)}{extra}")
-    lines.append("Windows (S3, s3://lake/intervals) vs the API and the warehouse (PostgreSQL):")
-    for w in report["windows"]:
-        lines.append(
-            f"  {w['date_from']} .. {w['date_to']} ({w['kind']:<10}): landed {w['landed']:>3} records, "
-            f"API {w['api']:>3}, {'equal' if w['equal'] else 'DIFFERENT'}; warehouse {w['warehouse']:>3} rows"
-            f"{'' if w['in_ledger'] else ', NOT IN THE LEDGER'}"
-        )
-    consumed = sum(x["consumed"] for x in report["loads"])
-    lines.append(
-        f"Asset intervals_landed_events: {report['asset_events']} event(s) recorded, {consumed} consumed by "
-        f"{len(report['loads'])} load run(s); the loads reconcile, so every window is loaded"
-    )
-    for worker in WORKERS:
-        ran = [
-            f"{t['dag_id'].removeprefix('intervals_')}.{t['task_id']}"
-            for t in report["tasks"]
-            if t["hostname"] == worker
-        ]
-        lines.append(f"Worker {worker}: {len(ran)} task(s): {', '.join(ran)}")
-    s = report["sensor"]
-    lines.append(
-        f"Sensor: wait_for_new_events deferred on {s['triggerer']}, completed when {len(s['posted'])} new "
-        f"races dated {s['day']} were published; its window landed and loaded"
-    )
-    lines.append(f"Processes left after stopping: {len(left)}" + "".join(f"\n    {p}" for p in left))
-    verdict = "OK" if not problems and not left else "FAILED"
-    equal = sum(w["equal"] for w in report["windows"])
-    lines.append(
-        f"Result: {verdict}: {equal}/{len(report['windows'])} windows equal to the API and loaded, "
-        f"{len(by_run)} runs, in {seconds:.0f}s" + "".join(f"\n  problem: {p}" for p in problems)
-    )
-    if verdict != "OK":
-        lines.append(f"Logs: {work / 'logs'} and {work}/*/logs")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Start the cluster, run and check the example DAGs, stop everything; 0 when all is well."""
     parser = argparse.ArgumentParser(
@@ -440,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         s3 = start_seaweedfs(procs, work)
         from airflow_provider_intervals.sandbox.process import SandboxProcess
 
-        sandbox = SandboxProcess(args.events, ["--seed", "42", "--plan", "enterprise"]).start()
+        sandbox = SandboxProcess(args.events, SANDBOX_ARGS).start()
         api_port = free_port()
         env = airflow_env(work, pg, redis, api_port, s3, sandbox.connection_json)
         # This process reads the landed windows and the API for the checks: same settings, quieter.
@@ -452,11 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         start_airflow(procs, work, env, api_port)
         api = Api(api_port)
-        wait_for("the API server", api.login, 240, procs, every=1)
-        wait_for("the example DAGs to be parsed", lambda: dags_ready(api), 240, procs, every=2)
+        wait_for("the API server", api.login, 240, every=1, check=procs.check_alive)
+        wait_for(
+            "the example DAGs to be parsed", lambda: dags_ready(api), 240, every=2, check=procs.check_alive
+        )
         report = exercise(api, env, pg, sandbox, days)
         problems = verify(report, pg)
-    except CheckFailed as failure:
+    except (CheckFailed, ChildFailed) as failure:
         problems = [str(failure)]
     except (KeyboardInterrupt, SystemExit) as stop:
         problems = [f"interrupted ({type(stop).__name__})"]

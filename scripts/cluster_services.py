@@ -1,14 +1,14 @@
 """The processes of ``dev.py cluster``: prerequisites, services, Airflow's components, stopping them.
 
-Every process starts in its own session (process group) with its own working directory and
-log file, binds loopback only, and is stopped by :meth:`Processes.stop` in reverse order:
-SIGTERM to the group, SIGKILL after 30 s; :func:`left_over` then lists any survivor, as ``ps``
-would. See ``scripts/cluster.py`` for what the check does with them.
+Every process starts in its own session with its own working directory and log file, binds
+loopback only, and is stopped by :meth:`Processes.stop` in reverse order: SIGTERM to the
+session, SIGKILL after 30 s, then a list of any survivor, as ``ps`` would show it (all of it
+``airflow_provider_intervals.supervisor``'s). See ``scripts/cluster.py`` for what the check does
+with them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import json
 import os
@@ -19,9 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_intervals.supervisor import Child, free_port, port_open, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -82,117 +83,47 @@ def prerequisites() -> Path:
 # ----------------------------------------------------------------------------- processes
 
 
-def free_port(pair: bool = False) -> int:
-    """Return a free loopback port; with ``pair``, one whose +10000 is free too (SeaweedFS's gRPC)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        if port > 55000:
-            continue
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 10000))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port")
-
-
 class Processes:
-    """Every process the check starts, one process group each.
+    """Every process the check starts, each a supervised child in a session of its own.
 
-    :param logs: the folder of the log files (``{name}.log``).
+    Each is an ``airflow_provider_intervals.supervisor.Child``, its output in ``logs/{name}.log``.
+
+    :param logs: the folder of the log files.
     """
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
-        self.started: list[tuple[str, subprocess.Popen, int]] = []
+        self.started: list[Child] = []
 
-    def start(self, name: str, cmd: list[Any], env: dict[str, str], cwd: Path, **kwargs: Any) -> None:
-        """Start ``cmd`` in a new session in ``cwd``, its output in ``logs/{name}.log``."""
-        cwd.mkdir(parents=True, exist_ok=True)
-        with (self.logs / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(
-                [str(c) for c in cmd], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, **kwargs,
-            )  # fmt: skip
-        self.started.append((name, proc, proc.pid))
+    def start(self, name: str, cmd: list[Any], env: dict[str, str], cwd: Path, **popen: Any) -> Child:
+        """Start ``cmd`` in a new session in ``cwd`` (created if missing); return it.
+
+        :param name: its name, and its log file's.
+        :param cmd: the command.
+        :param env: its environment.
+        :param cwd: its working directory.
+        :param popen: further ``subprocess.Popen`` arguments (``user``, ``group``).
+        """
+        child = Child(cmd, name=name, env=env, cwd=cwd, log=self.logs / f"{name}.log", **popen)
+        self.started.append(child.start())
+        return child
 
     def check_alive(self) -> None:
-        """Fail if a started process has exited."""
-        for name, proc, _ in self.started:
-            if proc.poll() is not None:
-                raise CheckFailed(f"{name} exited with {proc.returncode}: see {self.logs / (name + '.log')}")
+        """Fail (:class:`CheckFailed`, with the end of its log) if a started process has exited."""
+        for child in self.started:
+            if child.returncode is not None:
+                raise CheckFailed(f"{child.name} exited with {child.returncode}\n{child.tail()}")
 
     def stop(self, signals: dict[str, int] | None = None) -> list[str]:
-        """Stop every group, last started first (SIGTERM or the given signal; SIGKILL after 30 s).
+        """Stop every session, last started first (SIGTERM or the given signal; SIGKILL after 30 s).
 
         :param signals: the first signal per name, where not SIGTERM.
-        :return: ``pid command`` of every process of those groups still alive (none, normally).
+        :return: ``pid command`` of every process of those sessions still alive (none, normally).
         """
-        for name, proc, pgid in reversed(self.started):
-            _signal_group(pgid, (signals or {}).get(name, signal.SIGTERM))
-            if _wait_group(pgid, 30):
-                with contextlib.suppress(OSError):  # stdout may be a pipe whose reader is gone
-                    print(f"  {name} did not stop within 30 s: SIGKILL", flush=True)
-                _signal_group(pgid, signal.SIGKILL)
-                _wait_group(pgid, 10)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        return left_over({pgid for _, _, pgid in self.started})
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _wait_group(pgid: int, seconds: float) -> bool:
-    """Wait for the group's last process to end; return True if some are still running."""
-    deadline = time.monotonic() + seconds
-    while left_over({pgid}) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return bool(left_over({pgid}))
-
-
-def left_over(pgids: set[int]) -> list[str]:
-    """Return ``pid command`` of every live process in one of ``pgids`` (read from /proc, like ps)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()  # state, ppid, pgrp, ...
-            if fields[0] == "Z" or int(fields[2]) not in pgids:
-                continue
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        except (OSError, ValueError):
-            continue
-        found.append(f"{entry.name} {command[:120]}")
-    return found
-
-
-def wait_for(what: str, probe, timeout: float, procs: Processes | None = None, every: float = 0.5) -> Any:
-    """Call ``probe`` until it returns a truthy value and return it; fail after ``timeout`` seconds."""
-    deadline, last = time.monotonic() + timeout, None
-    while True:
-        try:
-            value = probe()
-        except Exception as error:  # not up yet: connection refused, starting up, 503 ...
-            value, last = None, error
-        if value:
-            return value
-        if procs is not None:
-            procs.check_alive()
-        if time.monotonic() > deadline:
-            raise CheckFailed(
-                f"timed out after {timeout:.0f}s waiting for {what}" + (f" ({last})" if last else "")
-            )
-        time.sleep(every)
+        left = []
+        for child in reversed(self.started):
+            left += child.stop((signals or {}).get(child.name, signal.SIGTERM))
+        return left
 
 
 # ----------------------------------------------------------------------------- services
@@ -231,7 +162,7 @@ def start_postgres(procs: Processes, pg_bin: Path) -> tuple[int, Path]:
     def connect() -> Any:
         return psycopg2.connect(host="127.0.0.1", port=port, user="airflow", dbname="postgres")
 
-    con = wait_for("PostgreSQL", connect, 60, procs)
+    con = wait_for("PostgreSQL", connect, 60, check=procs.check_alive)
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute("CREATE DATABASE airflow")
@@ -251,7 +182,7 @@ def start_redis(procs: Processes, work: Path) -> int:
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
 
-    wait_for("Redis", pong, 30, procs)
+    wait_for("Redis", pong, 30, check=procs.check_alive)
     return port
 
 
@@ -267,9 +198,7 @@ def start_seaweedfs(procs: Processes, work: Path) -> str:
     ports = [f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}"]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET}
     procs.start("seaweedfs", [weed, "mini", f"-dir={data}", *flags.split(), *ports], env, data)
-    wait_for(
-        "SeaweedFS", lambda: socket.create_connection(("127.0.0.1", s3), timeout=1).close() or 1, 60, procs
-    )
+    wait_for("SeaweedFS", lambda: port_open(s3), 60, check=procs.check_alive)
     return f"http://127.0.0.1:{s3}"
 
 

@@ -7,8 +7,8 @@ metadata DB):
 
 1. ``intervals_land_events`` for a few days: each day's events land in ``.local/demo/lake``;
    each landed window is checked record for record against the API;
-2. ``intervals_warehouse_load``: the landed windows, named by the asset events the landing
-   runs recorded, go into the DuckDB table ``intervals_events``; row counts are checked;
+2. ``intervals_warehouse_load``: every window published in the lake that its ledger does not
+   hold yet goes into the DuckDB table ``intervals_events``; row counts are checked;
 3. ``intervals_organisation_report``: the week's report (HTML and CSV) in ``.local/demo/reports``.
 
 It prints where the outputs are and what they contain, and stops everything it started.
@@ -27,27 +27,22 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-AIRFLOW = Path(sys.executable).parent / "airflow"
-SANDBOX_ARGS = ["--seed", "42", "--plan", "enterprise"]
+from local_airflow import ROOT, SANDBOX_ARGS, run_airflow, venv_first_path
 
 
 def environment(work: Path) -> dict[str, str]:
     """Return the environment of every Airflow command: its home, the DAGs and where they write.
 
-    The venv's ``bin`` goes first on ``PATH``: ``airflow standalone`` starts its components as
-    ``airflow`` from ``PATH``, and the venv is not activated when ``dev.py`` runs this script.
+    :param work: the demo's working directory.
     """
-    path = os.environ.get("PATH", "")
     return {
         **os.environ,
-        "PATH": os.pathsep.join([str(AIRFLOW.parent), *(p for p in path.split(os.pathsep) if p)]),
+        "PATH": venv_first_path(),
         "AIRFLOW_HOME": str(work / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -117,8 +112,7 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
 
         last = first + dt.timedelta(days=days - 1)
         print(f"Running intervals_warehouse_load on the {days} landed windows ...", flush=True)
-        conf = json.dumps({"reload_latest": days})
-        run_airflow(env, "dags", "test", "intervals_warehouse_load", last.isoformat(), "-c", conf)
+        run_airflow(env, "dags", "test", "intervals_warehouse_load", last.isoformat())
         warehouse = _check_warehouse(Path(env["INTERVALS_WAREHOUSE_PATH"]), windows)
 
         week_start = windows[0]["day"] - dt.timedelta(days=windows[0]["day"].weekday())
@@ -138,21 +132,6 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
     }
     (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     _print_summary(work, windows, warehouse, report, requests_made, time.monotonic() - started)
-
-
-def run_airflow(env: dict[str, str], *command: str) -> None:
-    """Run ``airflow *command``; on failure print the end of its output and exit."""
-    result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True)
-    if result.returncode:
-        print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
-        sys.exit(f"airflow {' '.join(command)} failed with exit code {result.returncode}")
-
-
-def airflow_json(env: dict[str, str], *command: str) -> Any:
-    """Run ``airflow *command -o json`` and return the JSON it printed (after any warnings)."""
-    result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True, check=True)
-    line = next(x for x in result.stdout.splitlines() if x.startswith("["))  # after any warnings
-    return json.loads(line)
 
 
 def _check_window(lake: Path, day: dt.date) -> dict[str, Any]:
@@ -236,7 +215,7 @@ def _print_summary(work: Path, windows, warehouse, report, requests_made: int, s
             f"{w['day']}: {len(w['records']):>4} events, {len(parts)} part(s), "
             f"published at\n    {w['prefix']}"
         )
-    print("\n=== 2. Warehouse (DuckDB, loaded from the asset events' manifests) ===")
+    print("\n=== 2. Warehouse (DuckDB, loaded from the published windows' manifests) ===")
     print(f"{warehouse['path']}  table {warehouse['table']}: {warehouse['rows']} rows, no duplicate ids")
     print("    rows per day: " + ", ".join(f"{d}: {n}" for d, n in warehouse["rows_per_day"].items()))
     for row in warehouse["sample"]:

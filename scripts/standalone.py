@@ -13,7 +13,9 @@ and, once the API server answers, unpauses the chain ``intervals_land_events`` -
 prints the UI's URL, its login and the ``export AIRFLOW_HOME=...`` line for the CLI, and waits.
 
 Ctrl+C (SIGINT) or SIGTERM stops everything it started, in order: SIGTERM to Airflow's whole
-process group, a bounded wait, then SIGKILL for whatever is left, then the sandbox; it exits 0.
+session, a bounded wait, then SIGKILL for whatever is left, then the sandbox; it exits 0 (1 if
+a process of Airflow's session survived even SIGKILL). Starting, stopping and the check are
+``airflow_provider_intervals.supervisor``'s.
 
     python3 dev.py standalone [--events 20000] [--sandbox-port 8787] [--api-port 8080] [--work DIR]
     python3 dev.py standalone --dry-run     # prepare and check everything, start no Airflow
@@ -33,8 +35,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from demo import AIRFLOW, ROOT, SANDBOX_ARGS, airflow_json, run_airflow
-from supervisor import stop_session
+from local_airflow import AIRFLOW, ROOT, SANDBOX_ARGS, airflow_json, run_airflow, venv_first_path
+
+from airflow_provider_intervals.supervisor import Child
 
 # The chain a user triggers from the UI: the landing updates the asset the load is scheduled on.
 CHAIN = ("intervals_land_events", "intervals_warehouse_load")
@@ -125,14 +128,13 @@ def set_options(config: Path, settings: dict[str, dict[str, str]]) -> None:
 def standalone_environment(work: Path) -> dict[str, str]:
     """Return the environment of every Airflow command here: the caller's, the home, the venv first.
 
-    The venv's ``bin`` goes first on ``PATH``: ``airflow standalone`` starts its components as
-    ``airflow`` from ``PATH``, and the venv is not activated when ``dev.py`` runs this script.
     Every setting is in the home's ``airflow.cfg`` (:func:`home_settings`).
+
+    :param work: the working directory.
     """
-    path = os.environ.get("PATH", "")
     return {
         **os.environ,
-        "PATH": os.pathsep.join([str(AIRFLOW.parent), *(p for p in path.split(os.pathsep) if p)]),
+        "PATH": venv_first_path(),
         "AIRFLOW_HOME": str(work / "airflow"),
     }
 
@@ -286,10 +288,10 @@ def _run_until_stopped(command: list[str], env: dict[str, str], url: str) -> int
         requested.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    proc = subprocess.Popen(command, env=env, start_new_session=True)
+    airflow = Child(command, name="airflow standalone", env=env).start()  # its output: the terminal
     try:
         started, announced, hinted = time.monotonic(), False, False
-        while not requested and proc.poll() is None:
+        while not requested and airflow.returncode is None:
             if not announced and _healthy(url):
                 _unpause_chain(env)
                 _print_login(env, url)
@@ -299,15 +301,18 @@ def _run_until_stopped(command: list[str], env: dict[str, str], url: str) -> int
                 hinted = True
             time.sleep(0.5)
     finally:
-        if requested or proc.poll() is None:
-            print("\nStopping Airflow (SIGTERM to its process group) ...", flush=True)
-        stop_session(proc)
+        if requested or airflow.returncode is None:
+            print("\nStopping Airflow (SIGTERM to its session) ...", flush=True)
+        left = airflow.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if left:
+        print("Still running after SIGKILL:" + "".join(f"\n    {p}" for p in left), flush=True)
+        return 1
     if requested:
         return 0
-    print(f"airflow standalone exited with code {proc.returncode}", flush=True)
-    return proc.returncode or 1
+    print(f"airflow standalone exited with code {airflow.returncode}", flush=True)
+    return airflow.returncode or 1
 
 
 def _healthy(url: str) -> bool:

@@ -13,14 +13,17 @@ import io
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import types
 import uuid
 from pathlib import Path
 
 from airflow.sdk import DAG, ObjectStoragePath
+
+# Starting, waiting for and stopping processes, and finding ports, are the supervisor's:
+# the tests use the same code as the scripts (re-exported here under the tests' names).
+from airflow_provider_intervals.supervisor import free_port as unused_port
+from airflow_provider_intervals.supervisor import run_in_session  # noqa: F401
 
 # What Airflow 3.3's connection form posts for an Intervals connection saved with only the host
 # and key filled (captured from the form in a real browser;
@@ -52,34 +55,6 @@ def user_environment() -> dict[str, str]:
     }
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
     return env
-
-
-def run_in_session(
-    cmd: list, cwd: Path, env: dict[str, str], timeout: float, merge_stderr: bool = False
-) -> subprocess.CompletedProcess:
-    """Run a command in a session of its own and kill whatever it leaves behind, even on a timeout."""
-    import pytest
-
-    command = [str(c) for c in cmd]
-    proc = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{' '.join(command)} took over {timeout:.0f} s:\n{out[-4000:]}\n{(err or '')[-3000:]}")
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # nothing it started may outlive it
-    return subprocess.CompletedProcess(command, proc.returncode, out, err or "")
 
 
 def process_tree(pid: int) -> list:
@@ -144,15 +119,6 @@ def snapshot(prefix: ObjectStoragePath) -> dict[str, bytes | None]:
         for path, info in found.items()
         if path.rstrip("/") != root
     }
-
-
-def unused_port() -> int:
-    """A loopback port nothing listens on: bound once to pick a free one, then released."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def unreachable_api(**extra) -> types.SimpleNamespace:

@@ -1,18 +1,23 @@
-"""Run the sandbox as its own process: for benchmarks and the demo.
+"""Run the sandbox as its own process: for benchmarks, the demo, the scripts and the chaos tests.
 
 An in-process :class:`~airflow_provider_intervals.sandbox.Sandbox` shares the GIL with
-the code it serves; a separate process measures the client alone.
+the code it serves; a separate process measures the client alone. The process is a
+:class:`~airflow_provider_intervals.supervisor.Child` that stays in its caller's process group
+(a Ctrl+C or a ``killpg`` aimed at the caller reaches it too): it starts nothing of its own.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import urllib.request
 from types import TracebackType
 from typing import Any
+
+from airflow_provider_intervals.supervisor import Child
+
+START_TIMEOUT = 120.0  # seconds for the process to announce its URL (seeding a million events takes a few)
 
 
 class SandboxProcess:
@@ -30,25 +35,30 @@ class SandboxProcess:
         self.url = ""
         self.api_key = ""
         self.connection_json = ""
-        self._proc: subprocess.Popen[str] | None = None
+        self.child: Child | None = None
 
     def start(self) -> SandboxProcess:
-        """Start the process and wait until it announces its URL and key."""
+        """Start the process and wait until it announces its URL and key.
+
+        :raises ~airflow_provider_intervals.supervisor.ChildFailed: if it exits first, or takes
+            longer than ``START_TIMEOUT``, with the end of its output.
+        """
         cmd = [sys.executable, "-u", "-m", "airflow_provider_intervals.sandbox", "--port", str(self.port)]
         cmd += ["--events", str(self.events), *self.args]
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert self._proc.stdout is not None
-        while not self.connection_json:
-            line = self._proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the sandbox exited with {self._proc.wait()} before announcing its URL")
+        self.child = Child(cmd, name="the sandbox", capture=True, session=False).start()
+        self.child.wait_until("its URL and key", self._announced, START_TIMEOUT, every=0.02)
+        return self
+
+    def _announced(self) -> bool:
+        assert self.child is not None
+        for line in list(self.child.lines):
             if match := re.search(r"listening on (\S+)", line):
                 self.url = match.group(1)
             elif match := re.search(r"API key \(all scopes\): (\S+)", line):
                 self.api_key = match.group(1)
             elif match := re.search(r"AIRFLOW_CONN_INTERVALS_DEFAULT='(.*)'$", line.strip()):
                 self.connection_json = match.group(1)
-        return self
+        return bool(self.connection_json)
 
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call a ``/_sandbox/`` control endpoint (``stats``, ``faults``, ``reset-stats``)."""
@@ -60,16 +70,9 @@ class SandboxProcess:
             return json.loads(response.read() or b"null")
 
     def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after 10 s)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._proc is not None and self._proc.stdout is not None:
-            self._proc.stdout.close()
+        """Stop the process (SIGTERM, then SIGKILL after 10 s); idempotent."""
+        if self.child is not None:
+            self.child.stop(timeout=10)
 
     def __enter__(self) -> SandboxProcess:
         return self.start()

@@ -14,9 +14,7 @@ import json
 import os
 import resource
 import signal
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
 from airflow_provider_intervals.sandbox import Store
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
+from airflow_provider_intervals.supervisor import Child, signal_session
 from airflow_provider_intervals.windows import Window
 
 pytestmark = pytest.mark.chaos
@@ -55,21 +54,22 @@ def _env(sb: SandboxProcess, **extra) -> dict[str, str]:
     return {**os.environ, "AIRFLOW_CONN_INTERVALS_DEFAULT": json.dumps(conn)}
 
 
-def _runner(spec: dict, env: dict, **popen) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(RUNNER), json.dumps(spec)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **popen,
-    )
+def _runner(spec: dict, env: dict, **popen) -> Child:
+    """Start the runner: a supervised child in a session of its own, its output captured."""
+    command = [sys.executable, RUNNER, json.dumps(spec)]
+    return Child(command, name="the runner", env=env, capture=True, **popen).start()
 
 
-def _result(process: subprocess.Popen, timeout: float = 600) -> dict:
-    out, _ = process.communicate(timeout=timeout)
+def _result(runner: Child, timeout: float = 600) -> dict:
+    """Wait for the runner's end (it is stopped, with all it started, whatever happens); its result."""
+    try:
+        code = runner.wait(timeout)
+    finally:
+        left = runner.stop()
+    assert left == [], f"the runner left processes running: {left}"
+    out = runner.output()
     lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
-    assert lines, f"the runner printed no result (exit {process.returncode}):\n{out[-4000:]}"
+    assert lines, f"the runner printed no result (exit {code}):\n{out[-4000:]}"
     return json.loads(lines[-1][len("RESULT ") :])
 
 
@@ -96,15 +96,12 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
             "operator": {**FULL, "records_per_part": 1000, "concurrency": 2, "retries": 1},
         }
         prefix = ObjectStoragePath(output) / "events/type=all" / "date_from=2025-01-01/date_to=2026-12-31"
-        victim = _runner(spec, env, start_new_session=True)
+        victim = _runner(spec, env)
         # Kill once at least three parts are finished and before the window is published.
-        deadline = time.monotonic() + 300
-        while len([f for f in files(prefix) if f.endswith(".jsonl.gz")]) < 4:
-            assert victim.poll() is None, victim.stdout.read()[-3000:]
-            assert time.monotonic() < deadline, "the task wrote no parts"
-            time.sleep(0.05)
-        os.killpg(victim.pid, signal.SIGKILL)
-        victim.wait()
+        parts = lambda: len([f for f in files(prefix) if f.endswith(".jsonl.gz")]) >= 4  # noqa: E731
+        victim.wait_until("four parts", parts, 300, every=0.05)
+        signal_session(victim.pid, signal.SIGKILL)  # kill -9, the task and all it started
+        victim.wait(60)
         killed_requests = sb.control("stats")["requests"]
         left = files(prefix)
         assert victim.returncode == -signal.SIGKILL

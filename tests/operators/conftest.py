@@ -9,17 +9,13 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-# The distributed check starts SeaweedFS too: one port finder for both (stdlib only).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from cluster_services import free_port
+# The distributed check starts SeaweedFS too, with the same supervisor and port finder.
+from airflow_provider_intervals.supervisor import Child, free_port, port_open
 
 ACCESS_KEY, SECRET_KEY = "intervals-test", "intervals-test-secret"
 UTC = dt.UTC
@@ -59,26 +55,9 @@ def seaweedfs(tmp_path_factory):
         f"-filer.port={filer}",
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    log = (data / "weed.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", s3), timeout=0.2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"SeaweedFS did not start: see {data / 'weed.log'}")
-                time.sleep(0.1)
+    with Child(command, name="SeaweedFS", env=env, log=data / "weed.log") as weed:
+        weed.wait_until("its S3 port", lambda: port_open(s3), 30, every=0.1)
         yield f"http://127.0.0.1:{s3}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture

@@ -7,19 +7,14 @@ the connection's extras pace the client to it, and a page holds 5 events, so the
 events take 4 pages: 2 from the client's full bucket, then a 15 s wait, past ``defer_after=5``.
 The task defers; the triggerer waits; a worker resumes it, in a new process, and lands the
 other 2 pages. Slow (about a minute, most of it Airflow starting on two shared cores), and
-it kills the whole process group it started, whatever happens.
+it stops the whole session it started (the supervisor's stop), whatever happens.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -30,6 +25,7 @@ from airflow.sdk import ObjectStoragePath
 from helpers import live_processes, process_tree, unused_port, user_environment
 
 from airflow_provider_intervals.storage import iter_records, read_manifest
+from airflow_provider_intervals.supervisor import Child
 from airflow_provider_intervals.testing import connection_json
 
 pytestmark = [
@@ -72,47 +68,42 @@ def _post(port: int, path: str, body: dict) -> dict:
 
 
 class Standalone:
-    """``airflow standalone`` in a session of its own; its output is read by a thread as it comes."""
+    """``airflow standalone`` as a supervised child in a session of its own, output captured.
+
+    Every process it starts is remembered as it appears, so the stop can check, apart from
+    the supervisor's own check of the session, that none of them is left.
+    """
 
     def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "airflow"), "standalone"], cwd=home, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        threading.Thread(
-            target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True
-        ).start()
+        airflow = Path(sys.executable).parent / "airflow"
+        self.child = Child(
+            [airflow, "standalone"], name="airflow standalone", cwd=home, env=env, capture=True
+        )
         self.started: list[psutil.Process] = []
+
+    def start(self) -> Standalone:
+        self.child.start()
+        return self
+
+    def _remember(self) -> None:
+        self.started += [p for p in process_tree(self.child.pid) if p not in self.started]
 
     def wait(self, what: str, check, timeout: float):
         """Return ``check()``'s first truthy value; fail if Airflow exits or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"airflow standalone exited waiting for {what}:\n{self.tail()}"
-            self.started += [p for p in process_tree(self.proc.pid) if p not in self.started]
-            with contextlib.suppress(OSError, ValueError, KeyError):  # not up yet
-                if value := check():
-                    return value
-            time.sleep(0.5)
-        pytest.fail(f"no {what} within {timeout:.0f} s:\n{self.tail()}")
+
+        def probe():
+            self._remember()
+            return check()
+
+        return self.child.wait_until(what, probe, timeout, retry_on=(OSError, ValueError, KeyError))
 
     def tail(self, n: int = 80) -> str:
-        return "".join(self.lines[-n:])
+        return self.child.tail(n)
 
     def stop(self) -> list[str]:
-        """SIGTERM the session's process group, SIGKILL what is left after 30 s; return survivors."""
-        self.started += [p for p in process_tree(self.proc.pid) if p not in self.started]
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(self.started, timeout=30)
-        for p in alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.kill()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        psutil.wait_procs(self.started, timeout=10)
-        return live_processes(self.started)
+        """SIGTERM the session, SIGKILL what is left after 30 s; return the survivors."""
+        self._remember()
+        return self.child.stop() + live_processes(self.started)
 
 
 def test_a_deferred_landing_frees_its_worker_slot_while_the_triggerer_waits_then_resumes(api, tmp_path):
@@ -137,7 +128,7 @@ def test_a_deferred_landing_frees_its_worker_slot_while_the_triggerer_waits_then
         "AIRFLOW_CONN_INTERVALS_DEFAULT": connection_json(api, page_size=PAGE),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    airflow = Standalone(tmp_path, env)
+    airflow = Standalone(tmp_path, env).start()
     try:
         health = airflow.wait("a healthy Airflow", lambda: _healthy(port), START_TIMEOUT)
         assert {"scheduler", "triggerer", "dag_processor"} <= set(health)

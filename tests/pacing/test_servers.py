@@ -6,23 +6,16 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import socket
-import subprocess
 import threading
 
 import pytest
 
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.pacing import servers
+from airflow_provider_intervals.supervisor import Child, free_port
 
 MONTHS = [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31"),
           ("2025-04-01", "2025-04-30")]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _land_four_months(api) -> int:
@@ -69,7 +62,7 @@ def limited(api, make_conn, monkeypatch, fresh_pacing, caplog):
 
 
 def test_an_unreachable_store_paces_the_process_alone_with_one_warning(api, limited, caplog):
-    limited({"conn_type": "redis", "host": "127.0.0.1", "port": _free_port()})  # nobody listens
+    limited({"conn_type": "redis", "host": "127.0.0.1", "port": free_port()})  # nobody listens
     assert _land_four_months(api) == _want(api)
     (warning,) = _warnings(caplog)
     assert "the shared pacing store of connection 'pacing_store' (redis://127.0.0.1:" in warning
@@ -81,28 +74,20 @@ def test_an_unreachable_store_paces_the_process_alone_with_one_warning(api, limi
 def test_a_store_that_dies_mid_run_costs_one_warning_and_no_request(api, limited, caplog, tmp_path):
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
-    port = _free_port()
+    port = free_port()
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    server = subprocess.Popen(["redis-server", *args], cwd=tmp_path, stdout=subprocess.DEVNULL)
-    try:
+    with Child(["redis-server", *args], cwd=tmp_path, log=tmp_path / "redis.log") as server:
         import redis
 
         client = redis.Redis(port=port)
-        for _ in range(200):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                threading.Event().wait(0.02)
+        server.wait_until("PONG", client.ping, 10, every=0.02)
         limited({"conn_type": "redis", "host": "127.0.0.1", "port": port})
         assert _land_four_months(api) == _want(api)
         assert [key.decode() for key in client.scan_iter()] == [
             servers.REDIS_PREFIX + IntervalsHook().bucket.digest
         ]
         assert _warnings(caplog) == []
-    finally:
-        server.terminate()
-        server.wait(10)
+    assert server.returncode is not None  # stopped: the store is gone
     api.reset_stats()
     assert _land_four_months(api) == _want(api)  # the same process, the store gone
     assert len(_warnings(caplog)) == 1

@@ -4,7 +4,6 @@ import http.client
 import json
 import shlex
 import signal
-import subprocess
 import sys
 
 import pytest
@@ -12,6 +11,7 @@ import requests
 
 from airflow_provider_intervals.sandbox.__main__ import build_parser
 from airflow_provider_intervals.sandbox.process import SandboxProcess
+from airflow_provider_intervals.supervisor import Child
 
 
 def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
@@ -26,12 +26,14 @@ def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
         "--no-has-more",
         "--no-rate-limit",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    child = Child(cmd, capture=True).start()
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split()[-1]
-        key = proc.stdout.readline().split()[-1]
-        export = proc.stdout.readline().strip()
+        lines = child.wait_until(
+            "three lines", lambda: len(child.lines) >= 3 and child.lines[:3], 60, every=0.05
+        )
+        url = lines[0].split()[-1]
+        key = lines[1].split()[-1]
+        export = lines[2].strip()
         assert export.startswith("export AIRFLOW_CONN_INTERVALS_DEFAULT=")
         conn = json.loads(shlex.split(export.partition("=")[2])[0])
         assert conn["conn_type"] == "intervals"
@@ -43,8 +45,9 @@ def test_cli_prints_connection_and_exits_cleanly_on_sigterm() -> None:
         assert len(body["data"]) == 10
         assert "hasMore" not in body
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert child.stop(signal.SIGTERM, timeout=10) == []
+    assert child.returncode == 0
+    assert child.output().splitlines()[-1] == "Intervals sandbox stopped"
 
 
 def test_sandbox_process_serves_and_is_controlled_over_http() -> None:
@@ -55,7 +58,8 @@ def test_sandbox_process_serves_and_is_controlled_over_http() -> None:
         proc.control("faults", {"error_rate": 1.0, "error_statuses": [503]})
         assert requests.get(f"{proc.url}/events", headers=headers, timeout=5).status_code == 503
         assert proc.control("stats")["requests"] == 2
-    assert proc._proc.poll() is not None
+    assert proc.child is not None
+    assert proc.child.returncode is not None
 
 
 def test_truncate_mode_flag_sets_short_bodies() -> None:

@@ -126,7 +126,7 @@ def _dev_py(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """``python3 dev.py ARGS`` from the project folder, in a session of its own, killed if it hangs."""
     env = user_environment()
     python3 = shutil.which("python3", path=env["PATH"]) or sys._base_executable
-    return run_in_session([python3, "dev.py", *args], ROOT, env, timeout, merge_stderr=True)
+    return run_in_session([python3, "dev.py", *args], timeout, cwd=ROOT, env=env, merge_stderr=True)
 
 
 def _row(out: str, name: str) -> list[str]:

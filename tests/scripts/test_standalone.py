@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -38,6 +37,7 @@ from airflow_provider_intervals.get_provider_info import CONN_FIELDS
 from airflow_provider_intervals.sandbox.app import DEFAULT_API_KEY
 from airflow_provider_intervals.sandbox.store import Store
 from airflow_provider_intervals.storage import iter_records
+from airflow_provider_intervals.supervisor import Child, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 1000
@@ -53,14 +53,9 @@ DAY = "2025-06-02"  # 2 of the 1,000 seeded events
 START_TIMEOUT = 240.0
 RUN_TIMEOUT = 240.0
 STOP_TIMEOUT = 90.0
+NOT_YET = (OSError, ValueError, KeyError)  # a server not up yet; a failed assertion fails at once
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_free(port: int) -> bool:
@@ -101,26 +96,6 @@ def _python3(env: dict[str, str]) -> str:
         if version.stdout.strip() == "True":
             return found
     return sys._base_executable
-
-
-class Output:
-    """The command's output, read by a thread as it comes (so the pipe never fills)."""
-
-    def __init__(self, stream) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=lambda: self.lines.extend(iter(stream.readline, "")))
-        self._thread.daemon = True
-        self._thread.start()
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def tail(self, n: int = 60) -> str:
-        return "".join(self.lines[-n:])
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
 
 def _in_sessions(sids: set[int]) -> list[str]:
@@ -192,26 +167,11 @@ class Api:
         self.token = token["access_token"]
 
 
-def _wait(what: str, check, timeout: float, proc: subprocess.Popen, output: Output):
-    """Return ``check()``'s first truthy value; fail if the command exits or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"exited with {proc.returncode} waiting for {what}:\n{output.tail()}"
-        try:
-            if value := check():
-                return value
-        except (OSError, ValueError, KeyError):  # not up yet
-            pass
-        time.sleep(1)
-    pytest.fail(f"no {what} within {timeout:.0f} s:\n{output.tail()}")
-
-
 @dataclass
 class Running:
-    """The running command: its process, output, Airflow's REST API, ports and working directory."""
+    """The running command (its process and output), Airflow's REST API, ports and working directory."""
 
-    proc: subprocess.Popen
-    output: Output
+    child: Child
     api: Api
     ports: dict[str, int]
     work: Path
@@ -219,11 +179,12 @@ class Running:
     login: tuple[str, str]
 
     def wait(self, what: str, check, timeout: float = RUN_TIMEOUT):
-        return _wait(what, check, timeout, self.proc, self.output)
+        """Return ``check()``'s first truthy value; fail if the command exits or ``timeout`` passes."""
+        return self.child.wait_until(what, check, timeout, every=1, retry_on=NOT_YET)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         run = self.api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
-        assert run["state"] != "failed", self.output.tail()
+        assert run["state"] != "failed", self.child.tail()
         return run["state"]
 
     def landed(self, day: str) -> list[dict]:
@@ -239,7 +200,7 @@ def _truth(day: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     """``python3 dev.py standalone`` started as a user starts it, up and logged in; killed if left running."""
-    ports = {name: _free_port() for name in ("api", "sandbox", "worker_logs", "trigger_logs")}
+    ports = {name: free_port() for name in ("api", "sandbox", "worker_logs", "trigger_logs")}
     env = _user_environment(ports)
     tmp = tmp_path_factory.mktemp("standalone")
     work = tmp / "work"
@@ -247,16 +208,11 @@ def standalone(tmp_path_factory):
     options += ["--sandbox-port", ports["sandbox"], "--api-port", ports["api"]]
     command = [_python3(env), str(ROOT / "dev.py"), "standalone", *map(str, options)]
     # A session of its own, as a terminal gives a job: Ctrl+C is SIGINT to its process group.
-    proc = subprocess.Popen(
-        command, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    output = Output(proc.stdout)
-    started: list[psutil.Process] = []
+    child = Child(command, name="dev.py standalone", cwd=tmp, env=env, capture=True).start()
     try:
-        login = _wait(
-            "printed login", lambda: re.search(r"login: user (\S+), password (\S+)", output.text),
-            START_TIMEOUT, proc, output,
+        login = child.wait_until(
+            "printed login", lambda: re.search(r"login: user (\S+), password (\S+)", child.output()),
+            START_TIMEOUT, every=1, retry_on=NOT_YET,
         )  # fmt: skip
         api = Api(f"http://localhost:{ports['api']}")
 
@@ -264,24 +220,22 @@ def standalone(tmp_path_factory):
             health = api.call("GET", "/api/v2/monitor/health")
             return all(part["status"] == "healthy" for part in health.values()) and health
 
-        health = _wait("healthy Airflow", healthy, START_TIMEOUT, proc, output)
+        health = child.wait_until("healthy Airflow", healthy, START_TIMEOUT, every=1, retry_on=NOT_YET)
         assert {"metadatabase", "scheduler", "triggerer", "dag_processor"} <= set(health)
         api.login(login[1], login[2])
-        running = Running(proc, output, api, ports, work, env, (login[1], login[2]))
+        running = Running(child, api, ports, work, env, (login[1], login[2]))
         yield running
     finally:
-        started = process_tree(proc.pid)
-        if proc.poll() is None or live_processes(
-            started
-        ):  # a test failed before the stop: leave nothing behind
-            for p in started:
+        started = process_tree(child.pid)
+        if child.returncode is None or live_processes(started):  # a test failed before the stop
+            for p in started:  # Airflow's session too, not only the command's
                 with contextlib.suppress(psutil.NoSuchProcess):
                     p.kill()
-            proc.wait(30)
+            child.stop(signal.SIGKILL, timeout=30)
 
 
 def test_the_dags_are_served_and_the_first_landing_succeeds_on_its_first_try(standalone):
-    api, output = standalone.api, standalone.output
+    api, child = standalone.api, standalone.child
     generated = standalone.work / "airflow" / "simple_auth_manager_passwords.json.generated"
     assert json.loads(generated.read_text()) == {standalone.login[0]: standalone.login[1]}
     dags = api.call("GET", "/api/v2/dags?limit=100")["dags"]
@@ -289,7 +243,7 @@ def test_the_dags_are_served_and_the_first_landing_succeeds_on_its_first_try(sta
     assert {d["dag_id"] for d in dags if not d["is_paused"]} == CHAIN
     assert api.call("GET", "/api/v2/importErrors")["total_entries"] == 0
     # The chain is unpaused only once the API server answers: its first task cannot race its start.
-    lines = output.lines
+    lines = child.lines
     up = next(
         i
         for i, x in enumerate(lines)
@@ -364,7 +318,7 @@ def test_a_connection_posted_as_the_ui_form_posts_it_passes_the_test_and_lands_a
 
 def test_the_cli_on_the_printed_home_sees_this_airflow_and_backfills_as_documented(standalone):
     """``export AIRFLOW_HOME=...`` as printed, then ``.venv/bin/airflow``: the settings are in airflow.cfg."""
-    home = re.search(r"export AIRFLOW_HOME=(\S+)", standalone.output.text)[1]
+    home = re.search(r"export AIRFLOW_HOME=(\S+)", standalone.child.output())[1]
     assert home == str(standalone.work / "airflow")
     env = {**_user_environment(standalone.ports), "AIRFLOW_HOME": home}
     airflow = str(ROOT / ".venv" / "bin" / "airflow")
@@ -387,7 +341,7 @@ def test_the_cli_on_the_printed_home_sees_this_airflow_and_backfills_as_document
 
     def done():
         runs = api.call("GET", "/api/v2/dags/intervals_land_events/dagRuns?run_type=backfill")["dag_runs"]
-        assert not [r for r in runs if r["state"] == "failed"], standalone.output.tail()
+        assert not [r for r in runs if r["state"] == "failed"], standalone.child.tail()
         return len(runs) == 3 and all(r["state"] == "success" for r in runs) and runs
 
     runs = standalone.wait("the backfill's three runs", done)
@@ -446,19 +400,19 @@ def test_a_user_adds_tests_and_uses_a_connection_in_a_real_browser(standalone):
 
 
 def test_ctrl_c_stops_airflow_and_the_sandbox_and_leaves_nothing(standalone):
-    proc, output, ports = standalone.proc, standalone.output, standalone.ports
-    started = process_tree(proc.pid)  # dev.py, the script, the sandbox, Airflow and all it started
+    child, ports = standalone.child, standalone.ports
+    started = process_tree(child.pid)  # dev.py, the script, the sandbox, Airflow and all it started
     sessions = {os.getsid(p.pid) for p in started if live_processes([p])}
     assert len(sessions) == 2  # ours and Airflow's own
-    before_stop = len(output.text)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C
-    assert proc.wait(STOP_TIMEOUT) == 0, output.tail()
-    output.join(10)
+    before_stop = len(child.output())
+    os.killpg(child.pid, signal.SIGINT)  # Ctrl+C
+    assert child.wait(STOP_TIMEOUT) == 0, child.tail()
     assert live_processes(started) == []
     assert _in_sessions(sessions) == []
     assert [name for name, port in ports.items() if not _port_free(port)] == []
-    assert "Traceback" not in output.text[before_stop:], output.text[before_stop:]
-    assert "nothing is left running" in output.lines[-1]
+    after = child.output()[before_stop:]
+    assert "Traceback" not in after, after
+    assert "nothing is left running" in child.lines[-1]
 
 
 def test_standalone_dry_run_prepares_the_home_the_connection_the_dags_and_a_season_plan(tmp_path):
@@ -473,7 +427,7 @@ def test_standalone_dry_run_prepares_the_home_the_connection_the_dags_and_a_seas
             "--work",
             str(tmp_path),
             "--sandbox-port",
-            str(_free_port()),
+            str(free_port()),
         ],
         capture_output=True,
         text=True,
