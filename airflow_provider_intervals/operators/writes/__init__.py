@@ -3,9 +3,9 @@
 - :class:`IntervalsCreateEventOperator`, :class:`IntervalsRegisterParticipantOperator`: one
   templated body, returning the new id (:mod:`.single`).
 - :class:`IntervalsBulkCreateEventsOperator`, :class:`IntervalsBulkRegisterParticipantsOperator`:
-  every row of a JSON Lines or CSV file in object storage (:mod:`.bulk`), with results and
-  rejects files beside it (:mod:`.results`), CSV rules in :mod:`.rows`, keys in :mod:`.keys`,
-  the kinds of rows and their errors in :mod:`.kinds`.
+  every row of a JSON Lines or CSV file in object storage (:mod:`.bulk`; its check and send
+  passes in :mod:`.passes`), with results and rejects files beside it (:mod:`.results`), CSV
+  rules in :mod:`.rows`, keys in :mod:`.keys`, the kinds of rows and their errors in :mod:`.kinds`.
 """
 
 from airflow_provider_intervals.exceptions import IntervalsInvalidRowsError, IntervalsRowsFailedError

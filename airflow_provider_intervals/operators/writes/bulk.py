@@ -1,6 +1,6 @@
 """Bulk writes: create every row of a JSON Lines or CSV file in object storage, exactly once.
 
-A load reads its input twice, streaming, one row at a time:
+A load reads its input twice, streaming, one row at a time (:mod:`.passes`):
 
 1. **Check pass.** Every row is parsed (:mod:`.rows`: formats, CSV cell rules) and checked by
    the API's rules. Every bad row is logged with its line and field. If any row is bad and
@@ -30,7 +30,7 @@ tell identical rows apart) and of rows created before, and per distinct slug for
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -45,18 +45,17 @@ from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.kinds import (
     EVENT,
     REGISTRATION,
-    ROW_ERRORS,
     SHOWN,
     Kind,
-    describe,
-    error_record,
+)
+from airflow_provider_intervals.operators.writes.passes import (
+    BulkSettings,
+    bulk_progress,
+    check_pass,
+    send_pass,
 )
 from airflow_provider_intervals.operators.writes.rows import (
-    Problem,
-    canonical,
-    content_digest,
     detect_format,
-    iter_rows,
 )
 from airflow_provider_intervals.progress import Progress
 
@@ -64,43 +63,6 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 DEFAULT_PROGRESS_INTERVAL = 10.0
-
-
-def _progress(log: Any, what: str, total: int, interval: float) -> Progress:
-    """Count rows by outcome; each line gives the counts and the rate (never a row's content)."""
-
-    def line(counts: Mapping[str, int], elapsed: float) -> tuple[Any, ...]:
-        done = sum(counts.values())
-        return (
-            "Bulk %s load: %d/%d rows done, %d created, %d existing (skipped), %d failed, %d rejected; "
-            "%.1f rows/s",
-            *(what, done, total, counts[res.CREATED], counts[res.EXISTING]),
-            *(counts[res.FAILED], counts[res.REJECTED], done / max(elapsed, 1e-9)),
-        )
-
-    return Progress(log, interval, line, names=(res.CREATED, res.EXISTING, res.FAILED, res.REJECTED))
-
-
-@dataclass(frozen=True)
-class BulkSettings:
-    """A bulk load's rendered, checked arguments.
-
-    :param path: the input file.
-    :param format: ``jsonl`` or ``csv``.
-    :param gzipped: whether the input is gzip-compressed.
-    :param skip_invalid: write invalid rows to the rejects file and go on.
-    :param fail_on_row_errors: fail at the end if the API refused any row.
-    :param checkpoint_rows: created rows per checkpoint.
-    :param max_requests_per_minute: this task's cap below the key's allowance, or ``None``.
-    """
-
-    path: ObjectStoragePath
-    format: str
-    gzipped: bool
-    skip_invalid: bool
-    fail_on_row_errors: bool
-    checkpoint_rows: int
-    max_requests_per_minute: float | None
 
 
 @dataclass
@@ -220,10 +182,12 @@ class IntervalsBulkWriteOperator(BaseOperator):
         attempt = f"try{getattr(context['ti'], 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
         self.log.info("Checking every %s row of %s (%s)", self.kind.name, settings.path, settings.format)
         self._run = run = BulkRun()
-        rows, rejects = self.check_pass(settings, layout, attempt)
+        rows, rejects = check_pass(self.kind, settings, layout, attempt, self.log)
         run.rows = rows
+        run.progress = progress = bulk_progress(self.log, self.kind.name, rows, self.progress_interval)
+        send = getattr(self.hook, self.kind.hook_method)
         try:
-            progress, results_path = self.send_pass(settings, layout, attempt, identity, rows)
+            results_path = send_pass(self.kind, settings, layout, attempt, identity, send, progress, self.log)
         finally:
             self.hook.close()
         links.WriteResultsLink.record(self, links.storage_url(results_path, context.get("ti")))
@@ -233,110 +197,6 @@ class IntervalsBulkWriteOperator(BaseOperator):
             failures = res.failed_rows(layout, self.kind.key_field, SHOWN)
             raise exc.IntervalsRowsFailedError(str(results_path), failures, counts)
         return summary
-
-    def check_pass(self, settings: BulkSettings, layout: res.Layout, attempt: str) -> tuple[int, str | None]:
-        """Stream the file once, checking each row; fail or write the rejects. No request is made.
-
-        :return: the number of rows and the rejects file's path (``None`` if none written).
-        """
-        rows = bad = 0
-        shown: list[Problem] = []
-        rejects = res.AtomicLines(layout.rejects, attempt) if settings.skip_invalid else None
-        try:
-            for row in iter_rows(self.kind, settings.path, settings.format, settings.gzipped):
-                rows += 1
-                if not row.problems:
-                    continue
-                bad += 1
-                for problem in row.problems:
-                    self.log.warning("Invalid %s row: %s", self.kind.name, problem)
-                if len(shown) < SHOWN:
-                    shown.extend(row.problems[: SHOWN - len(shown)])
-                if rejects is not None:
-                    errors = [p.to_json() for p in row.problems]
-                    rejects.add({"line": row.line, "errors": errors, "row": row.raw})
-        except BaseException:
-            if rejects is not None:
-                rejects.discard()
-            raise
-        if bad and rejects is None:
-            raise exc.IntervalsInvalidRowsError(str(settings.path), shown, bad, rows)
-        if rejects is not None and rejects.publish():
-            self.log.warning("%d of %d rows are invalid: written to %s", bad, rows, layout.rejects)
-            return rows, str(layout.rejects)
-        if layout.rejects.exists():  # a stale one from an earlier load would mislead
-            layout.rejects.unlink()
-        return rows, None
-
-    def send_pass(
-        self,
-        settings: BulkSettings,
-        layout: res.Layout,
-        attempt: str,
-        identity: RunIdentity,
-        rows: int,
-    ) -> tuple[Progress, ObjectStoragePath]:
-        """Stream the file again, sending each valid row not created before; publish the results."""
-        known = res.Known(layout)
-        if known.ids:
-            self.log.info(
-                "%d row(s) were created by an earlier try or run: they will be skipped", len(known.ids)
-            )
-        writer = res.ResultsWriter(layout, attempt, known, settings.checkpoint_rows)
-        progress = _progress(self.log, self.kind.name, rows, self.progress_interval)
-        if self._run is not None:
-            self._run.progress = progress
-        send = getattr(self.hook, self.kind.hook_method)
-        seen: dict[str, int] = {}
-        try:
-            for row in iter_rows(self.kind, settings.path, settings.format, settings.gzipped):
-                if row.body is None:
-                    error = {
-                        "type": "IntervalsArgumentError",
-                        "status": None,
-                        "code": None,
-                        **row.problems[0].to_json(),
-                    }
-                    record = {
-                        "line": row.line,
-                        "key": None,
-                        "status": res.REJECTED,
-                        "id": None,
-                        "error": error,
-                    }
-                    writer.add(record)
-                    progress.add(**{res.REJECTED: 1})
-                    continue
-                body = canonical(row.body)
-                digest = content_digest(identity.namespace, self.kind, body)
-                occurrence = seen[digest] = seen.get(digest, -1) + 1
-                record = {
-                    "line": row.line,
-                    "key": row.body.get(self.kind.key_field),
-                    "digest": digest,
-                    "n": occurrence,
-                    "idempotency_key": identity.key(row.line, body),
-                    "status": res.EXISTING,
-                    "id": known.get(digest, occurrence),
-                    "error": None,
-                }
-                if record["id"] is None:
-                    try:
-                        record["id"] = send(row.body, idempotency_key=record["idempotency_key"])
-                        record["status"] = res.CREATED
-                    except ROW_ERRORS as error:
-                        record["status"], record["error"] = res.FAILED, error_record(self.kind, error)
-                        where = f"line {row.line} ({self.kind.key_field} {record['key']!r})"
-                        self.log.warning("Refused: %s", describe(self.kind, where, error))
-                writer.add(record)
-                progress.add(**{record["status"]: 1})
-        except BaseException:
-            writer.abort()
-            progress.report()
-            raise
-        results_path = writer.publish()
-        progress.report()
-        return progress, results_path
 
     def get_openlineage_facets_on_start(self) -> Any:
         """Return the file the load reads and what it writes, as COMPLETE names them, before it runs.
