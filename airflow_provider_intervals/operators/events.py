@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intervals import validation
+from airflow_provider_intervals import api, validation
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
@@ -50,14 +50,21 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
         super().__init__(**kwargs)
         self.event_type = event_type
 
+    def query(self, window: Window) -> dict[str, Any]:
+        """Return the listing's filters for the sub-window, as the request builders take them."""
+        return {
+            "event_type": self.event_type or None,
+            "date_from": window.date_from,
+            "date_to": window.date_to,
+        }
+
+    def request(self, window: Window) -> api.Request:
+        """Return ``GET /events`` for the sub-window."""
+        return api.events_request(**self.query(window))
+
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return ``GET /events``'s pages for the sub-window."""
-        return hook.event_pages(
-            event_type=self.event_type or None,
-            date_from=window.date_from,
-            date_to=window.date_to,
-            after=after,
-        )
+        return hook.event_pages(**self.query(window), after=after)
 
     def target_partition(self) -> dict[str, str]:
         """Return the ``type`` segment (the window adds ``date_from`` and ``date_to``)."""
@@ -83,15 +90,15 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
         super().__init__(**kwargs)
         self.group_slug = group_slug
 
+    def request(self, window: Window) -> api.Request:
+        """Return ``GET /groups/{slug}/events`` for the sub-window."""
+        slug = validation.check_id("group_slug", self.group_slug)  # named as the caller wrote it
+        return api.group_events_request(slug, **self.query(window))
+
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return ``GET /groups/{slug}/events``'s pages for the sub-window."""
-        return hook.group_event_pages(
-            validation.check_id("group_slug", self.group_slug),  # named as the caller wrote it
-            event_type=self.event_type or None,
-            date_from=window.date_from,
-            date_to=window.date_to,
-            after=after,
-        )
+        slug = validation.check_id("group_slug", self.group_slug)
+        return hook.group_event_pages(slug, **self.query(window), after=after)
 
     def target_partition(self) -> dict[str, str]:
         """Return ``group`` and ``type`` segments (the window adds ``date_from`` and ``date_to``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from airflow_provider_intervals import api
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
@@ -26,6 +27,10 @@ class IntervalsGroupsOperator(IntervalsLandingOperator):
     """
 
     resource = "groups"
+
+    def request(self, window: Window) -> api.Request:
+        """Return ``GET /groups``."""
+        return api.groups_request()
 
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return ``GET /groups``'s pages."""

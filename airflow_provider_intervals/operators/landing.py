@@ -26,8 +26,8 @@ try:
 except ImportError:  # Airflow < 3.2: it lives in core, not yet in the SDK
     from airflow.configuration import conf
 
+from airflow_provider_intervals import api, inflight, links, validation
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import inflight, links, validation
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID, MAX_RATE_LIMIT_WAIT
 from airflow_provider_intervals.operators.deferral import DEFAULT_DEFER_AFTER, DeferrableLanding
 from airflow_provider_intervals.operators.landing_lineage import LandingLineage, LandingRun
@@ -187,11 +187,20 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
 
     # ------------------------------------------------------------------ subclass interface
 
+    def request(self, window: Window) -> api.Request:
+        """Return the listing's first request for ``window``: what it lists, with which filters.
+
+        Built by the API's pure request builders, it checks the filters (a bad value fails
+        here, before any request is sent) and names the listing for lineage. Nothing is sent,
+        and nothing is built to be thrown away.
+        """
+        raise NotImplementedError
+
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return the listing's pages for ``window`` (a sub-window when date-filtered) after ``after``.
 
-        Calling it checks the filters, so a bad value fails before any request is sent; the
-        hook fetches pages only as they are asked for.
+        The landing calls it once per stream (and once more per resumption) and consumes what
+        it returns; the hook fetches pages only as they are asked for.
         """
         raise NotImplementedError
 
@@ -249,14 +258,15 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
             window=resolve_window(context, self.date_from, self.date_to),
         )
 
-    def streams(self, hook: IntervalsHook, settings: LandingSettings) -> list[Stream]:
+    def streams(self, settings: LandingSettings) -> list[Stream]:
         """Return the listings to land: one per sub-window, named by position.
 
-        Each stream's filters are checked here, before any request or output.
+        Each stream's filters are checked here (:meth:`request`), before any request or output;
+        its pages are asked for only when the landing consumes them.
         """
         streams = []
         for i, sub in enumerate(self.sub_windows(settings)):
-            self.pages(hook, sub, None).close()  # checks the filters; nothing is sent
+            self.request(sub)  # checks the filters: pure, nothing sent, nothing to close
 
             def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[Page]:
                 return self.pages(client, sub, after)
@@ -284,7 +294,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         settings = self.check_arguments(context)
         window = settings.window
         self._run = LandingRun(window)
-        streams = self.streams(self.hook, settings)  # checks the filters: still no request made
+        streams = self.streams(settings)  # checks the filters: still no request made
         try:
             root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
         except (ValueError, ImportError) as error:  # unknown scheme, bucket missing, ...

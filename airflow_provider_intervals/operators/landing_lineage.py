@@ -33,8 +33,8 @@ class LandingRun:
 class LandingLineage:
     """The OpenLineage methods of the landing operators (a mixin of ``IntervalsLandingOperator``).
 
-    The operator provides the arguments, ``check_arguments``, ``pages``, ``hook`` and the
-    partitions, and sets ``_run`` when it runs.
+    The operator provides the arguments, ``check_arguments``, ``request`` (the listing's first
+    request, built without sending it), ``hook`` and the partitions, and sets ``_run`` when it runs.
     """
 
     _run: LandingRun | None = None  # set by execute(), read by the OpenLineage methods
@@ -44,7 +44,7 @@ class LandingLineage:
     output_path: str
     hook: Any
     check_arguments: Any
-    pages: Any
+    request: Any
     target_partition: Any
     window_partition: Any
 
@@ -88,14 +88,13 @@ class LandingLineage:
             segments = (self.directory or self.resource, partition_path(self.target_partition()))
             target = "/".join((self.output_path.strip().rstrip("/"), *filter(None, segments)))
             partition = partition_path(self.window_partition(window))
-            listing = self.pages(self.hook, window, None)  # builds the first request, sends nothing
+            request = self.request(window)  # what the listing is: pure, nothing sent
         except exc.IntervalsArgumentError:  # a bad filter: the task fails on it before any request
             return lineage.operator_lineage([], [])
-        listing.close()
         facet = lineage.window_facet(
             window.date_from, window.date_to, filtered=self.date_filtered, partition=partition
         )
         inputs, outputs = lineage.landing_datasets(
-            self.hook.api_url, listing.request, target, formats.SCHEMAS[self.resource], facet, run.result
+            self.hook.api_url, request, target, formats.SCHEMAS[self.resource], facet, run.result
         )
         return lineage.operator_lineage(inputs, outputs)

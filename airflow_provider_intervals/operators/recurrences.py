@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_intervals import api
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
@@ -30,6 +31,10 @@ class IntervalsRecurrencesOperator(IntervalsLandingOperator):
     def __init__(self, *, status: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.status = status
+
+    def request(self, window: Window) -> api.Request:
+        """Return ``GET /recurrences`` (the window only names the snapshot)."""
+        return api.recurrences_request(status=self.status or None)
 
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return ``GET /recurrences``'s pages (the window only names the snapshot)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_intervals import validation
+from airflow_provider_intervals import api, validation
 from airflow_provider_intervals.operators.landing import IntervalsLandingOperator
 from airflow_provider_intervals.windows import Window
 
@@ -34,6 +34,10 @@ class IntervalsRegistrationsOperator(IntervalsLandingOperator):
     def __init__(self, *, event_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.event_id = event_id
+
+    def request(self, window: Window) -> api.Request:
+        """Return ``GET /registration?eventId=...``."""
+        return api.registrations_request(self.event_id)
 
     def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
         """Return ``GET /registration?eventId=...``'s pages."""
