@@ -151,11 +151,6 @@ def plan_poll(
     return Scan(count_all=True, date_from=date_from), baseline.watermark
 
 
-def is_full_listing(baseline: Baseline, known_ids: frozenset[str] | None, date_from: str | None) -> bool:
-    """Tell whether a poll must list the whole feed (a baseline to take, or explicit known ids)."""
-    return known_ids is not None or not baseline.covers(date_from) or baseline.watermark is None
-
-
 def is_stale_cursor(error: Exception) -> bool:
     """Tell whether ``error`` is a 422 on ``after``: the watermark is no longer a valid cursor."""
     return isinstance(error, exc.IntervalsValidationError) and "after" in error.errors

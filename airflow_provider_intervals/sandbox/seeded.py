@@ -291,7 +291,7 @@ class SeededData:
                     "name": name,
                     "slug": name.lower().replace(" ", "-"),
                     "description": desc,
-                    "status": "paused" if g == 7 else "archived" if g == 9 else "active",
+                    "status": t.GROUP_STATUSES[1 if g == 7 else 2 if g == 9 else 0],
                 }
                 if g % 3 != 2:
                     grp["cardImageId"] = self.image_ids.encode(2 * g)

@@ -59,7 +59,6 @@ class Layout:
     """
 
     def __init__(self, input_path: ObjectStoragePath) -> None:
-        self.input = input_path
         self.results = input_path.parent / f"{input_path.name}{RESULTS_SUFFIX}"
         self.parts = input_path.parent / f"{input_path.name}.results.parts"
         self.rejects = input_path.parent / f"{input_path.name}{REJECTS_SUFFIX}"

@@ -196,7 +196,7 @@ def check_row(kind: Kind, line: int, data: dict[str, Any]) -> tuple[dict[str, An
     return None, problems
 
 
-def _parse_jsonl(kind: Kind, text: io.TextIOBase) -> Iterator[Row]:
+def _parse_jsonl(text: io.TextIOBase) -> Iterator[Row]:
     for line, content in enumerate(text, start=1):
         if not content.strip():
             continue
@@ -262,7 +262,7 @@ def iter_rows(kind: Kind, path: ObjectStoragePath, fmt: str, gzipped: bool) -> I
     """
     first_use: dict[str, int] = {}
     with _open_text(path, gzipped) as text:
-        rows = _parse_jsonl(kind, text) if fmt == "jsonl" else _parse_csv(kind, text, str(path))
+        rows = _parse_jsonl(text) if fmt == "jsonl" else _parse_csv(kind, text, str(path))
         for row in rows:
             if not row.problems:
                 data = row.raw if fmt == "jsonl" else row.body
