@@ -227,6 +227,9 @@ def run_in_session(
 ) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run a command to its end in a session of its own; kill whatever it leaves, even on a timeout.
 
+    Its end is its output's end: a process it leaves behind still holding its stdout or stderr
+    keeps the wait going until ``timeout``.
+
     :param cmd: the command.
     :param timeout: seconds before it is killed.
     :param cwd: its working directory.
