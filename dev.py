@@ -75,7 +75,11 @@ def setup() -> None:
         return
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
     uv = BIN / "uv"
-    run(uv, "pip", "install", "--python", PY, "-c", ROOT / "constraints.txt", "-e", f"{ROOT}[{EXTRAS}]")
+    # Bytecode compiled once here: every process the demo and the suite start (Airflow's CLI,
+    # its components, the tests' children) then loads it instead of compiling Airflow again,
+    # which it would do each time under PYTHONDONTWRITEBYTECODE.
+    run(uv, "pip", "install", "--compile-bytecode", "--python", PY, "-c", ROOT / "constraints.txt",
+        "-e", f"{ROOT}[{EXTRAS}]")  # fmt: skip
     STAMP.write_text(_fingerprint())
 
 

@@ -42,6 +42,11 @@ probe period is scaled with the clock):
   time in ``execute`` and ``execute_complete``, the worker slot the landing holds;
 - ``bare-loop``: ``requests`` paging that waits out each 429 until its ``error.retryAfter``.
 
+``BENCH_TIMES=PREFIX`` has each child write the moments it sent and had answered its requests to
+``PREFIX.<pid>`` (JSON), to see where a pull lost time. Run it from ``python3 dev.py setup``'s
+environment: its bytecode is compiled, so ten children starting at once do not spend their first
+seconds compiling Airflow (under ``PYTHONDONTWRITEBYTECODE`` that cost 15% of a ten-task pull).
+
 ``--latency SECONDS`` has the sandbox answer every request that much later: a network's round
 trip. On a scaled clock it stands for latency x the clock's factor (enterprise: 0.03 s is
 150 ms), the same requests in flight (rate x round trip).
@@ -157,6 +162,8 @@ def child(spec: dict) -> None:
         Path(spec["done_file"]).touch()
     held = ended - started if held is None else held
     pulled = [min(sent), max(sent)] if sent else None
+    if os.environ.get("BENCH_TIMES"):
+        Path(os.environ["BENCH_TIMES"] + f".{os.getpid()}").write_text(json.dumps(sent))
     print(
         json.dumps({"started": started, "ended": ended, "records": records, "held": held, "pulled": pulled})
     )
