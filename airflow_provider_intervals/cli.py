@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
+from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 
 DAYS_SHOWN = 31  # longer windows are summed by month on the terminal (--json has every day)
 
@@ -42,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--date-to", required=True, help="last day, inclusive, YYYY-MM-DD")
     add("--type", dest="event_type", help="only events of this type: race, runClub, timeTrial, other")
     add("--group", dest="group_slug", help="only this group's events (GET /groups/{slug}/events)")
-    add("--concurrency", type=int, default=2, help="the landing's concurrency (default 2)")
+    add(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help="the landing's concurrency (default %(default)s)",
+    )
     add("--split-days", type=int, help="the landing's split_days (default: none)")
     add("--sample-days", type=int, help="count only this many days, spread evenly, and estimate the rest")
     add("--json", action="store_true", help="print the result as JSON (every day's count)")
@@ -90,7 +96,7 @@ def _preview(args: argparse.Namespace, err: TextIO) -> tuple[int, str]:
     from airflow_provider_intervals import validation
 
     try:  # the landing's settings; preview_events checks its own before any request
-        concurrency = validation.check_whole("concurrency", args.concurrency, 1, 8)
+        concurrency = validation.check_whole("concurrency", args.concurrency, 1, MAX_CONCURRENCY)
         split_days = None
         if args.split_days is not None:
             split_days = validation.check_whole("split_days", args.split_days, 1, 100_000)

@@ -11,6 +11,7 @@ connection says so (``schema='http'`` or an ``http://`` host) and the host is lo
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ DEFAULT_BASE_URL = "https://api.intervals.run"
 DEFAULT_CONN_ID = "intervals_default"
 
 DEFAULT_TIMEOUT = 30.0
+# The longest max_rate_limit_wait (seconds) the extra and a hook's override accept.
+MAX_RATE_LIMIT_WAIT = 86400.0
 # Connection extras this provider reads. The sync hook must not forward them as HTTP
 # headers (HttpHook sends every unknown extra key as a header).
 EXTRA_KEYS = (
@@ -128,6 +131,18 @@ class Settings:
         """Return the allowance the extras give: ``requests_per_minute``/``burst``, else the plan's."""
         return self.rate or Rate.for_plan(self.plan)
 
+    def capped(self, max_rate_limit_wait: Any) -> Settings:
+        """Return these settings with ``retry.max_rate_limit_wait`` capped (a hook's override).
+
+        :param max_rate_limit_wait: seconds (0 to 86400), or ``None`` to keep the connection's.
+        """
+        if max_rate_limit_wait is None:
+            return self
+        seconds = v.check_seconds("max_rate_limit_wait", max_rate_limit_wait, MAX_RATE_LIMIT_WAIT)
+        if seconds >= self.retry.max_rate_limit_wait:
+            return self
+        return dataclasses.replace(self, retry=dataclasses.replace(self.retry, max_rate_limit_wait=seconds))
+
     @classmethod
     def from_extra(cls, conn_id: str, extra: dict[str, Any]) -> Settings:
         """Read and check the extras; a bad value names the connection, the key and the range.
@@ -191,7 +206,9 @@ class Settings:
                 max_retries=number("max_retries", 5, 0, 100, whole=True),
                 backoff=number("retry_backoff", 1.0, 0, 600),
                 backoff_max=number("retry_backoff_max", 60.0, 0, 3600),
-                max_rate_limit_wait=number("max_rate_limit_wait", 900.0, 0, 86400),
+                max_rate_limit_wait=number(
+                    "max_rate_limit_wait", RetryPolicy.max_rate_limit_wait, 0, MAX_RATE_LIMIT_WAIT
+                ),
             ),
             version=None if version is None else v.check_date("intervals_version", version),
             plan=text("plan", PLANS),

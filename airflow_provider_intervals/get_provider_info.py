@@ -144,7 +144,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_intervals.triggers.new_events"],
+                "python-modules": [
+                    "airflow_provider_intervals.triggers.new_events",
+                    "airflow_provider_intervals.triggers.allowance",
+                ],
             }
         ],
         "extra-links": [

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_intervals import api, pacing
+from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
 from airflow_provider_intervals.windows import Window
-
-DEFAULT_CONCURRENCY = 2  # the landing operators' default
 
 
 @dataclass(frozen=True)

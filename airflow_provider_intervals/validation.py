@@ -111,6 +111,17 @@ def check_rate(argument: str, value: Any) -> float | None:
     return rate
 
 
+def check_seconds(argument: str, value: Any, high: float) -> float:
+    """Return a duration in seconds (a number, or its rendered text) from 0 to ``high``."""
+    try:
+        seconds = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= high:  # also refuses nan
+        raise exc.IntervalsArgumentError(argument, value, f"expected seconds from 0 to {high:g}, e.g. 300")
+    return seconds
+
+
 def check_id(argument: str, value: Any) -> str:
     """Return an object id or slug safe to put in a path or query."""
     if isinstance(value, str) and _ID_RE.match(value):

@@ -28,6 +28,13 @@ from typing import Any
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import validation
 
+# Sub-windows cut per worker a landing may run: a queue finer than the workers, so that the
+# workers started (as many as the round trip needs, see airflow_provider_intervals.inflight)
+# share the last, shorter sub-windows (Window.taper) instead of one of them fetching a long
+# last piece alone; and coarse enough that a long window is not shredded into tiny part files
+# (each sub-window with items makes at least one).
+SUB_WINDOWS_PER_WORKER = 2
+
 
 @dataclass(frozen=True)
 class Window:
@@ -45,10 +52,42 @@ class Window:
         return (dt.date.fromisoformat(self.date_to) - dt.date.fromisoformat(self.date_from)).days + 1
 
     def sub_windows(self, concurrency: int, split_days: int | None = None) -> list[Window]:
-        """Return the sub-windows a landing fetches: ``split_days`` days each, else ``concurrency`` pieces."""
+        """Return the sub-windows a landing fetches, in order: its queue of streams.
+
+        ``split_days`` days each when given; else :data:`SUB_WINDOWS_PER_WORKER` per worker the
+        landing may run (``concurrency``), longest first (:meth:`taper`), one for a single
+        worker (it has nobody to share the last ones with); never shorter than a day, so a
+        one-day window is one stream. The cut depends on these settings alone, never on the
+        network: a retry resumes the same streams and the manifest lists them in the same order.
+
+        :param concurrency: the most workers the landing runs.
+        :param split_days: days per sub-window, or ``None``.
+        """
         if split_days:
             return self.split(-(-self.days() // split_days))
-        return self.split(concurrency)
+        return self.taper(1 if concurrency <= 1 else SUB_WINDOWS_PER_WORKER * concurrency)
+
+    def taper(self, pieces: int) -> list[Window]:
+        """Cut the window into at most ``pieces`` contiguous sub-windows, none longer than the one before.
+
+        Lengths fall linearly (weights ``pieces`` .. 1), at least a day each, rounded by largest
+        remainder: workers taking them in order take the long ones first and share the short
+        ones at the end, so none fetches a long last piece alone while the others are done.
+        """
+        start, days = dt.date.fromisoformat(self.date_from), self.days()
+        pieces = max(1, min(pieces, days))
+        weights = range(pieces, 0, -1)
+        spare = [(days - pieces) * w / sum(weights) for w in weights]
+        lengths = [1 + int(x) for x in spare]
+        by_remainder = sorted(range(pieces), key=lambda i: (int(spare[i]) - spare[i], i))
+        for i in by_remainder[: days - sum(lengths)]:
+            lengths[i] += 1
+        subs, first = [], start
+        for length in sorted(lengths, reverse=True):  # a rounded-up one never follows a shorter one
+            last = first + dt.timedelta(days=length - 1)
+            subs.append(Window(first.isoformat(), last.isoformat()))
+            first = last + dt.timedelta(days=1)
+        return subs
 
     def split(self, pieces: int) -> list[Window]:
         """Cut the window into at most ``pieces`` contiguous sub-windows of near-equal days."""

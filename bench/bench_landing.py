@@ -16,8 +16,8 @@ pulls every event of the seeded range and writes them as gzip JSON Lines, and re
 - sockets: the most sockets the process had open at once.
 
 Contenders:
-- ``operator``: ``IntervalsEventsOperator.execute`` (the same code path as in a DAG;
-  default ``concurrency=2`` sub-windows);
+- ``operator``: ``IntervalsEventsOperator.execute`` (the same code path as in a DAG) with
+  ``concurrency=2``: at most two sub-windows at once;
 - ``operator-1``: the same with ``concurrency=1`` (one stream, one session);
 - ``bare-loop``: ``requests.Session`` paging with ``after=``, writing each page the same
   way (compact JSON, one gzip stream, level 5): the practical limit of a hand-written loop;

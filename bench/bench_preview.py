@@ -12,7 +12,7 @@ same data, each against a fresh sandbox (a full bucket) and with a fresh pacing 
 - ``preview``: a full count (``IntervalsHook.preview_events``), which predicts the landing's
   requests and its time at the plan;
 - ``preview --sample-days N``: the sampled estimate;
-- ``landing``: ``IntervalsEventsOperator(concurrency=2)`` landing the whole range.
+- ``landing``: ``IntervalsEventsOperator()`` (its default ``concurrency``) landing the whole range.
 
 Columns: requests (sandbox-counted), pull seconds (the sandbox's first to last answer) and,
 for the landing, the ratio of measured to predicted requests and seconds.

@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/bench_ratelimit.py                      # every plan and contender (~6 min)
     .venv/bin/python bench/bench_ratelimit.py --plans premium --seconds 10
+    .venv/bin/python bench/bench_ratelimit.py --plans enterprise --contenders operator --latency 0.03
 
 Against the real API the bound of a pull is the plan's rate limit, not the CPU. Each run
 starts a fresh sandbox process (a full bucket) whose plan limit is the documented one on a
@@ -16,8 +17,11 @@ and lands every event of its range. Plans (documented limit -> the scaled one us
 Contenders, each in fresh processes with the connection the sandbox prints (its extras
 carry the scaled limit, as a user's ``plan`` extra would carry the real one):
 
+- ``operator``: ``IntervalsEventsOperator()`` with its default ``concurrency``, an upper bound:
+  workers start as the measured round trip needs them;
 - ``operator-1``: ``IntervalsEventsOperator(concurrency=1)``: one stream;
-- ``operator-2``: the same with ``concurrency=2``: two sub-windows sharing the key's bucket;
+- ``operator-2``: the same with ``concurrency=2``: at most two sub-windows at once, sharing the
+  key's bucket;
 - ``mapped-4``: four processes at once, each landing a quarter of the range with the full
   plan rate (four mapped tasks on four workers, with no recipe);
 - ``mapped-4-pool``: the four tasks one after another, each starting the moment the one
@@ -26,12 +30,17 @@ carry the scaled limit, as a user's ``plan`` extra would carry the real one):
   (``requests_per_minute`` and ``burst`` divided by ``max_active_tis_per_dag``);
 - ``bare-loop``: ``requests`` paging that waits out each 429 until its ``error.retryAfter``.
 
+``--latency SECONDS`` has the sandbox answer every request that much later: a network's round
+trip. On a scaled clock it stands for latency x the clock's factor (enterprise: 0.03 s is
+150 ms), the same requests in flight (rate x round trip).
+
 Columns: the tasks' wall seconds (``task s``: execute, including imports and the publish),
 the pull's (``pull s``: the sandbox's first to last answer) against the theoretical minimum
 ``(requests - burst) / rate``; the share of the allowance used, ``successful requests /
 (burst + rate * pull s)``; 429s drawn, and 429s per stream per minute of pulling after each
 stream's first; failures (a contender
-that failed or landed a count different from the API's). Targets (issue 10): >= 95% of the
+that failed or landed a count different from the API's); the most requests the sandbox answered
+at once (``in flight``). Targets (issue 10): >= 95% of the
 allowance for one task, 0 failures, at most one 429 per stream per minute after the first.
 """
 
@@ -52,7 +61,15 @@ from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 # plan -> (requests, seconds, burst) on the scaled clock.
 PLANS = {"free": (100, 60.0, 20), "premium": (100, 6.0, 20), "enterprise": (1000, 12.0, 50)}
-CONTENDERS = ("operator-1", "operator-2", "mapped-4", "mapped-4-pool", "mapped-4-share", "bare-loop")
+CONTENDERS = (
+    "operator",
+    "operator-1",
+    "operator-2",
+    "mapped-4",
+    "mapped-4-pool",
+    "mapped-4-share",
+    "bare-loop",
+)
 START = dt.date(2025, 1, 1)
 DAYS = 120
 PAGE = 100
@@ -72,12 +89,13 @@ def child(spec: dict) -> None:
     else:
         from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 
+        concurrency = {} if spec["concurrency"] is None else {"concurrency": spec["concurrency"]}
         op = IntervalsEventsOperator(
             task_id="land",
             output_path=f"file://{spec['out']}",
             date_from=spec["date_from"],
             date_to=spec["date_to"],
-            concurrency=spec["concurrency"],
+            **concurrency,
         )
 
         def run() -> int:
@@ -153,7 +171,7 @@ def _finish(proc: subprocess.Popen) -> dict | None:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
+def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: float = 0.0) -> dict:
     """Run one contender under one plan against a fresh sandbox; return its measurements."""
     requests_, period, burst = PLANS[plan]
     rate = requests_ / period
@@ -170,6 +188,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
         START.isoformat(),
         "--days",
         str(DAYS),
+        *(["--latency", str(latency)] if latency else []),
     ]
     sandbox = SandboxProcess(events, args)
     with sandbox:
@@ -177,7 +196,9 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
         whole = (START.isoformat(), (START + dt.timedelta(DAYS - 1)).isoformat())
         streams, kind = 1, "operator"
         ranges, concurrency, sequential = [whole], 1, False
-        if name == "operator-2":
+        if name == "operator":
+            concurrency = None  # the default; streams are counted as the most in flight
+        elif name == "operator-2":
             concurrency = streams = 2
         elif name.startswith("mapped-4"):
             ranges, streams, sequential = _quarters(DAYS), 4, name == "mapped-4-pool"
@@ -226,6 +247,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
     span = (stats["last_at"] or 0) - (stats["first_at"] or 0)
     minimum = max(0.0, (served - burst) / rate)
     allowance = served / (burst + rate * span) if span > 0 else float("nan")
+    streams = max(1, stats["peak_in_flight"]) if name == "operator" else streams
     per_stream_minute = max(0, limited - streams) / (streams * span / 60) if span > 0 else float("nan")
     return {
         "plan": plan,
@@ -239,6 +261,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path) -> dict:
         "allowance": allowance,
         "per_stream_minute": per_stream_minute,
         "failures": failures,
+        "in_flight": stats["peak_in_flight"],
     }
 
 
@@ -250,6 +273,9 @@ def main() -> None:
     parser.add_argument("--plans", default=",".join(PLANS))
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--seconds", type=float, default=15.0, help="pulling time per run at the plan's rate")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the sandbox adds to every request"
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -261,10 +287,10 @@ def main() -> None:
         for plan in args.plans.split(","):
             for name in args.contenders.split(","):
                 print(f"  {plan}: {name} ...", file=sys.stderr, flush=True)
-                rows.append(run_contender(name, plan, args.seconds, Path(tmp)))
+                rows.append(run_contender(name, plan, args.seconds, Path(tmp), args.latency))
     header = (
         f"{'plan (scaled)':<24} {'contender':<15} {'events':>7} {'pages':>6} {'task s':>7} {'pull s':>7} "
-        f"{'min s':>6} {'allowance':>9} {'429s':>5} {'429/stream/min':>14} {'failures':>8}"
+        f"{'min s':>6} {'allowance':>9} {'429s':>5} {'429/stream/min':>14} {'failures':>8} {'in flight':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -274,7 +300,7 @@ def main() -> None:
         print(
             f"{label:<24} {r['contender']:<15} {r['events']:>7,} {r['requests']:>6,} {r['wall']:>7.1f} "
             f"{r['span']:>7.1f} {r['minimum']:>6.1f} {r['allowance']:>8.1%} {r['limited']:>5} "
-            f"{r['per_stream_minute']:>14.2f} {r['failures']:>8}"
+            f"{r['per_stream_minute']:>14.2f} {r['failures']:>8} {r['in_flight']:>9}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

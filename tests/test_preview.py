@@ -118,7 +118,7 @@ def test_the_time_at_the_plan_follows_the_connection(api, make_conn):
     assert preview.listing == "GET /events"
     requests = preview.landing_requests()
     assert preview.landing_seconds() == pytest.approx(pacing.seconds_for(preview.rate, requests))
-    data = preview.to_json(concurrency=2)
+    data = preview.to_json()
     assert data["landing"]["requests"] == requests
     assert sum(s["events"] for s in data["landing"]["sub_windows"]) == preview.events
 
@@ -152,5 +152,5 @@ def test_an_empty_window_costs_one_request_and_lands_in_one_per_sub_window():
             ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"], 0
         ), 1, 100, True, None, "x",
     )  # fmt: skip
-    assert (preview.events, preview.landing_requests(), preview.landing_requests(split_days=1)) == (0, 2, 4)
+    assert (preview.events, preview.landing_requests(1), preview.landing_requests(split_days=1)) == (0, 1, 4)
     assert preview.landing_seconds() is None

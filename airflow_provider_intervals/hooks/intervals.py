@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_intervals import __version__, api, pacing
+from airflow_provider_intervals import __version__, api, inflight, pacing
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import (
     DEFAULT_BASE_URL,
@@ -64,7 +64,9 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     Every request with one API key goes through one token bucket per process (see
     :mod:`airflow_provider_intervals.pacing`), so all the hooks of a task together run at
-    the plan's allowance without drawing a 429 for every page.
+    the plan's allowance without drawing a 429 for every page. Each hook measures its
+    requests in :attr:`round_trips` (in flight, and their round trip without the pacing
+    wait), by which a landing sizes its workers (:mod:`airflow_provider_intervals.inflight`).
 
     The resource methods (:class:`~airflow_provider_intervals.hooks.resources.IntervalsResources`:
     ``*_pages`` page iterators resumable from a cursor, ``iter_*`` items, ``get_*``,
@@ -74,6 +76,9 @@ class IntervalsHook(IntervalsResources, HttpHook):
     :param intervals_conn_id: the Airflow connection to use.
     :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
         below the plan's allowance (e.g. to leave room for other tasks using the key).
+    :param max_rate_limit_wait: wait at most this many seconds for the allowance (pacing and
+        429s), below the connection's ``max_rate_limit_wait``; a longer wait raises
+        ``IntervalsRateLimitError`` with its ``retry_after`` (a deferrable landing then defers).
     """
 
     conn_name_attr = "intervals_conn_id"
@@ -86,11 +91,15 @@ class IntervalsHook(IntervalsResources, HttpHook):
         self,
         intervals_conn_id: str = default_conn_name,
         max_requests_per_minute: float | None = None,
+        max_rate_limit_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(method="GET", http_conn_id=intervals_conn_id, **kwargs)
         self.intervals_conn_id = intervals_conn_id
         self.max_requests_per_minute = max_requests_per_minute
+        self.max_rate_limit_wait = max_rate_limit_wait
+        # Its requests in flight and their round trip: a landing sizes its workers by them.
+        self.round_trips = inflight.RoundTrips()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -111,8 +120,12 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     @cached_property
     def settings(self) -> Settings:
-        """Timeout, page size, retry policy, pacing and pinned version from the connection's extras."""
-        return Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
+        """Timeout, page size, retry policy, pacing and pinned version from the connection's extras.
+
+        ``max_rate_limit_wait`` is the extra's, or this hook's override when that is shorter.
+        """
+        settings = Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
+        return settings.capped(self.max_rate_limit_wait)
 
     def _set_base_url(self, connection: Any) -> None:
         # HttpHook defaults a scheme-less host to plain http; the key must not go out in clear.
@@ -268,7 +281,8 @@ class IntervalsHook(IntervalsResources, HttpHook):
             try:
                 if bucket is not None:
                     epoch = self._pace(request)
-                response = self._attempt(request, headers)
+                with self.round_trips.measure(record=paced):  # the network's time, not the bucket's
+                    response = self._attempt(request, headers)
                 api.raise_for_status(
                     request, response.status_code, response.headers, response.content, time.time()
                 )

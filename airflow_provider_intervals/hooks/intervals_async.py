@@ -36,6 +36,8 @@ class IntervalsAsyncHook(BaseHook):
     per-key token bucket: every trigger of a triggerer that uses one key shares it.
 
     :param intervals_conn_id: the Airflow connection to use.
+    :param max_rate_limit_wait: wait at most this many seconds for the allowance, below the
+        connection's ``max_rate_limit_wait`` (as for the sync hook).
     """
 
     conn_name_attr = "intervals_conn_id"
@@ -43,9 +45,12 @@ class IntervalsAsyncHook(BaseHook):
     conn_type = "intervals"
     hook_name = "Intervals (async)"
 
-    def __init__(self, intervals_conn_id: str = default_conn_name) -> None:
+    def __init__(
+        self, intervals_conn_id: str = default_conn_name, max_rate_limit_wait: float | None = None
+    ) -> None:
         super().__init__()
         self.intervals_conn_id = intervals_conn_id
+        self.max_rate_limit_wait = max_rate_limit_wait
         self._config: tuple[str, dict[str, str], Settings, str] | None = None
         self._bucket: pacing.TokenBucket | None = None
         self._paced: bool | None = None
@@ -59,6 +64,7 @@ class IntervalsAsyncHook(BaseHook):
                     "in the connection's password field"
                 )
             settings = Settings.from_extra(self.intervals_conn_id, conn.extra_dejson)
+            settings = settings.capped(self.max_rate_limit_wait)
             url = resolve_base_url(
                 self.intervals_conn_id, conn.host, conn.schema, conn.port, settings.allow_insecure_http
             )

@@ -4,8 +4,9 @@ Both operators filter by the run's window (see
 :mod:`airflow_provider_intervals.windows` for the window rules) and land under
 ``{output_path}/events/type={event_type or all}/date_from=.../date_to=.../`` (group events:
 ``{output_path}/group_events/group={slug}/type=.../...``). Long windows are cut into
-sub-windows fetched ``concurrency`` at a time; their parts follow each other in the
-manifest, each sub-window in the API's order.
+sub-windows fetched by up to ``concurrency`` workers, as many as the round trip needs (see
+:mod:`airflow_provider_intervals.inflight`); their parts follow each other in the manifest,
+sub-window by sub-window, each in the API's order.
 
 Example (``CronDataIntervalTimetable("@daily")``, so each run covers the previous day)::
 
@@ -37,7 +38,8 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
     :param event_type: only events of this type (``race``, ``runClub``, ``timeTrial``,
         ``other``); default all. Templated.
     :param kwargs: see :class:`~airflow_provider_intervals.operators.landing.IntervalsLandingOperator`
-        (``output_path``, ``date_from``, ``date_to``, ``format``, ``concurrency``, ...).
+        (``output_path``, ``date_from``, ``date_to``, ``format``, ``concurrency``, ``deferrable``,
+        ``defer_after``, ...).
     """
 
     resource = "events"

@@ -2,9 +2,9 @@
 
 A subclass names its resource and says which hook page iterator lists it;
 everything else (streaming, part files, checkpoints, atomic publish) is
-:func:`airflow_provider_intervals.storage.land`. OpenLineage (START, COMPLETE, FAIL) names
-the listing in and the landing's target out, ``{output_path}/{directory}/{filters}``, the
-same dataset on every run; :mod:`airflow_provider_intervals.lineage` builds the datasets.
+:func:`airflow_provider_intervals.storage.land`. Its OpenLineage methods are in
+:mod:`.landing_lineage`; deferring while the API's allowance is spent, and resuming, in
+:mod:`.deferral`.
 
 The run window's rules (data interval, empty intervals, templated ends) live in
 :mod:`airflow_provider_intervals.windows`.
@@ -21,17 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
+try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # Airflow < 3.2: it lives in core, not yet in the SDK
+    from airflow.configuration import conf
+
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals import links, validation
-from airflow_provider_intervals.connection import DEFAULT_CONN_ID
-from airflow_provider_intervals.storage import Stream, formats, land, landing, partition_path, window_prefix
+from airflow_provider_intervals import inflight, links, validation
+from airflow_provider_intervals.connection import DEFAULT_CONN_ID, MAX_RATE_LIMIT_WAIT
+from airflow_provider_intervals.operators.deferral import DEFAULT_DEFER_AFTER, DeferrableLanding
+from airflow_provider_intervals.operators.landing_lineage import LandingLineage, LandingRun
+from airflow_provider_intervals.storage import LandingPaused, Stream, formats, land, landing, window_prefix
 from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
     from airflow_provider_intervals.storage.landing import Page
 
-MAX_CONCURRENCY = 8
+MAX_CONCURRENCY = inflight.MAX_CONCURRENCY
 
 
 def _is_storage_url(value: Any) -> bool:
@@ -41,21 +48,6 @@ def _is_storage_url(value: Any) -> bool:
     return bool(value.strip().split("://", 1)[1].strip("/"))
 
 
-@dataclass
-class LandingRun:
-    """What the lineage names a run by: its window, and once published, what was.
-
-    ``execute`` keeps one for the OpenLineage listener's COMPLETE or FAIL; START makes its own
-    from the run's context.
-
-    :param window: the run's window, once the arguments were checked.
-    :param result: what was published, once it was.
-    """
-
-    window: Window
-    result: Any = None
-
-
 @dataclass(frozen=True)
 class LandingSettings:
     """A landing's rendered, checked arguments: what :meth:`IntervalsLandingOperator.execute` uses.
@@ -63,9 +55,12 @@ class LandingSettings:
     :param window: the run's window.
     :param allow_empty: publish an empty window, or fail.
     :param records_per_part: items per part file.
-    :param concurrency: sub-windows fetched at once.
+    :param concurrency: the most sub-windows fetched at once (workers started as needed).
     :param compresslevel: gzip level for ``jsonl``.
-    :param split_days: days per sub-window, or ``None`` to cut the window in ``concurrency``.
+    :param split_days: days per sub-window, or ``None`` for the cut of
+        :meth:`~airflow_provider_intervals.windows.Window.sub_windows`.
+    :param deferrable: defer to the triggerer when the wait for the allowance is long.
+    :param defer_after: the longest wait for the allowance on the worker, in seconds.
     """
 
     window: Window
@@ -74,9 +69,11 @@ class LandingSettings:
     concurrency: int
     compresslevel: int
     split_days: int | None
+    deferrable: bool = False
+    defer_after: float = DEFAULT_DEFER_AFTER
 
 
-class IntervalsLandingOperator(BaseOperator):
+class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
     """Land one Intervals listing per run window in object storage, exactly once per window.
 
     Pages stream from the API into part files under a prefix derived from the window and
@@ -85,6 +82,10 @@ class IntervalsLandingOperator(BaseOperator):
     finished part. Returns (XCom) the manifest's path, the window and the counts, never the
     items. Subclasses set :attr:`resource` and implement :meth:`pages` and, when the listing
     has filters, :meth:`target_partition` and :meth:`filters`.
+
+    Deferrable, a landing whose wait for the API's allowance would be longer than
+    ``defer_after`` checkpoints what it fetched, waits in the triggerer with its worker slot
+    free, and resumes where it stopped (:mod:`~airflow_provider_intervals.operators.deferral`).
 
     :param output_path: root of the landing zone, any ``ObjectStoragePath`` URL
         (``file:///data/intervals``, ``s3://bucket/intervals``). Templated. (Not ``output``:
@@ -95,13 +96,23 @@ class IntervalsLandingOperator(BaseOperator):
     :param date_to: last day, inclusive; default from the data interval. Templated.
     :param format: ``jsonl`` (gzip JSON Lines, default) or ``parquet``. Templated.
     :param records_per_part: items per part file (default 100,000). Templated.
-    :param concurrency: sub-windows fetched at once, one HTTP session each (default 2,
-        at most 8); the hook waits out 429s, so the rate limit holds. Templated.
-    :param split_days: days per sub-window; default: the window cut into ``concurrency``
-        pieces. Only for date-filtered listings. Templated.
+    :param concurrency: the most sub-windows fetched at once (default 8, at most 16), one
+        worker and one HTTP session each. Workers start one by one as the measured round trip
+        needs them to spend the key's paced rate (``rate x round trip`` requests in flight,
+        with headroom; see :mod:`airflow_provider_intervals.inflight`), so a slow network gets
+        more and a near one fewer; an unpaced key (unknown plan) gets up to ``concurrency``.
+        The hook waits out 429s, so the rate limit holds. Templated.
+    :param split_days: days per sub-window; default: the window cut into ``2 x concurrency``
+        sub-windows, longest first (one when ``concurrency`` is 1), at least a day each. Only
+        for date-filtered listings. Templated.
     :param allow_empty: publish an empty window (default) or fail the task. Templated.
     :param compresslevel: gzip level 0-9 for ``jsonl`` (default 5). Templated.
     :param progress_interval: seconds between progress log lines (default 5).
+    :param deferrable: defer to the triggerer instead of waiting long for the allowance on the
+        worker (default from ``[operators] default_deferrable``, else ``False``: wait, up to the
+        connection's ``max_rate_limit_wait``, then fail).
+    :param defer_after: with ``deferrable``, the longest wait for the allowance on the worker,
+        in seconds (default 300, at most 86400); a longer one defers. Templated.
     """
 
     resource: str = ""  # the schema's name, a key of storage.formats.SCHEMAS
@@ -109,11 +120,10 @@ class IntervalsLandingOperator(BaseOperator):
     date_filtered = False  # whether the window filters the listing (else it names a snapshot)
     template_fields: Sequence[str] = (
         *("output_path", "intervals_conn_id", "output_conn_id", "date_from", "date_to", "format"),
-        *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel"),
+        *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel", "defer_after"),
     )
     ui_color = "#e8f4ea"
     operator_extra_links = (links.LandedWindowLink(),)
-    _run: LandingRun | None = None  # set by execute(), read by the OpenLineage methods
 
     def __init__(
         self,
@@ -125,11 +135,13 @@ class IntervalsLandingOperator(BaseOperator):
         date_to: Any = None,
         format: str = "jsonl",
         records_per_part: int = landing.DEFAULT_RECORDS_PER_PART,
-        concurrency: int = 2,
+        concurrency: int = inflight.DEFAULT_CONCURRENCY,
         split_days: int | None = None,
         allow_empty: bool = True,
         compresslevel: int = formats.DEFAULT_COMPRESSLEVEL,
         progress_interval: float = landing.DEFAULT_PROGRESS_INTERVAL,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        defer_after: float = DEFAULT_DEFER_AFTER,
         **kwargs: Any,
     ) -> None:
         if (
@@ -154,6 +166,8 @@ class IntervalsLandingOperator(BaseOperator):
         self.allow_empty = allow_empty
         self.compresslevel = compresslevel
         self.progress_interval = progress_interval
+        self.deferrable = deferrable
+        self.defer_after = defer_after
 
     @cached_property
     def hook(self) -> IntervalsHook:
@@ -161,10 +175,15 @@ class IntervalsLandingOperator(BaseOperator):
         return self.get_hook()
 
     def get_hook(self) -> IntervalsHook:
-        """Return a new hook: one per concurrent worker, so each has its own session."""
+        """Return a new hook: one per concurrent worker, so each has its own session.
+
+        A deferrable landing's hooks wait at most ``defer_after`` for the allowance, then raise
+        (and the landing defers).
+        """
         from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
-        return IntervalsHook(intervals_conn_id=self.intervals_conn_id)
+        wait = self.defer_after if self.deferrable is True else None
+        return IntervalsHook(intervals_conn_id=self.intervals_conn_id, max_rate_limit_wait=wait)
 
     # ------------------------------------------------------------------ subclass interface
 
@@ -217,7 +236,11 @@ class IntervalsLandingOperator(BaseOperator):
         if split_days is not None:
             split_days = validation.check_whole("split_days", split_days, 1, 100_000)
         per_part = validation.check_whole("records_per_part", self.records_per_part, 1, 100_000_000)
+        if not isinstance(self.deferrable, bool):
+            raise exc.IntervalsArgumentError("deferrable", self.deferrable, "expected True or False")
         return LandingSettings(
+            deferrable=self.deferrable,
+            defer_after=validation.check_seconds("defer_after", self.defer_after, MAX_RATE_LIMIT_WAIT),
             allow_empty=validation.check_flag("allow_empty", self.allow_empty),
             records_per_part=per_part,
             concurrency=validation.check_whole("concurrency", self.concurrency, 1, MAX_CONCURRENCY),
@@ -245,13 +268,19 @@ class IntervalsLandingOperator(BaseOperator):
         return streams
 
     def sub_windows(self, settings: LandingSettings) -> list[Window]:
-        """Return the sub-windows fetched concurrently (just the window when not date-filtered)."""
+        """Return the sub-windows to fetch, in order (just the window when not date-filtered)."""
         if not self.date_filtered:
             return [settings.window]
         return settings.window.sub_windows(settings.concurrency, settings.split_days)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        """Land the run's window and return its manifest's location, window and counts."""
+        """Land the run's window and return its manifest's location, window and counts.
+
+        Deferrable, it may defer for the allowance instead; :meth:`execute_complete` goes on.
+        """
+        return self._land(context, {})
+
+    def _land(self, context: Any, resume: dict[str, Any]) -> dict[str, Any]:
         settings = self.check_arguments(context)
         window = settings.window
         self._run = LandingRun(window)
@@ -269,12 +298,13 @@ class IntervalsLandingOperator(BaseOperator):
             "filters": self.filters(),
         }
         self.log.info(
-            "Landing %s for %s .. %s in %d stream(s), %d at a time, into %s",
+            "Landing %s for %s .. %s in %d stream(s), up to %d at a time, into %s",
             *(self.resource, window.date_from, window.date_to),
             *(len(streams), settings.concurrency, prefix),
         )
         workers = min(settings.concurrency, len(streams))
         clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
+        store = self.checkpoint_store(context, settings.deferrable, resume)
         try:
             result = land(
                 prefix,
@@ -285,11 +315,15 @@ class IntervalsLandingOperator(BaseOperator):
                 fmt=self.format,
                 records_per_part=settings.records_per_part,
                 compresslevel=settings.compresslevel,
-                state_store=context.get("task_state_store"),
+                state_store=store,
                 allow_empty=settings.allow_empty,
                 log=self.log,
                 progress_interval=self.progress_interval,
+                pause_on_rate_limit=settings.deferrable,
+                more=inflight.Sizer(settings.concurrency, clients, self.log).more,
             )
+        except LandingPaused as pause:
+            self.defer_for_allowance(pause, resume, store, settings.defer_after)
         finally:
             for client in clients:
                 client.close()
@@ -304,8 +338,7 @@ class IntervalsLandingOperator(BaseOperator):
             "date_to": window.date_to,
             "records": result.records,
             "parts": result.parts,
-            "requests": result.requests,
-            "resumed_parts": result.resumed_parts,
+            **self.try_counts(resume, result),  # requests, resumed_parts, deferrals
         }
         outlet_events = context.get("outlet_events")
         for outlet in self.outlets if outlet_events is not None else ():
@@ -314,57 +347,3 @@ class IntervalsLandingOperator(BaseOperator):
                     k: summary[k] for k in ("manifest", "date_from", "date_to", "records")
                 }
         return summary
-
-    # ------------------------------------------------------------------ lineage
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """Return what the landing reads and publishes, as COMPLETE will name it, before it runs.
-
-        The listener calls this with the task's templates rendered. The names come from the
-        rendered arguments, the connection's base URL and the run's window (the current
-        context's data interval): no request is sent, nothing is created in storage. Empty
-        when an argument is bad: the task fails on it before any request.
-        """
-        from airflow.sdk import get_current_context
-
-        try:
-            settings = self.check_arguments(get_current_context())
-        except exc.IntervalsArgumentError:
-            return self._lineage(None)
-        return self._lineage(LandingRun(settings.window))
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Return the run's lineage: the API listing in, the landing's target out, with statistics.
-
-        See :mod:`airflow_provider_intervals.lineage` for the names and facets.
-        """
-        return self._lineage(self._run)
-
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """Return what a failed landing read and was to publish (no statistics: nothing was).
-
-        Empty when the task failed on a bad argument.
-        """
-        return self._lineage(self._run)
-
-    def _lineage(self, run: LandingRun | None) -> Any:
-        from airflow_provider_intervals import lineage
-
-        if run is None:
-            return lineage.operator_lineage([], [])
-        window = run.window
-        try:
-            segments = (self.directory or self.resource, partition_path(self.target_partition()))
-            target = "/".join((self.output_path.strip().rstrip("/"), *filter(None, segments)))
-            partition = partition_path(self.window_partition(window))
-            listing = self.pages(self.hook, window, None)  # builds the first request, sends nothing
-        except exc.IntervalsArgumentError:  # a bad filter: the task fails on it before any request
-            return lineage.operator_lineage([], [])
-        listing.close()
-        facet = lineage.window_facet(
-            window.date_from, window.date_to, filtered=self.date_filtered, partition=partition
-        )
-        inputs, outputs = lineage.landing_datasets(
-            self.hook.api_url, listing.request, target, formats.SCHEMAS[self.resource], facet, run.result
-        )
-        return lineage.operator_lineage(inputs, outputs)

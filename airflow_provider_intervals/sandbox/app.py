@@ -121,7 +121,7 @@ class Sandbox:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters: requests, by_status, faults_injected, pages_served, rate_limited, ..."""
+        """Counters: requests, by_status, faults_injected, pages_served, rate_limited, ..., peak_in_flight."""
         return self.service.stats.snapshot()
 
     def reset_stats(self) -> None:

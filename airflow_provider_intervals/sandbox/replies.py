@@ -52,10 +52,16 @@ def ok(payload: Any, status: int = 200) -> Reply:
 
 
 class Stats:
-    """Thread-safe request counters."""
+    """Thread-safe request counters, and the API requests being answered at once (now and at most).
+
+    ``peak_in_flight`` is the most API requests the sandbox was answering at one moment (from
+    reading one to having its reply, the ``latency`` fault included) since the last reset: a
+    client's requests in flight, counted where they arrive.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.in_flight = 0
         self.reset()
 
     def reset(self) -> None:
@@ -79,11 +85,23 @@ class Stats:
             self.by_status: dict[int, int] = {}
             self.first_at: float | None = None
             self.last_at: float | None = None
+            self.peak_in_flight = self.in_flight  # requests still being answered stay counted
 
     def bump(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name``."""
         with self._lock:
             self.counters[name] += n
+
+    def enter(self) -> None:
+        """Count one more API request being answered."""
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        """Count one API request answered (or refused, or failed)."""
+        with self._lock:
+            self.in_flight -= 1
 
     def status(self, status: int) -> None:
         """Count one response with ``status``, and when the first and the last were answered."""
@@ -95,7 +113,11 @@ class Stats:
             self.last_at = now
 
     def snapshot(self) -> dict[str, Any]:
-        """Return a copy of the counters, with ``by_status`` and ``first_at`` / ``last_at`` (epoch s)."""
+        """Return a copy of the counters, ``by_status``, ``first_at`` / ``last_at`` (epoch s), in flight.
+
+        ``in_flight`` is now, ``peak_in_flight`` the most at once since the last reset.
+        """
         with self._lock:
             times = {"first_at": self.first_at, "last_at": self.last_at}
-            return {**self.counters, "by_status": dict(self.by_status), **times}
+            flight = {"in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight}
+            return {**self.counters, "by_status": dict(self.by_status), **times, **flight}

@@ -42,7 +42,11 @@ class Service:
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one request; count it; mark the reply with the fault to apply when sending."""
-        reply = self._handle(method, target, headers, body)
+        self.stats.enter()
+        try:
+            reply = self._handle(method, target, headers, body)
+        finally:
+            self.stats.leave()
         reply.headers.append(("X-Request-Id", f"req_{time.monotonic_ns():x}"))
         self.stats.status(reply.status)
         if reply.fault:

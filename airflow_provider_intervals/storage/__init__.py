@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from airflow_provider_intervals.storage.formats import FORMATS, SCHEMAS, PartInfo
 from airflow_provider_intervals.storage.landing import (
+    LandingPaused,
     LandingResult,
     PageClient,
     Stream,
@@ -20,7 +21,7 @@ from airflow_provider_intervals.storage.landing import (
     window_prefix,
 )
 from airflow_provider_intervals.storage.publish import MANIFEST, SUCCESS, iter_records, read_manifest
-from airflow_provider_intervals.storage.series import CHECKPOINT_KEY
+from airflow_provider_intervals.storage.series import CHECKPOINT_KEY, CarriedCheckpoint
 
 __all__ = [
     "CHECKPOINT_KEY",
@@ -28,6 +29,8 @@ __all__ = [
     "MANIFEST",
     "SCHEMAS",
     "SUCCESS",
+    "CarriedCheckpoint",
+    "LandingPaused",
     "LandingResult",
     "PageClient",
     "PartInfo",

@@ -22,10 +22,22 @@ Airflow's ``max_active_runs`` or distinct windows avoid that.
 Resume: a retry with the same settings keeps the parts an earlier try finished and asks
 the API only for the items after them; :mod:`.series` holds the checkpoint and its rules.
 
+Pause (``pause_on_rate_limit``): when a stream's hook gives up waiting for the allowance
+(``IntervalsRateLimitError`` with a ``retry_after``: nothing was sent for it), the stream
+finishes the part it was writing (a part may then hold fewer than ``records_per_part``
+items), checkpoints it and stops; the other streams go on until their own hook gives up
+(they share the key's allowance, so that is at most a request or two later), no stream
+starts, and :func:`land` raises :class:`LandingPaused` instead of publishing. Every page
+fetched is in a checkpointed part, so the landing resumed from that checkpoint asks the API
+only for the items after each stream's cursor: nothing is fetched twice, nothing is lost.
+
 Memory: each worker holds the page being written, the next page (prefetched by a helper
 thread on the same session, see :func:`.pages.prefetch`), its writer's buffer (the gzip
 stream, or one Parquet row group) and the file system's write buffer (5 MB blocks on S3).
-Sockets: one per worker, so ``len(clients)`` at most.
+Workers: the first starts at once; the next ones when ``more`` says so (the landing operators
+size them to the round trip, see :mod:`airflow_provider_intervals.inflight`), each taking
+streams from one queue, in order, until it is empty. Sockets: one per worker started, so
+``len(clients)`` at most.
 """
 
 from __future__ import annotations
@@ -93,9 +105,9 @@ class LandingResult:
     :param manifest: the manifest's path.
     :param records: items in the window.
     :param parts: part files in the window.
-    :param requests: API requests this try made.
-    :param api_requests: API requests behind the published output, over every try.
-    :param resumed_parts: parts kept from earlier tries.
+    :param requests: API requests this call made.
+    :param api_requests: API requests behind the published output, over every call.
+    :param resumed_parts: parts kept from earlier calls (a failed try, or a pause).
     :param write_id: the published write series.
     :param bytes: bytes in the window's part files.
     """
@@ -108,6 +120,27 @@ class LandingResult:
     resumed_parts: int
     write_id: str
     bytes: int = 0
+
+
+class LandingPaused(Exception):
+    """The landing stopped to wait for the API's allowance; its parts are checkpointed, nothing published.
+
+    :param retry_after: when the allowance returns (epoch seconds), the latest its streams were told.
+    :param requests: API requests this call made (pages fetched).
+    :param parts: finished parts kept in the checkpoint, over every call.
+    :param records: items in those parts.
+    :param resumed_parts: parts this call found in the checkpoint.
+    """
+
+    def __init__(
+        self, retry_after: float, requests: int, parts: int, records: int, resumed_parts: int
+    ) -> None:
+        super().__init__(f"waiting for the API's allowance until {retry_after:.0f} (epoch seconds)")
+        self.retry_after = retry_after
+        self.requests = requests
+        self.parts = parts
+        self.records = records
+        self.resumed_parts = resumed_parts
 
 
 def partition_path(partition: Mapping[str, str]) -> str:
@@ -150,12 +183,15 @@ class _Landing:
     compresslevel: int
     series: Series
     progress: Progress
+    pausable: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
+    paused_until: float | None = None
+    _pause_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ---------------------------------------------------------------- writing
 
     def worker(self, client: PageClient, todo: queue.SimpleQueue) -> None:
-        while not self.stop.is_set():
+        while not self.stop.is_set() and self.paused_until is None:
             try:
                 stream = todo.get_nowait()
             except queue.Empty:
@@ -172,31 +208,41 @@ class _Landing:
             return
         number, cursor = start
         writer, path, records, requests, last_id = None, "", 0, 0, ""
+        done = True
         try:
-            for page in pages.prefetch(stream.pages(client, cursor)):
-                requests += 1
-                self.progress.add(pages=1, records=len(page.items))
-                if self.stop.is_set():
-                    raise exc.IntervalsStorageError("stopped: another stream failed")
-                items = page.items
-                while items:
-                    if writer is None:
-                        path = self.series.part_name(stream.key, number, formats.EXTENSIONS[self.fmt])
-                        writer = self._open(path)
-                    take = items[: self.records_per_part - records]
-                    with destination.writing(self.prefix / path):
-                        writer.write(take)
-                    records += len(take)
-                    last_id = take[-1]["_id"]
-                    items = items[len(take) :]
-                    if records == self.records_per_part:
-                        part = self._finish(writer, path, records, last_id)
-                        writer, records, number = None, 0, number + 1
-                        self.series.record(stream.key, part, requests, done=False)
-                        requests = 0
+            try:
+                for page in pages.prefetch(stream.pages(client, cursor)):
+                    requests += 1
+                    self.progress.add(pages=1, records=len(page.items))
+                    if self.stop.is_set():
+                        raise exc.IntervalsStorageError("stopped: another stream failed")
+                    items = page.items
+                    while items:
+                        if writer is None:
+                            path = self.series.part_name(stream.key, number, formats.EXTENSIONS[self.fmt])
+                            writer = self._open(path)
+                        take = items[: self.records_per_part - records]
+                        with destination.writing(self.prefix / path):
+                            writer.write(take)
+                        records += len(take)
+                        last_id = take[-1]["_id"]
+                        items = items[len(take) :]
+                        if records == self.records_per_part:
+                            part = self._finish(writer, path, records, last_id)
+                            writer, records, number = None, 0, number + 1
+                            self.series.record(stream.key, part, requests, done=False)
+                            requests = 0
+            except exc.IntervalsRateLimitError as error:
+                if not self.pausable or error.retry_after is None:
+                    raise
+                # The hook gave up waiting and sent nothing for it: every page fetched so far is
+                # written, so the part finished below ends at the cursor the resume asks after.
+                done = False
+                with self._pause_lock:
+                    self.paused_until = max(self.paused_until or 0.0, error.retry_after)
             part = self._finish(writer, path, records, last_id) if writer is not None else None
             writer = None
-            self.series.record(stream.key, part, requests, done=True)
+            self.series.record(stream.key, part, requests, done=done)
         finally:
             if writer is not None:
                 _discard(writer)
@@ -250,6 +296,8 @@ def land(
     allow_empty: bool = True,
     log: Any = _log,
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+    pause_on_rate_limit: bool = False,
+    more: Callable[[int], bool] | None = None,
 ) -> LandingResult:
     """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
 
@@ -258,9 +306,10 @@ def land(
     raises ``IntervalsStorageError`` naming the path and the fix.
 
     :param prefix: the window's prefix (see :func:`window_prefix`).
-    :param streams: listings to land, in manifest order; each is fetched by one worker.
+    :param streams: listings to land, in manifest order; each is fetched by one worker, the
+        workers taking them from a queue in this order.
     :param clients: one page client per worker (at most ``len(streams)`` are used); each
-        holds its own HTTP session, so sockets never exceed ``len(clients)``.
+        holds its own HTTP session, so sockets never exceed the workers started.
     :param resource: the resource's name, a key of :data:`formats.SCHEMAS`.
     :param description: what the manifest says about the window (window, filters).
     :param fmt: ``jsonl`` (gzip JSON Lines) or ``parquet``.
@@ -271,6 +320,14 @@ def land(
         ``IntervalsEmptyWindowError``).
     :param log: where progress goes; items are never logged.
     :param progress_interval: seconds between progress lines.
+    :param pause_on_rate_limit: when a hook gives up waiting for the allowance
+        (``IntervalsRateLimitError`` with a ``retry_after``), checkpoint every page fetched and
+        raise :class:`LandingPaused` (see the module docstring); otherwise that error is raised
+        as any other.
+    :param more: ``more(running)`` says whether to start another worker now, asked while streams
+        wait in the queue and clients are left (the landing operators pass
+        :meth:`airflow_provider_intervals.inflight.Sizer.more`); ``None``: one worker per client
+        at once.
     """
     if fmt not in formats.FORMATS:
         raise exc.IntervalsArgumentError("fmt", fmt, f"expected one of {', '.join(formats.FORMATS)}")
@@ -287,7 +344,10 @@ def land(
     progress = Progress(log, progress_interval, line, names=("pages", "records"))
     series = Series(prefix, fingerprint(prefix, streams, settings), state_store, log)
     series.restore(len(streams))
-    landing = _Landing(prefix, streams, resource, fmt, records_per_part, compresslevel, series, progress)
+    landing = _Landing(
+        *(prefix, streams, resource, fmt, records_per_part, compresslevel, series, progress),
+        pausable=pause_on_rate_limit,
+    )
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for stream in streams:
         todo.put(stream)
@@ -295,9 +355,19 @@ def land(
     if len(workers) == 1:
         landing.worker(workers[0], todo)
     else:
-        pages.run_in_threads(lambda client: landing.worker(client, todo), workers, landing.stop)
-    records = sum(p["records"] for p in landing.parts())
+        pages.run_in_threads(
+            lambda client: landing.worker(client, todo),
+            workers,
+            landing.stop,
+            more=more,
+            pending=lambda: not todo.empty(),
+        )
     requests = progress.counts["pages"]
+    if landing.paused_until is not None:
+        kept = [p for s in series.state["streams"].values() for p in s["parts"]]
+        records = sum(p["records"] for p in kept)
+        raise LandingPaused(landing.paused_until, requests, len(kept), records, series.resumed_parts)
+    records = sum(p["records"] for p in landing.parts())
     if records == 0 and not allow_empty:
         series.clear()
         series.remove_directory()
@@ -308,7 +378,7 @@ def land(
     manifest = landing.publish(description)
     series.clear()
     log.info(
-        "Published %d %s in %d parts at %s (%d requests this try, %d parts resumed, %.0f records/s)",
+        "Published %d %s in %d parts at %s (%d requests now, %d parts resumed, %.0f records/s)",
         *(records, resource, len(landing.parts()), manifest, requests, series.resumed_parts),
         progress.rate("records"),
     )

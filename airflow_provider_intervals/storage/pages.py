@@ -1,4 +1,4 @@
-"""Page plumbing for landing: prefetching the next page, and one thread per worker.
+"""Page plumbing for landing: prefetching the next page, and one thread per worker started.
 
 Prefetching holds no more than one page beyond the one being written; nothing logs an item.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -14,6 +15,8 @@ T = TypeVar("T")
 
 
 _END = object()
+# How often run_in_threads asks whether to start another worker.
+POLL_SECONDS = 0.01
 
 
 def prefetch(pages: Iterator[T]) -> Iterator[T]:
@@ -57,13 +60,26 @@ def prefetch(pages: Iterator[T]) -> Iterator[T]:
         thread.join()
 
 
-def run_in_threads(work: Callable[[Any], None], clients: Sequence[Any], stop: threading.Event) -> None:
-    """Run ``work(client)`` in one thread per client; raise the first failure once all are done.
+def run_in_threads(
+    work: Callable[[Any], None],
+    clients: Sequence[Any],
+    stop: threading.Event,
+    more: Callable[[int], bool] | None = None,
+    pending: Callable[[], bool] | None = None,
+    poll: float = POLL_SECONDS,
+) -> None:
+    """Run ``work(client)`` in one thread per client started; raise the first failure once all are done.
 
     :param stop: set when this thread is interrupted (e.g. the task is terminated), so the
         workers stop at their next page.
+    :param more: ``more(running)`` says whether to start the next client's thread now; asked
+        every ``poll`` seconds until every client runs, the work is done or ``stop`` is set.
+        ``None``: every client at once.
+    :param pending: whether work is left for another thread (``None``: always).
+    :param poll: seconds between two questions to ``more``.
     """
     errors: list[BaseException] = []
+    threads: list[threading.Thread] = []
 
     def run(client: Any) -> None:
         try:
@@ -71,13 +87,24 @@ def run_in_threads(work: Callable[[Any], None], clients: Sequence[Any], stop: th
         except BaseException as error:
             errors.append(error)
 
-    threads = [
-        threading.Thread(target=run, args=(c,), name=f"intervals-landing-{i}", daemon=True)
-        for i, c in enumerate(clients)
-    ]
-    for thread in threads:
-        thread.start()
+    def start() -> None:
+        i = len(threads)
+        threads.append(
+            threading.Thread(target=run, args=(clients[i],), name=f"intervals-landing-{i}", daemon=True)
+        )
+        threads[-1].start()
+
     try:
+        start()
+        while len(threads) < len(clients) and not stop.is_set():
+            if pending is not None and not pending():
+                break
+            if more is None or more(len(threads)):
+                start()
+            elif any(t.is_alive() for t in threads):
+                time.sleep(poll)
+            else:
+                break
         for thread in threads:
             thread.join()
     except BaseException:

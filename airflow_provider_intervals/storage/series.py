@@ -11,7 +11,9 @@ the recorded parts still exist with their sizes, keeps them, and asks the API fo
 after each stream's cursor. The part being written when the try died is rewritten under the
 same name. Without a ``task_state_store`` (Airflow before 3.3, or a bare ``execute`` call)
 every try starts the window over, in a fresh series; the publish then removes what the
-failed try left.
+failed try left. A landing deferred for the allowance resumes within its try either way:
+without a ``task_state_store`` its checkpoint travels through the deferral in a
+:class:`CarriedCheckpoint`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,34 @@ from airflow_provider_intervals.storage import formats
 from airflow_provider_intervals.storage.destination import make_directory, writing
 
 CHECKPOINT_KEY = "intervals_landing"
+
+
+class CarriedCheckpoint:
+    """The ``task_state_store`` interface over one checkpoint held in memory, to carry through a deferral.
+
+    For a deferrable landing where the context has no ``task_state_store`` (Airflow < 3.3): the
+    operator hands :attr:`checkpoint` to the trigger and gives the resumed landing a new one
+    made from it. A retry (a new try) gets none, and starts the window over.
+
+    :param checkpoint: the checkpoint carried back from the deferral, or ``None``.
+    """
+
+    def __init__(self, checkpoint: dict[str, Any] | None = None) -> None:
+        self.checkpoint = checkpoint
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the checkpoint for :data:`CHECKPOINT_KEY`, else ``default``."""
+        return self.checkpoint if key == CHECKPOINT_KEY and self.checkpoint is not None else default
+
+    def set(self, key: str, value: Any) -> None:
+        """Keep ``value`` as the checkpoint (copied through JSON, as a real store would)."""
+        if key == CHECKPOINT_KEY:
+            self.checkpoint = json.loads(json.dumps(value))
+
+    def delete(self, key: str) -> None:
+        """Drop the checkpoint."""
+        if key == CHECKPOINT_KEY:
+            self.checkpoint = None
 
 
 def fingerprint(prefix: ObjectStoragePath, streams: Sequence[Any], settings: Mapping[str, Any]) -> str:

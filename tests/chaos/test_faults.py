@@ -113,8 +113,10 @@ def _pages(count: int, limit: int = PAGE) -> int:
     return max(1, math.ceil(count / limit))
 
 
-def _expected(store, window, pieces):
-    return [e for sub in Window(**window).split(pieces) for e in store.iter_events(**sub.__dict__)]
+def _expected(store, window, concurrency):
+    """The window's events as a landing with ``concurrency`` lists them: sub-window by sub-window."""
+    subs = Window(**window).sub_windows(concurrency)
+    return [e for sub in subs for e in store.iter_events(**sub.__dict__)]
 
 
 # ----------------------------------------------------------------------------- complete runs

@@ -24,9 +24,11 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 from helpers import files
 
+from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
 from airflow_provider_intervals.sandbox import Store
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
+from airflow_provider_intervals.windows import Window
 
 pytestmark = pytest.mark.chaos
 
@@ -122,10 +124,9 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
     assert stats["requests"] - killed_requests == summary["requests"]
     assert summary["requests"] < 200  # a window started over takes 200 pages, plus the plan
     records = list(iter_records(prefix, verify=True))
+    subs = Window("2025-01-01", "2026-12-31").sub_windows(spec["operator"]["concurrency"])
     want = [
-        e
-        for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
-        for e in _store(events).iter_events(date_from=half[0], date_to=half[1])
+        e for sub in subs for e in _store(events).iter_events(date_from=sub.date_from, date_to=sub.date_to)
     ]
     assert [r["_id"] for r in records] == [e["_id"] for e in want]
     assert records == want
@@ -145,7 +146,7 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
 def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     api, make_conn, run_dag, tmp_path, chaos_report
 ):
-    """Four mapped tasks, four sub-windows at once each, under 10 requests/s (burst 4) for their key.
+    """Four mapped tasks, up to four sub-windows at once each, under 10 requests/s (burst 4) for their key.
 
     ``dag.test`` runs the mapped task instances one after the other (its executor-backed mode
     needs an API server) in this process: every stream of every task books its requests in
@@ -155,7 +156,6 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
 
     from airflow_provider_intervals import pacing
     from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-    from airflow_provider_intervals.windows import Window
 
     api.rate_limits = {"enterprise": (10, 1.0, 4)}
     make_conn(api, max_retries=8, page_size=50)  # its extras carry the limit: 600/min, burst 4
@@ -190,7 +190,9 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
         prefix = ObjectStoragePath(summary["manifest"]).parent
         got = list(iter_records(prefix, verify=True))
         want = [
-            e for sub in Window(date_from, date_to).split(4) for e in api.store.iter_events(**sub.__dict__)
+            e
+            for sub in Window(date_from, date_to).sub_windows(4)
+            for e in api.store.iter_events(**sub.__dict__)
         ]
         assert got == want
         assert len({r["_id"] for r in got}) == len(got)
@@ -199,12 +201,13 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     pages = sum(s["requests"] for s in summaries)
     assert bucket.reserved == pages + stats["rate_limited"]
     assert bucket.waited > 0
-    # ... and the sixteen streams drew at most one 429 each, where the old client drew one a page.
+    # ... and the sixteen workers (at most four a task) drew at most one 429 each, where the old
+    # client drew one a page.
     assert stats["rate_limited"] <= 16
     assert stats["requests"] == pages + stats["rate_limited"]
     chaos_report(
         tasks=4,
-        streams_per_task=4,
+        workers_per_task=4,
         rate_limited_429s=stats["rate_limited"],
         requests=stats["requests"],
         records_checked=checked,
@@ -279,7 +282,12 @@ def _xcom(dag_run, task_id: str, map_index: int):
 
 
 OPEN_FILES = 256
-MEMORY_CAP_MB = 768  # address space: Python + Airflow + the provider peak near 510 MB of it
+# Address space: each worker thread (up to the default concurrency, 8, each with a prefetch
+# helper) reserves a stack and a malloc arena of address space it barely touches (1,304 MB of
+# address space for 155 MB resident, measured): the cap on address space stops a runaway, the
+# cap that matters to a container, resident memory, is asserted.
+MEMORY_CAP_MB = 2048
+RESIDENT_CAP_MB = 384
 
 
 def _limit_resources() -> None:  # runs in the child, before exec
@@ -289,7 +297,7 @@ def _limit_resources() -> None:  # runs in the child, before exec
 
 @pytest.mark.slow
 def test_a_million_event_window_lands_under_256_open_files_and_a_memory_cap(tmp_path, chaos_report):
-    """1,000,000 events, one window, ``ulimit -n 256`` and 768 MB of address space (about 70 s)."""
+    """1,000,000 events, one window, ``ulimit -n 256``, 2 GB address space, 384 MB resident (about 70 s)."""
     events = 1_000_000
     with SandboxProcess(events, ["--no-rate-limit", "--seed", str(SEED)]) as sb:
         spec = {"execute": True, "output_path": f"file://{tmp_path}/lake", "operator": dict(FULL)}
@@ -299,14 +307,14 @@ def test_a_million_event_window_lands_under_256_open_files_and_a_memory_cap(tmp_
     process = result["process"]
     assert process["nofile"] == OPEN_FILES
     assert process["as"] == MEMORY_CAP_MB << 20
+    assert process["VmHWM"] // 1024 <= RESIDENT_CAP_MB  # peak resident set, kB
     summary = task["xcom"]
     assert summary["records"] == events
     prefix = ObjectStoragePath(summary["manifest"]).parent
-    want = _digest(
-        e
-        for half in (("2025-01-01", "2025-12-31"), ("2026-01-01", "2026-12-31"))
-        for e in _store(events).iter_events(date_from=half[0], date_to=half[1])
-    )
+    # The window's streams, in the manifest's order: its sub-windows at the default concurrency.
+    subs = Window(FULL["date_from"], FULL["date_to"]).sub_windows(DEFAULT_CONCURRENCY)
+    store = _store(events)
+    want = _digest(e for w in subs for e in store.iter_events(date_from=w.date_from, date_to=w.date_to))
     got = _digest(iter_records(prefix, verify=True))
     assert got == want
     assert got[2] == events

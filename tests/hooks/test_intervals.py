@@ -239,6 +239,48 @@ def test_rate_limited_beyond_the_longest_wait(api, make_conn):
     assert api.stats["requests"] == 1  # raised at once: a 2 s wait is past max_rate_limit_wait
 
 
+@pytest.mark.parametrize("door", ["429-retry-after", "pacing"])
+def test_the_hooks_max_rate_limit_wait_gives_up_early_with_when_to_come_back(
+    api, make_conn, fresh_pacing, door
+):
+    """The connection would wait 900 s; a hook made with ``max_rate_limit_wait=1`` raises at once.
+
+    Through a 429 whose ``retryAfter`` is 3 s away, and through pacing whose next slot is 10 s
+    away (6 requests a minute, burst 2, one token kept as headroom): nothing more is sent, and
+    ``retry_after`` says when.
+    """
+    import time
+
+    if door == "pacing":
+        make_conn(api, requests_per_minute=6, burst=2)
+    else:
+        make_conn(api, plan="unknown")
+        api.set_faults(rate_limit_burst=1, rate_limit_retry_ms=3000)
+    hook = IntervalsHook(max_rate_limit_wait=1)
+    assert hook.settings.retry.max_rate_limit_wait == 1
+    if door == "pacing":
+        hook.get_organization()  # the bucket's only token: the next slot is 10 s away
+    before = time.time()
+    with pytest.raises(exc.IntervalsRateLimitError) as err:
+        hook.get_organization()
+    assert 1 < err.value.retry_after - before < (4 if door == "429-retry-after" else 11)
+    assert api.stats["requests"] == 1  # the 429, or the request that took the only token
+
+
+def test_the_hooks_max_rate_limit_wait_never_lengthens_the_connections(api, make_conn):
+    make_conn(api, max_rate_limit_wait=5)
+    assert IntervalsHook(max_rate_limit_wait=60).settings.retry.max_rate_limit_wait == 5
+    assert IntervalsHook().settings.retry.max_rate_limit_wait == 5
+
+
+@pytest.mark.parametrize("value", [-1, "soon", float("nan"), True, 86401])
+def test_a_bad_max_rate_limit_wait_is_refused_before_any_request(api, make_conn, value):
+    make_conn(api)
+    with pytest.raises(exc.IntervalsArgumentError, match=r"max_rate_limit_wait.*seconds from 0 to 86400"):
+        IntervalsHook(max_rate_limit_wait=value).get_organization()
+    assert api.stats["requests"] == 0
+
+
 def test_429s_with_retry_after_do_not_spend_the_retry_budget(api, make_conn):
     make_conn(api, max_retries=0)
     api.set_faults(rate_limit_burst=3, rate_limit_retry_ms=20)

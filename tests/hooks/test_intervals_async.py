@@ -82,3 +82,15 @@ def test_the_sync_and_async_hooks_share_the_plan_lookup_and_its_failure(api, mak
     with pytest.raises(exc.IntervalsServerError, match="not asked again"):
         _list(IntervalsAsyncHook(), **APRIL)
     assert api.stats["requests"] == RETRIES + 1  # the async hook did not ask again
+
+
+def test_the_async_hooks_max_rate_limit_wait_gives_up_early_with_when_to_come_back(api, make_conn):
+    import time
+
+    make_conn(api, plan="unknown")
+    api.set_faults(rate_limit_burst=1, rate_limit_retry_ms=3000)
+    before = time.time()
+    with pytest.raises(exc.IntervalsRateLimitError, match="429") as err:
+        _list(IntervalsAsyncHook(max_rate_limit_wait=1), **APRIL)
+    assert 1 < err.value.retry_after - before < 4
+    assert api.stats["requests"] == 1

@@ -17,6 +17,7 @@ except ImportError:  # Airflow < 3.2 has it in core only
 from helpers import files, retry_warnings, seed_failing_at, snapshot, task_context, unreachable_api, utc
 
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
 from airflow_provider_intervals.windows import Window
@@ -40,11 +41,13 @@ def _landed(manifest_url, conn_id=None):
     return prefix, files(prefix)
 
 
-def _expected(store, window, pieces):
-    return [e for sub in Window(**window).split(pieces) for e in store.iter_events(**sub.__dict__)]
+def _expected(store, window, concurrency=DEFAULT_CONCURRENCY):
+    """The window's events as a landing with ``concurrency`` lists them: sub-window by sub-window."""
+    subs = Window(**window).sub_windows(concurrency)
+    return [e for sub in subs for e in store.iter_events(**sub.__dict__)]
 
 
-@pytest.mark.parametrize("concurrency", [1, 2], ids=["one-stream", "two-sub-windows"])
+@pytest.mark.parametrize("concurrency", [1, 2], ids=["one-stream", "up-to-two-workers"])
 def test_lands_the_window_record_for_record(api, make_conn, run_dag, landing_zone, concurrency):
     make_conn(api)
     output, conn_id = landing_zone
@@ -71,7 +74,9 @@ def test_lands_the_window_record_for_record(api, make_conn, run_dag, landing_zon
         "parts",
         "requests",
         "resumed_parts",
+        "deferrals",
     }
+    assert summary["deferrals"] == 0
 
 
 def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_dag, landing_zone):
@@ -87,7 +92,7 @@ def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_d
     assert after["write_id"] != before["write_id"]
     assert [p["sha256"] for p in after["parts"]] == [p["sha256"] for p in before["parts"]]
     assert landed == sorted([MANIFEST, SUCCESS, *(p["path"] for p in after["parts"])])
-    assert list(iter_records(prefix)) == _expected(api.store, MONTH, 2)
+    assert list(iter_records(prefix)) == _expected(api.store, MONTH)
 
 
 def test_a_wrong_key_rerun_over_a_published_window_leaves_the_prefix_exactly_as_it_was(
@@ -108,7 +113,7 @@ def test_a_wrong_key_rerun_over_a_published_window_leaves_the_prefix_exactly_as_
     assert rerun.state == "failed"
     assert set(api.stats["by_status"]) == {401}  # the key was refused, nothing was read
     assert snapshot(prefix) == before  # every file byte for byte, and no new folder
-    assert list(iter_records(prefix, verify=True)) == _expected(api.store, MONTH, 2)
+    assert list(iter_records(prefix, verify=True)) == _expected(api.store, MONTH)
 
 
 def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_conn, run_dag, tmp_path):
@@ -152,7 +157,11 @@ RETRIES = 3  # the connection's max_retries in these tests: one budget is 4 atte
 
 
 def _land_in_four(tmp_path) -> IntervalsEventsOperator:
-    """Two months in four sub-windows, four workers; the connection names no plan."""
+    """Two months in eight sub-windows, up to four workers; the connection names no plan.
+
+    A second worker starts only once the first has a paced answer: the plan lookup is over by
+    then, so a failed one ends the landing before any other worker asks.
+    """
     return IntervalsEventsOperator(
         task_id="land", output_path=f"file://{tmp_path}/lake", concurrency=4, **MONTH
     )
@@ -254,6 +263,9 @@ def test_window_follows_the_schedule_or_the_templates(
         ({"format": "csv"}, "Invalid format='csv'"),
         ({"records_per_part": "{{ params.n }}"}, "Invalid records_per_part='many'"),
         ({"concurrency": 50}, "Invalid concurrency=50"),
+        ({"deferrable": True, "defer_after": "{{ params.n }}"}, "Invalid defer_after='many'"),
+        ({"deferrable": True, "defer_after": -1}, "Invalid defer_after=-1: expected seconds from 0"),
+        ({"deferrable": "yes"}, "Invalid deferrable='yes': expected True or False"),
     ],
     ids=[
         "date-suffix",
@@ -263,6 +275,9 @@ def test_window_follows_the_schedule_or_the_templates(
         "format",
         "part-size",
         "concurrency",
+        "defer-after-text",
+        "defer-after-negative",
+        "deferrable-text",
     ],
 )
 def test_bad_arguments_fail_before_any_request(api, make_conn, run_dag, tmp_path, arguments, message):

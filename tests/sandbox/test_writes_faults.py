@@ -199,6 +199,30 @@ def test_latency_is_applied(api: Client, sandbox: Sandbox) -> None:
         api.session.get(api.base + "/groups", timeout=0.05)
 
 
+def test_peak_in_flight_counts_the_requests_answered_at_once(sandbox: Sandbox) -> None:
+    sandbox.set_faults(latency=0.3)
+    clients = [Client(sandbox, sandbox.api_key) for _ in range(3)]
+    together = threading.Barrier(3)
+    statuses: list[int] = []
+
+    def get(client: Client) -> None:
+        together.wait(timeout=10)
+        statuses.append(client.get("/groups").status_code)
+
+    threads = [threading.Thread(target=get, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200, 200, 200]
+    stats = sandbox.stats
+    assert (stats["peak_in_flight"], stats["in_flight"]) == (3, 0)
+    clients[0].get("/groups")  # one at a time adds nothing
+    assert sandbox.stats["peak_in_flight"] == 3
+    sandbox.reset_stats()
+    assert sandbox.stats["peak_in_flight"] == 0
+
+
 def test_dropped_connection_raises(api: Client, sandbox: Sandbox) -> None:
     sandbox.set_faults(drop_rate=1.0)
     with pytest.raises(requests.exceptions.ConnectionError):

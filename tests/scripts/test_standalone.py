@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 import pytest
 from airflow.sdk import ObjectStoragePath
-from helpers import UI_FORM_EXTRA
+from helpers import UI_FORM_EXTRA, live_processes, process_tree
 
 from airflow_provider_intervals.get_provider_info import CONN_FIELDS
 from airflow_provider_intervals.sandbox.app import DEFAULT_API_KEY
@@ -121,25 +121,6 @@ class Output:
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
-
-
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _live(processes: list[psutil.Process]) -> list[str]:
-    out = []
-    for p in processes:
-        try:  # is_running compares the start time too: a reused pid is not ours
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(f"{p.pid} {' '.join(p.cmdline())[:100]}")
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 def _in_sessions(sids: set[int]) -> list[str]:
@@ -289,8 +270,10 @@ def standalone(tmp_path_factory):
         running = Running(proc, output, api, ports, work, env, (login[1], login[2]))
         yield running
     finally:
-        started = _tree(proc.pid)
-        if proc.poll() is None or _live(started):  # a test failed before the stop: leave nothing behind
+        started = process_tree(proc.pid)
+        if proc.poll() is None or live_processes(
+            started
+        ):  # a test failed before the stop: leave nothing behind
             for p in started:
                 with contextlib.suppress(psutil.NoSuchProcess):
                     p.kill()
@@ -464,14 +447,14 @@ def test_a_user_adds_tests_and_uses_a_connection_in_a_real_browser(standalone):
 
 def test_ctrl_c_stops_airflow_and_the_sandbox_and_leaves_nothing(standalone):
     proc, output, ports = standalone.proc, standalone.output, standalone.ports
-    started = _tree(proc.pid)  # dev.py, the script, the sandbox, Airflow and all it started
-    sessions = {os.getsid(p.pid) for p in started if _live([p])}
+    started = process_tree(proc.pid)  # dev.py, the script, the sandbox, Airflow and all it started
+    sessions = {os.getsid(p.pid) for p in started if live_processes([p])}
     assert len(sessions) == 2  # ours and Airflow's own
     before_stop = len(output.text)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl+C
     assert proc.wait(STOP_TIMEOUT) == 0, output.tail()
     output.join(10)
-    assert _live(started) == []
+    assert live_processes(started) == []
     assert _in_sessions(sessions) == []
     assert [name for name, port in ports.items() if not _port_free(port)] == []
     assert "Traceback" not in output.text[before_stop:], output.text[before_stop:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import time
 
 import pytest
 from airflow.sdk import ObjectStoragePath
@@ -16,6 +17,7 @@ from airflow_provider_intervals.storage import (
     CHECKPOINT_KEY,
     MANIFEST,
     SUCCESS,
+    LandingPaused,
     Stream,
     iter_records,
     land,
@@ -167,6 +169,97 @@ def test_without_a_state_store_a_retry_starts_over_and_leaves_no_orphan(api, mak
     assert result.requests == -(-api.store.count_events(**YEAR) // 100)  # the whole window again
     assert list(iter_records(prefix)) == list(api.store.iter_events(**YEAR))
     assert not set(crashed) & set(files(prefix))
+
+
+# ----------------------------------------------------------------------------- pausing for the allowance
+
+# Four requests from a full bucket (burst 5, one token kept as headroom), then one per 10 s: past
+# the hooks' max_rate_limit_wait of 1 s, so each call lands four pages and pauses.
+PAUSING = {"requests_per_minute": 6, "burst": 5}
+
+
+def _pausing_hooks(n: int = 1) -> list[IntervalsHook]:
+    return [IntervalsHook(max_rate_limit_wait=1) for _ in range(n)]
+
+
+def _land_until_published(land_once) -> tuple[object, list[LandingPaused]]:
+    """Call ``land_once()`` until it publishes, each time as a new process (a full bucket)."""
+    from airflow_provider_intervals import pacing
+
+    pauses, waits = [], []
+    while len(pauses) < 20:
+        pacing.forget()
+        try:
+            result = land_once()
+        except LandingPaused as pause:
+            pauses.append(pause)
+            waits.append(pause.retry_after - time.time())
+            continue
+        assert all(5 < wait < 11 for wait in waits)  # the next slot: 10 s after the last request
+        return result, pauses
+    raise AssertionError("no progress after 20 pauses")
+
+
+def test_a_pause_keeps_every_page_fetched_and_the_resumes_fetch_none_twice(
+    api, make_conn, prefix, fresh_pacing
+):
+    make_conn(api, **PAUSING)
+    store = DictStateStore()
+    pages = -(-api.store.count_events(**YEAR) // 100)
+
+    def land_once():
+        assert not (prefix / MANIFEST).exists()  # nothing is published before the last call
+        return _land(prefix, _pausing_hooks(), state_store=store, pause_on_rate_limit=True)
+
+    result, pauses = _land_until_published(land_once)
+    assert len(pauses) == (pages - 1) // 4 >= 2
+    assert [p.requests for p in pauses] == [4] * len(pauses)
+    # Each pause finished the part it was writing early: 400 items are parts of 250 and 150.
+    assert [(p.parts, p.records) for p in pauses] == [(2 * n, 400 * n) for n in range(1, len(pauses) + 1)]
+    assert api.stats["pages_served"] == api.stats["requests"] == pages == result.api_requests
+    assert list(iter_records(prefix, verify=True)) == list(api.store.iter_events(**YEAR))
+    assert files(prefix) == sorted([MANIFEST, SUCCESS, *(p["path"] for p in read_manifest(prefix)["parts"])])
+
+
+def test_concurrent_streams_pause_together_and_no_stream_starts_after_a_pause(
+    api, make_conn, prefix, fresh_pacing
+):
+    make_conn(api, **PAUSING)
+    store = DictStateStore()
+    # Half-years of about 500 events: no stream can finish on the four requests a call makes.
+    halves = [("2025-01-01", "2025-06-30"), ("2025-07-01", "2025-12-31"),
+                ("2026-01-01", "2026-06-30"), ("2026-07-01", "2026-12-31")]  # fmt: skip
+    streams = [
+        Stream(f"{i:03d}", _events(date_from=a, date_to=b), {"date_from": a, "date_to": b})
+        for i, (a, b) in enumerate(halves)
+    ]
+    started = []
+
+    def land_once():
+        try:
+            return land(prefix, streams, _pausing_hooks(2), resource="events", description={},
+                        records_per_part=250, state_store=store, pause_on_rate_limit=True)  # fmt: skip
+        finally:
+            started.append(sorted(store.get(CHECKPOINT_KEY, {"streams": {}})["streams"]))
+
+    result, pauses = _land_until_published(land_once)
+    assert started[0] == ["000", "001"]  # the two workers' streams; the others wait for a resume
+    assert pauses[0].requests == 4
+    pages = sum(-(-api.store.count_events(date_from=a, date_to=b) // 100) for a, b in halves)
+    assert api.stats["pages_served"] == api.stats["requests"] == pages == result.api_requests
+    want = [e for a, b in halves for e in api.store.iter_events(date_from=a, date_to=b)]
+    assert list(iter_records(prefix, verify=True)) == want
+
+
+def test_without_pausing_a_long_wait_fails_as_before_and_keeps_only_full_parts(
+    api, make_conn, prefix, fresh_pacing
+):
+    make_conn(api, **PAUSING)
+    store = DictStateStore()
+    with pytest.raises(exc.IntervalsRateLimitError, match="max_rate_limit_wait=1s"):
+        _land(prefix, _pausing_hooks(), state_store=store)
+    parts = store.get(CHECKPOINT_KEY)["streams"]["000"]["parts"]
+    assert [p["records"] for p in parts] == [250]  # the 150 items of the unfinished part are not kept
 
 
 def _crash_after_five_parts(api, make_conn, prefix) -> DictStateStore:
