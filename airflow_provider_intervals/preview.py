@@ -1,6 +1,6 @@
 """What a landing of events would fetch, and how long it takes at the key's plan: sizing a backfill.
 
-:meth:`IntervalsHook.preview_events <airflow_provider_intervals.hooks.intervals.IntervalsHook.preview_events>`
+:meth:`IntervalsHook.preview_events <.IntervalsResources.preview_events>`
 pages through the window once, as a landing would, but keeps only each day's count: it
 writes nothing and holds one page at a time. What a landing would then cost follows from
 the counts alone: the landing cuts the window into sub-windows

@@ -53,7 +53,7 @@ nitpicky = True
 _ELSEWHERE = (
     r"(airflow|requests|aiohttp|openlineage|attrs|pendulum|pytest|_pytest|sqlalchemy|fsspec|upath"
     r"|typing|typing_extensions|collections|datetime|pathlib|threading|asyncio|queue|enum|dataclasses"
-    r"|abc|types|io|re|logging|urllib|json|socket|subprocess|http|concurrent|contextlib|functools)"
+    r"|abc|types|io|re|logging|urllib|json|socket|subprocess|http|concurrent|contextlib|functools|_thread)"
     r"(\..*)?"
 )
 _BUILTINS = r"(str|int|float|bool|bytes|dict|list|tuple|set|frozenset|object|type|None|(Base)?Exception)"
@@ -61,4 +61,7 @@ nitpick_ignore_regex = [
     (r"py:.*", _ELSEWHERE),
     (r"py:.*", _BUILTINS),
     (r"py:.*", r"(Any|Callable|Iterator|AsyncIterator|Iterable|Mapping|Sequence|T|Self|Path)"),
+    # Other projects' names as annotations spell them where autodoc cannot resolve them (imported
+    # only for type checking, or under a short alias): Airflow's, and the standard library's.
+    (r"py:.*", r"(ObjectStoragePath|Asset|dt\.(date|datetime|timedelta))"),
 ]

@@ -115,7 +115,9 @@ class BulkRun:
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
-    """Create every row of a JSON Lines or CSV file; a subclass names its :class:`Kind`.
+    """Create every row of a JSON Lines or CSV file; a subclass names its kind of row.
+
+    The kind is a :class:`~airflow_provider_intervals.operators.writes.kinds.Kind`.
 
     Returns (XCom) the results and rejects paths and the counts: ``rows``, ``created``,
     ``existing``, ``failed``, ``rejected``. Never a row.
