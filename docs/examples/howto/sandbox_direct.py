@@ -26,4 +26,6 @@ def test_the_hook_lists_every_event_through_server_errors(monkeypatch):
         truth = list(sandbox.store.iter_events(date_from="2025-01-01", date_to="2025-01-07"))
         assert listed == truth != []  # the ground truth, in API order
         assert sandbox.stats["faults_injected"] >= 2  # the hook retried through them
+
+
 # [END sandbox_direct]
