@@ -4,17 +4,34 @@ The tables are generated at build time from
 :func:`airflow_provider_intervals.get_provider_info.get_provider_info`, the same metadata
 Airflow's UI builds its connection form from, so the page, the form and the hooks' checks
 (``connection.Settings``, held to that metadata by the tests) cannot disagree.
+``tests/docs/test_connection_page.py`` reads the same rows (:func:`extra_rows`) and fails when
+what they state (a key, a default, an accepted value) differs from what the hooks do.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
 STANDARD = ("host", "schema", "port", "password", "login")
+
+
+class ExtraRow(NamedTuple):
+    """One extra as the page states it.
+
+    :param key: the key in the connection's ``extra``.
+    :param label: the form's label.
+    :param accepted: what the form and the hooks accept, in words.
+    :param meaning: the form's help text: what it does, and its default.
+    """
+
+    key: str
+    label: str
+    accepted: str
+    meaning: str
 
 
 def _allowed(schema: dict[str, Any]) -> str:
@@ -27,8 +44,42 @@ def _allowed(schema: dict[str, Any]) -> str:
     return " or ".join(kinds)
 
 
+def extra_rows(info: dict[str, Any]) -> list[ExtraRow]:
+    """Return the ``intervals`` connection type's extras as the page states them.
+
+    :param info: the provider's metadata, ``get_provider_info()``.
+    """
+    (conn,) = info["connection-types"]
+    return [
+        ExtraRow(
+            key, field["label"], f"{_allowed(field['schema'])}; empty means the default", field["description"]
+        )
+        for key, field in conn["conn-fields"].items()
+    ]
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(info: dict[str, Any]) -> list[str]:
+    """Return the page's tables, as Markdown lines: the standard fields, then the extras.
+
+    :param info: the provider's metadata, ``get_provider_info()``.
+    """
+    (conn,) = info["connection-types"]
+    behaviour = conn["ui-field-behaviour"]
+    rows = ["**Standard fields**", "", "| field | in the form | hint |", "|---|---|---|"]
+    for field in STANDARD:
+        if field not in behaviour["hidden-fields"]:
+            label = behaviour["relabeling"].get(field, field.capitalize())
+            hint = behaviour["placeholders"].get(field, "")
+            rows.append(f"| `{field}` | {_cell(label)} | {_cell(hint)} |")
+    rows += ["", "**Extra fields** (keys of the connection's `extra`)", ""]
+    rows += ["| key | in the form | accepted | meaning |", "|---|---|---|---|"]
+    for row in extra_rows(info):
+        rows.append(f"| `{row.key}` | {_cell(row.label)} | {_cell(row.accepted)} | {_cell(row.meaning)} |")
+    return rows
 
 
 class ConnectionFields(SphinxDirective):
@@ -38,22 +89,10 @@ class ConnectionFields(SphinxDirective):
         """Return the tables, parsed as the page's Markdown."""
         from airflow_provider_intervals.get_provider_info import get_provider_info
 
-        (conn,) = get_provider_info()["connection-types"]
-        behaviour, fields = conn["ui-field-behaviour"], conn["conn-fields"]
-        # Markdown tables: this directive's content is parsed by the page's parser (MyST).
-        rows = ["**Standard fields**", "", "| field | in the form | hint |", "|---|---|---|"]
-        for field in STANDARD:
-            if field not in behaviour["hidden-fields"]:
-                label = behaviour["relabeling"].get(field, field.capitalize())
-                hint = behaviour["placeholders"].get(field, "")
-                rows.append(f"| `{field}` | {_cell(label)} | {_cell(hint)} |")
-        rows += ["", "**Extra fields** (keys of the connection's `extra`)", ""]
-        rows += ["| key | in the form | accepted | meaning |", "|---|---|---|---|"]
-        for key, field in fields.items():
-            accepted = _cell(f"{_allowed(field['schema'])}; empty means the default")
-            rows.append(f"| `{key}` | {_cell(field['label'])} | {accepted} | {_cell(field['description'])} |")
         container = nodes.container()
-        self.state.nested_parse(StringList(rows, source="connection_fields"), self.content_offset, container)
+        # Markdown tables: this directive's content is parsed by the page's parser (MyST).
+        lines = StringList(markdown(get_provider_info()), source="connection_fields")
+        self.state.nested_parse(lines, self.content_offset, container)
         return container.children
 
 
