@@ -39,6 +39,7 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 html_theme = "furo"
 html_title = f"Intervals provider {release}"
+html_logo = "../airflow_provider_intervals/logo.svg"  # the package's own, also the provider metadata's
 html_static_path: list[str] = []
 
 autodoc_member_order = "bysource"
