@@ -115,9 +115,7 @@ class BulkRun:
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
-    """Create every row of a JSON Lines or CSV file; a subclass names its kind of row.
-
-    The kind is a :class:`~airflow_provider_intervals.operators.writes.kinds.Kind`.
+    """Create every row of a JSON Lines or CSV file; a subclass names its :class:`.Kind` of row.
 
     Returns (XCom) the results and rejects paths and the counts: ``rows``, ``created``,
     ``existing``, ``failed``, ``rejected``. Never a row.
