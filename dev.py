@@ -33,7 +33,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 UV_VERSION = "0.13.9"
-EXTRAS = "dev,cluster"  # what .venv holds: the test tools and the distributed check's drivers
+EXTRAS = "dev,cluster,redis"  # .venv: the test tools, the distributed check's drivers, the Redis pacing store
 STAMP = VENV / ".installed"
 
 

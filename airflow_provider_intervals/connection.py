@@ -42,6 +42,7 @@ EXTRA_KEYS = (
     "plan",
     "requests_per_minute",
     "burst",
+    "pacing_conn_id",
     "allow_insecure_http",
 )
 
@@ -111,6 +112,8 @@ class Settings:
         ``None`` to learn it from ``GET /organization``.
     :param rate: the explicit allowance (``requests_per_minute`` and ``burst``), which wins
         over ``plan``.
+    :param pacing_conn_id: the Airflow connection (Redis or a SQL database) through which every
+        host shares the key's allowance, or ``None``: the processes of each host share it.
     :param allow_insecure_http: send the key over plain HTTP to a non-loopback host.
     """
 
@@ -120,6 +123,7 @@ class Settings:
     version: str | None = None
     plan: str | None = None
     rate: Rate | None = None
+    pacing_conn_id: str | None = None
     allow_insecure_http: bool = False
 
     @property
@@ -192,6 +196,12 @@ class Settings:
                 ) from None
 
         version = extra.get("intervals_version") or None
+        pacing_conn_id = extra.get("pacing_conn_id")
+        if pacing_conn_id is not None and not isinstance(pacing_conn_id, str):
+            raise exc.IntervalsConfigurationError(
+                f"Connection {conn_id!r} has extra pacing_conn_id={pacing_conn_id!r}: expected the id of "
+                "an Airflow connection (Redis or a SQL database), or nothing"
+            )
         per_minute = number("requests_per_minute", None, 0.001, 1_000_000)
         burst = number("burst", None, 1, 100_000, whole=True)
         if burst is not None and per_minute is None:
@@ -213,5 +223,6 @@ class Settings:
             version=None if version is None else v.check_date("intervals_version", version),
             plan=text("plan", PLANS),
             rate=None if per_minute is None else Rate.per_minute(per_minute, burst or 1),
+            pacing_conn_id=None if pacing_conn_id is None else pacing_conn_id.strip(),
             allow_insecure_http=flag("allow_insecure_http"),
         )

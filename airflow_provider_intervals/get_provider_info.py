@@ -88,6 +88,12 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "Requests at once from a full allowance (with Requests per minute). Default 1.",
         "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000},
     },
+    "pacing_conn_id": {
+        "label": "Shared pacing store (connection id)",
+        "description": "A Redis or SQL database connection every worker reaches: all hosts share the key's "
+        "allowance through it. Empty: shared by the processes of each host (a per-user cache directory).",
+        "schema": {"type": ["string", "null"]},
+    },
     "allow_insecure_http": {
         "label": "Allow plain HTTP",
         "description": "Send the API key over http to a host that is not loopback. Default false.",

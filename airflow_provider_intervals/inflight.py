@@ -162,7 +162,7 @@ class Sizer:
             return False
         bucket = measured[0][0].bucket
         slot_wait = None if bucket is None else bucket.wait_for_next()
-        per_second = None if slot_wait is None else bucket.rate.per_second
+        per_second = None if slot_wait is None else bucket.per_second
         samples = sum(t.samples for _, t in measured)
         round_trip = sum(t.average * t.samples for _, t in measured) / samples
         wanted = workers_needed(per_second, round_trip, self.bound)

@@ -128,8 +128,9 @@ class Retries:
 
         A 429 with ``retryAfter`` on a request the bucket let through (``epoch`` is its
         booking) pauses the bucket: the server has a token again at ``retryAfter``, so nobody
-        in this process goes sooner. Without an epoch the bucket itself refused the request
-        and nothing was sent, so there is nothing to pause.
+        sharing the key goes sooner, and the bucket learns from it
+        (:mod:`airflow_provider_intervals.pacing.allowance`). Without an epoch the bucket itself
+        refused the request and nothing was sent, so there is nothing to pause.
 
         :param bucket: the key's token bucket, if the request was paced.
         :param epoch: the bucket's booking for the failed attempt.
@@ -141,7 +142,7 @@ class Retries:
             and isinstance(error, exc.IntervalsRateLimitError)
             and error.retry_after
         ):
-            bucket.pause_until(time.monotonic() + error.retry_after - now, epoch)
+            bucket.pause_until(error.retry_after, epoch)
         return self.next_wait(error, now)
 
     def log_line(self, error: Exception, wait: float) -> str:

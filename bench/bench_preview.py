@@ -7,7 +7,8 @@
 For each plan, on the documented limit with a faster clock (as in ``bench_ratelimit.py``:
 premium 100 per 6 s with burst 20, enterprise 1,000 per 12 s with burst 50), a sandbox
 process holds enough events for about ``--seconds`` of pulling. Three contenders run on the
-same data, each against a fresh sandbox (a full bucket) and with a fresh pacing registry:
+same data, each against a fresh sandbox (a full bucket) and with fresh pacing state (the
+benchmark's own ``INTERVALS_PACING_DIR``):
 
 - ``preview``: a full count (``IntervalsHook.preview_events``), which predicts the landing's
   requests and its time at the plan;
@@ -26,6 +27,9 @@ import logging
 import os
 import tempfile
 import time
+
+# The pacing's per-host state: the benchmark's own (``pacing.forget()`` empties it), not the user's.
+os.environ.setdefault("INTERVALS_PACING_DIR", tempfile.mkdtemp(prefix="bench-preview-pacing-"))
 
 from airflow_provider_intervals import pacing
 from airflow_provider_intervals.sandbox.process import SandboxProcess

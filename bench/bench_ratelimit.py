@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Rate-limit benchmark: how close a landing comes to the plan's allowance, and at what cost in 429s.
+"""Rate-limit benchmark: how close a landing comes to the key's allowance, and at what cost in 429s.
 
-    .venv/bin/python bench/bench_ratelimit.py                      # every plan and contender (~6 min)
+    .venv/bin/python bench/bench_ratelimit.py                      # every plan and contender (~15 min)
     .venv/bin/python bench/bench_ratelimit.py --plans premium --seconds 10
     .venv/bin/python bench/bench_ratelimit.py --plans enterprise --contenders operator --latency 0.03
 
@@ -15,19 +15,26 @@ and lands every event of its range. Plans (documented limit -> the scaled one us
 - ``enterprise``: 1,000/min, burst 50 -> 1,000 per 12 s (clock x5).
 
 Contenders, each in fresh processes with the connection the sandbox prints (its extras
-carry the scaled limit, as a user's ``plan`` extra would carry the real one):
+carry the scaled limit, as a user's ``plan`` extra would carry the real one), and pacing state
+of their own (a fresh ``INTERVALS_PACING_DIR`` per run, shared by its processes; the pacing's
+probe period is scaled with the clock):
 
 - ``operator``: ``IntervalsEventsOperator()`` with its default ``concurrency``, an upper bound:
   workers start as the measured round trip needs them;
 - ``operator-1``: ``IntervalsEventsOperator(concurrency=1)``: one stream;
-- ``operator-2``: the same with ``concurrency=2``: at most two sub-windows at once, sharing the
-  key's bucket;
-- ``mapped-4``: four processes at once, each landing a quarter of the range with the full
-  plan rate (four mapped tasks on four workers, with no recipe);
+- ``operator-2``: the same with ``concurrency=2``: two sub-windows sharing the key's bucket;
+- ``mapped-4``: four processes at once, each landing a quarter of the range (four mapped tasks
+  with no recipe): they share the key's bucket through the per-host directory;
+- ``mapped-4-alone``: the same, each process with a pacing directory of its own (one bucket
+  per process, as the provider paced before issue 19's shared state);
 - ``mapped-4-pool``: the four tasks one after another, each starting the moment the one
-  before it ends (an Airflow pool of 1 slot for the key, the README's recommendation);
-- ``mapped-4-share``: four at once, each paced to a quarter of the plan
-  (``requests_per_minute`` and ``burst`` divided by ``max_active_tis_per_dag``);
+  before it ends (an Airflow pool of 1 slot for the key);
+- ``mapped-4-share``: four at once on four hosts without a shared store (a pacing directory
+  each), each paced to a quarter of the plan (``requests_per_minute`` and ``burst`` divided by
+  ``max_active_tis_per_dag``);
+- ``mapped-10``: ten processes at once, a tenth of the range each (a ten-day backfill);
+- ``below-plan``: ``operator-2`` while the key really has 30% of the plan's rate, burst 2 (the
+  sandbox enforces that; the connection still says the plan's): the pacing learns it;
 - ``bare-loop``: ``requests`` paging that waits out each 429 until its ``error.retryAfter``.
 
 ``--latency SECONDS`` has the sandbox answer every request that much later: a network's round
@@ -36,12 +43,12 @@ trip. On a scaled clock it stands for latency x the clock's factor (enterprise: 
 
 Columns: the tasks' wall seconds (``task s``: execute, including imports and the publish),
 the pull's (``pull s``: the sandbox's first to last answer) against the theoretical minimum
-``(requests - burst) / rate``; the share of the allowance used, ``successful requests /
-(burst + rate * pull s)``; 429s drawn, and 429s per stream per minute of pulling after each
-stream's first; failures (a contender
-that failed or landed a count different from the API's); the most requests the sandbox answered
-at once (``in flight``). Targets (issue 10): >= 95% of the
-allowance for one task, 0 failures, at most one 429 per stream per minute after the first.
+``(requests - burst) / rate``; the share of the key's real allowance used, ``successful requests /
+(burst + rate * pull s)``; 429s drawn, and 429s per stream per minute of the plan's clock (the
+scaled one) after each stream's first; failures (a contender that failed or landed a count
+different from the API's); the most requests the sandbox answered at once (``in flight``).
+Targets (issues 10 and 19): >= 95% of the allowance, 0 failures, at most one 429 per stream per
+minute after the first.
 """
 
 from __future__ import annotations
@@ -61,15 +68,22 @@ from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 # plan -> (requests, seconds, burst) on the scaled clock.
 PLANS = {"free": (100, 60.0, 20), "premium": (100, 6.0, 20), "enterprise": (1000, 12.0, 50)}
+# plan -> how much faster the scaled clock runs than the documented one.
+SCALE = {"free": 1440.0, "premium": 10.0, "enterprise": 5.0}
 CONTENDERS = (
     "operator",
     "operator-1",
     "operator-2",
     "mapped-4",
+    "mapped-4-alone",
     "mapped-4-pool",
     "mapped-4-share",
+    "mapped-10",
+    "below-plan",
     "bare-loop",
 )
+BELOW = 0.3  # below-plan: the key's real rate, as a share of the plan's
+PER_HOST = ("mapped-4-alone", "mapped-4-share")  # a pacing directory per process: hosts without a store
 START = dt.date(2025, 1, 1)
 DAYS = 120
 PAGE = 100
@@ -84,6 +98,10 @@ def child(spec: dict) -> None:
 
     logging.disable(logging.WARNING)  # one line per 429 is not what we measure
     os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = spec["conn"]
+    os.environ["INTERVALS_PACING_DIR"] = spec["pacing_dir"]
+    from airflow_provider_intervals.pacing import allowance
+
+    allowance.PROBE_SECONDS = spec["probe_seconds"]  # a minute of the plan's (scaled) clock
     if spec["kind"] == "bare-loop":
         run = _bare_loop(spec)
     else:
@@ -104,7 +122,10 @@ def child(spec: dict) -> None:
     _wait_until(spec["start_at"], spec.get("go_file"))
     started = time.time()
     records = run()
-    print(json.dumps({"started": started, "ended": time.time(), "records": records}))
+    ended = time.time()
+    if spec.get("done_file"):  # the pool's slot is free: the next task goes (before this one exits)
+        Path(spec["done_file"]).touch()
+    print(json.dumps({"started": started, "ended": ended, "records": records}))
 
 
 def _wait_until(moment: float, go_file: str | None) -> None:
@@ -150,11 +171,11 @@ def _bare_loop(spec: dict):
 # ----------------------------------------------------------------------------- parent side
 
 
-def _quarters(days: int) -> list[tuple[str, str]]:
-    bounds = [round(i * days / 4) for i in range(5)]
+def _parts(days: int, n: int) -> list[tuple[str, str]]:
+    bounds = [round(i * days / n) for i in range(n + 1)]
     return [
         ((START + dt.timedelta(bounds[i])).isoformat(), (START + dt.timedelta(bounds[i + 1] - 1)).isoformat())
-        for i in range(4)
+        for i in range(n)
     ]
 
 
@@ -177,6 +198,12 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
     rate = requests_ / period
     events = int(max(1.0, (burst + rate * seconds)) * PAGE)
     limit = f"{requests_}/{period:g}/{burst}"
+    conn_extra = None
+    if name == "below-plan":  # the key really has less than the connection (the plan) says
+        real = max(1, round(requests_ * BELOW))
+        conn_extra = {"requests_per_minute": requests_ * 60.0 / period, "burst": burst}
+        rate, burst, limit = real / period, 2, f"{real}/{period:g}/2"
+        events = int(max(1.0, (burst + rate * seconds)) * PAGE)
     args = [
         "--seed",
         "5",
@@ -193,21 +220,25 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
     sandbox = SandboxProcess(events, args)
     with sandbox:
         conn = sandbox.connection_json
+        if conn_extra is not None:
+            conn = json.dumps({**json.loads(conn), "extra": conn_extra})
         whole = (START.isoformat(), (START + dt.timedelta(DAYS - 1)).isoformat())
         streams, kind = 1, "operator"
         ranges, concurrency, sequential = [whole], 1, False
         if name == "operator":
             concurrency = None  # the default; streams are counted as the most in flight
-        elif name == "operator-2":
+        elif name in ("operator-2", "below-plan"):
             concurrency = streams = 2
-        elif name.startswith("mapped-4"):
-            ranges, streams, sequential = _quarters(DAYS), 4, name == "mapped-4-pool"
+        elif name.startswith("mapped-"):
+            streams = int(name.split("-")[1])
+            ranges, sequential = _parts(DAYS, streams), name == "mapped-4-pool"
             if name == "mapped-4-share":
                 extra = json.loads(conn).get("extra", {})
                 share = {"requests_per_minute": extra["requests_per_minute"] / 4, "burst": max(1, burst // 4)}
                 conn = json.dumps({**json.loads(conn), "extra": share})
         elif name == "bare-loop":
             kind = "bare-loop"
+        pacing_dir = tmp / f"{plan}-{name}-pacing"
         specs = [
             {
                 "kind": kind,
@@ -217,6 +248,9 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
                 "concurrency": concurrency,
                 "out": str(tmp / f"{plan}-{name}-{i}"),
                 "start_at": 0.0,
+                # mapped-4-alone and -share: a directory per process (a host each), a bucket each
+                "pacing_dir": str(pacing_dir / str(i)) if name in PER_HOST else str(pacing_dir),
+                "probe_seconds": 60.0 / SCALE[plan],
             }
             for i, (a, b) in enumerate(ranges)
         ]
@@ -225,13 +259,19 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
             # The pool's next task is started (imports done) while the previous one runs, and
             # goes the moment it ends, as a free slot is taken at once: no idle refill between.
             go = [tmp / f"{plan}-{name}-go-{i}" for i in range(len(specs))]
-            procs = [_start({**spec, "go_file": str(g)}) for spec, g in zip(specs, go, strict=True)]
-            time.sleep(6)  # every child has imported Airflow by then
-            for proc, g in zip(procs, go, strict=True):
+            done = [tmp / f"{plan}-{name}-done-{i}" for i in range(len(specs))]
+            procs = [
+                _start({**spec, "go_file": str(g), "done_file": str(d)})
+                for spec, g, d in zip(specs, go, done, strict=True)
+            ]
+            time.sleep(3 + 1.5 * len(procs))  # every child has imported Airflow by then
+            for proc, g, d in zip(procs, go, done, strict=True):
                 g.touch()
-                results.append(_finish(proc))
+                while not d.exists() and proc.poll() is None:
+                    time.sleep(0.002)
+            results = [_finish(proc) for proc in procs]
         else:
-            start_at = time.time() + 8  # every child has imported Airflow by then
+            start_at = time.time() + 3 + 1.5 * len(specs)  # every child has imported Airflow by then
             procs = [_start({**spec, "start_at": start_at}) for spec in specs]
             results = [_finish(p) for p in procs]
         stats = sandbox.control("stats")
@@ -248,7 +288,8 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
     minimum = max(0.0, (served - burst) / rate)
     allowance = served / (burst + rate * span) if span > 0 else float("nan")
     streams = max(1, stats["peak_in_flight"]) if name == "operator" else streams
-    per_stream_minute = max(0, limited - streams) / (streams * span / 60) if span > 0 else float("nan")
+    plan_minutes = span * SCALE[plan] / 60  # minutes of the plan's clock
+    per_stream_minute = max(0, limited - streams) / (streams * plan_minutes) if span > 0 else float("nan")
     return {
         "plan": plan,
         "contender": name,
@@ -262,6 +303,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
         "per_stream_minute": per_stream_minute,
         "failures": failures,
         "in_flight": stats["peak_in_flight"],
+        "limit": (round(rate * period), period, burst),
     }
 
 
@@ -295,7 +337,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for r in rows:
-        n, period, burst = PLANS[r["plan"]]
+        n, period, burst = r["limit"]
         label = f"{r['plan']} {n}/{period:g}s b{burst}"
         print(
             f"{label:<24} {r['contender']:<15} {r['events']:>7,} {r['requests']:>6,} {r['wall']:>7.1f} "

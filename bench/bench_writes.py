@@ -31,6 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-writes-airflow-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# The pacing's per-host state: the benchmark's own, not the user's cache.
+os.environ.setdefault("INTERVALS_PACING_DIR", tempfile.mkdtemp(prefix="bench-writes-pacing-"))
 
 import requests
 

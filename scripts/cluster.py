@@ -5,8 +5,8 @@ temporary folder:
 
 - **PostgreSQL** (metadata DB, Celery result backend, and the warehouse the load writes to):
   a private cluster made with ``initdb``, run as the ``postgres`` user when started as root;
-- **Redis** (the Celery broker), **SeaweedFS** (``weed mini``: the S3 landing zone) and the
-  **Intervals sandbox**;
+- **Redis** (the Celery broker, and the key's shared pacing store), **SeaweedFS** (``weed
+  mini``: the S3 landing zone) and the **Intervals sandbox**;
 - Airflow's **API server, scheduler, DAG processor, triggerer** and **two Celery workers**
   (``--celery-hostname worker1@%h`` / ``worker2@%h``; each reports its own name as the task
   instances' hostname, so the summary can say which worker ran what).

@@ -28,6 +28,7 @@ BIN = Path(sys.executable).parent
 PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}  # Debian package -> the tool it brings
 S3_KEY, S3_SECRET = "intervals-cluster", "intervals-cluster-secret"
 WORKERS = ("worker1", "worker2")
+PACING_DB = 1  # the Redis database the Intervals connection's pacing_conn_id shares the key's allowance in
 # Imported by every Airflow process (PYTHONPATH): the task instances' hostname names the worker.
 HOST_MODULE = '''"""Each process of the cluster check reports its own name as its hostname."""
 import os
@@ -282,6 +283,11 @@ def airflow_env(work: Path, pg: int, redis: int, api: int, s3: str, sandbox_conn
     db = f"airflow@127.0.0.1:{pg}"
     lake = {"conn_type": "aws", "login": S3_KEY, "password": S3_SECRET,
             "extra": {"endpoint_url": s3, "region_name": "us-east-1"}}  # fmt: skip
+    # Every worker, the triggerer and the check share the key's allowance through the broker's
+    # Redis (its database 1): hosts of their own, as far as the pacing knows.
+    intervals = json.loads(sandbox_conn)
+    intervals["extra"] = {**intervals.get("extra", {}), "pacing_conn_id": "pacing"}
+    pacing = {"conn_type": "redis", "host": "127.0.0.1", "port": redis, "extra": {"db": PACING_DB}}
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "INTERVALS_"))},
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -300,7 +306,8 @@ def airflow_env(work: Path, pg: int, redis: int, api: int, s3: str, sandbox_conn
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis}/0",
         # Celery's database result backend wants the db+ prefix.
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{db}/airflow",
-        "AIRFLOW_CONN_INTERVALS_DEFAULT": sandbox_conn,
+        "AIRFLOW_CONN_INTERVALS_DEFAULT": json.dumps(intervals),
+        "AIRFLOW_CONN_PACING": json.dumps(pacing),
         "AIRFLOW_CONN_LAKE": json.dumps(lake),
         "AIRFLOW_CONN_WAREHOUSE": f"postgresql://{db}/warehouse",
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -327,5 +334,9 @@ def start_airflow(procs: Processes, work: Path, env: dict[str, str], api: int) -
         **{name: ["celery", "worker", "--celery-hostname", f"{name}@%h", *worker] for name in WORKERS},
     }
     for name, args in components.items():
-        own = {"INTERVALS_CLUSTER_HOST": name, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(work / name / "logs")}
+        own = {
+            "INTERVALS_CLUSTER_HOST": name,
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(work / name / "logs"),
+            "INTERVALS_PACING_DIR": str(work / name / "pacing"),  # its host's cache, were Redis to fail
+        }
         procs.start(name, [BIN / "airflow", *args], {**env, **own}, work / name)

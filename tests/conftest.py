@@ -15,6 +15,8 @@ os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+# The pacing's per-host state: the session's own, shared with the processes its tests start.
+os.environ["INTERVALS_PACING_DIR"] = str(_HOME / "pacing")
 
 import pytest  # noqa: E402
 
@@ -45,7 +47,8 @@ def api(intervals_sandbox):
 
 @pytest.fixture
 def fresh_pacing():
-    """The process's token buckets and plan lookups dropped before and after the test."""
+    """The token buckets, plans and failures of the process and of the session's pacing directory,
+    dropped before and after the test."""
     from airflow_provider_intervals import pacing
 
     pacing.forget()

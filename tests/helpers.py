@@ -37,6 +37,7 @@ UI_FORM_EXTRA = {
     "plan": "",
     "requests_per_minute": None,
     "burst": None,
+    "pacing_conn_id": None,
     "allow_insecure_http": None,
 }
 

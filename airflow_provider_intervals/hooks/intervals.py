@@ -59,14 +59,16 @@ class IntervalsHook(IntervalsResources, HttpHook):
     default 1 and 60), ``max_rate_limit_wait`` (seconds, default 900), ``page_size``
     (1-100, default 100), ``intervals_version`` (a ``YYYY-MM-DD`` API version to pin), and
     the pacing: ``plan`` (``free``, ``premium``, ``enterprise`` or ``unknown``) or
-    ``requests_per_minute`` with ``burst``; with neither, the plan is learned once per
-    process from ``GET /organization``.
+    ``requests_per_minute`` with ``burst``; with neither, the plan is learned once from
+    ``GET /organization`` and shared like the bucket; ``pacing_conn_id`` (see below).
 
-    Every request with one API key goes through one token bucket per process (see
-    :mod:`airflow_provider_intervals.pacing`), so all the hooks of a task together run at
-    the plan's allowance without drawing a 429 for every page. Each hook measures its
-    requests in :attr:`round_trips` (in flight, and their round trip without the pacing
-    wait), by which a landing sizes its workers (:mod:`airflow_provider_intervals.inflight`).
+    Every request with one API key goes through one token bucket for the key (see
+    :mod:`airflow_provider_intervals.pacing`), shared by every process of the host, or of every
+    host through the extra ``pacing_conn_id`` (a Redis or SQL database connection), so all the
+    tasks using the key together run at its allowance without drawing a 429 for every page.
+    Each hook measures its requests in :attr:`round_trips` (in flight, and their round trip
+    without the pacing wait), by which a landing sizes its workers
+    (:mod:`airflow_provider_intervals.inflight`).
 
     The resource methods (:class:`~airflow_provider_intervals.hooks.resources.IntervalsResources`:
     ``*_pages`` page iterators resumable from a cursor, ``iter_*`` items, ``get_*``,
@@ -75,7 +77,8 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
     :param intervals_conn_id: the Airflow connection to use.
     :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
-        below the plan's allowance (e.g. to leave room for other tasks using the key).
+        below the key's allowance (a share of it for this task, leaving the rest to the others);
+        its requests still count in the key's bucket that every process shares.
     :param max_rate_limit_wait: wait at most this many seconds for the allowance (pacing and
         429s), below the connection's ``max_rate_limit_wait``; a longer wait raises
         ``IntervalsRateLimitError`` with its ``retry_after`` (a deferrable landing then defers).
@@ -186,29 +189,40 @@ class IntervalsHook(IntervalsResources, HttpHook):
         time.sleep(seconds)
 
     @cached_property
+    def pacing_store(self) -> pacing.stores.Store:
+        """Where the key's allowance is shared: the extra ``pacing_conn_id``'s store, or this host's."""
+        return pacing.store_for(self.settings.pacing_conn_id, self.intervals_conn_id)
+
+    @cached_property
     def bucket(self) -> pacing.TokenBucket | None:
-        """The process's token bucket for this key, or ``None`` when the plan is unknown.
+        """The key's token bucket, shared through :attr:`pacing_store`, or ``None`` when the plan is unknown.
 
         The rate comes from the extras (``requests_per_minute`` + ``burst``, or ``plan``);
-        without them it is learned once per process from ``GET /organization``'s ``plan``
-        (:class:`~airflow_provider_intervals.pacing.PlanLookup`): the hooks of a process
-        wait for one lookup, and one that failed is raised again at once for a minute.
+        without them it is learned from ``GET /organization``'s ``plan``, once for every process
+        sharing the store (:class:`~airflow_provider_intervals.pacing.PlanLookup`): the hooks of
+        a process wait for one lookup, and one that failed is raised again at once for a minute.
         """
         key = self._connection.password or ""
-        rate = self._rate(key)
+        store = self.pacing_store
+        rate = self._rate(key, store)
+        cap = None
         if self.max_requests_per_minute:
             cap = pacing.Rate.per_minute(float(self.max_requests_per_minute), 1)
-            rate = cap if rate is None or cap.per_second < rate.per_second else rate
-        if rate is None:
-            return None
-        self.log.info("Pacing requests with this API key at %s", rate.describe())
-        return pacing.bucket_for(key, rate)
+        if rate is None:  # the key is not paced: this hook alone keeps to its own limit, if any
+            return None if cap is None else pacing.TokenBucket(cap)
+        if cap is not None and cap.per_second >= rate.per_second:
+            cap = None
+        mine = "" if cap is None else f", this hook at most {cap.describe(burst=False)}"
+        self.log.info(
+            "Pacing requests with this API key at %s, shared through %s%s", rate.describe(), store.name, mine
+        )
+        return pacing.bucket_for(key, rate, store, cap)
 
-    def _rate(self, key: str) -> pacing.Rate | None:
+    def _rate(self, key: str, store: pacing.stores.Store) -> pacing.Rate | None:
         settings = self.settings
         if settings.pacing_known:
             return settings.configured_rate()
-        lookup = pacing.plan_lookup(key)
+        lookup = pacing.plan_lookup(key, store)
         with lookup.lock:  # one lookup per key at a time: the other hooks wait for its outcome
             known, rate = lookup.recall(self.api_url)  # raises a lookup failure it remembers
             if not known:
@@ -218,7 +232,7 @@ class IntervalsHook(IntervalsResources, HttpHook):
         return rate
 
     def _learn_plan(self, lookup: pacing.PlanLookup) -> dict[str, Any]:
-        """Send ``GET /organization`` unpaced and teach the process the key's plan, or why not.
+        """Send ``GET /organization`` unpaced and teach the key's store the plan, or why not.
 
         Call it holding ``lookup.lock``. A failure is remembered by ``lookup`` and raised.
         """
@@ -228,19 +242,25 @@ class IntervalsHook(IntervalsResources, HttpHook):
             if note := lookup.failed(self.api_url, error):
                 self.log.info("%s", note)
             raise
-        if note := lookup.learned(self._connection.password or "", organization):
+        if note := lookup.learned(organization):
             self.log.info("%s", note)
         return organization
 
     def _pace(self, request: api.Request) -> int | None:
-        """Wait for this request's slot in the key's bucket; return the booking's epoch."""
+        """Wait for this request's slot in the key's bucket; return the booking's epoch.
+
+        A slot that comes before a pause this process learned of while it waited (another
+        stream's 429) is booked again, after the pause.
+        """
         if self.bucket is None:
             return None
         limit = self.settings.retry.max_rate_limit_wait
-        wait, epoch = pacing.book(self.bucket, f"{request.method} {request.path}", limit)
-        if wait > 0:
-            self._sleep(wait)
-        return epoch
+        while True:
+            wait, epoch = pacing.book(self.bucket, f"{request.method} {request.path}", limit)
+            if wait > 0:
+                self._sleep(wait)
+            if time.time() >= self.bucket.resumes_at:
+                return epoch
 
     def _attempt(self, request: api.Request, headers: dict[str, str]) -> requests.Response:
         url = self.url_from_endpoint(request.path)
@@ -283,6 +303,8 @@ class IntervalsHook(IntervalsResources, HttpHook):
                     epoch = self._pace(request)
                 with self.round_trips.measure(record=paced):  # the network's time, not the bucket's
                     response = self._attempt(request, headers)
+                if bucket is not None:
+                    bucket.answered(response.status_code)
                 api.raise_for_status(
                     request, response.status_code, response.headers, response.content, time.time()
                 )
@@ -325,7 +347,7 @@ class IntervalsHook(IntervalsResources, HttpHook):
         even when an earlier lookup of this process failed (e.g. the connection's *Test*).
         """
         if "bucket" not in self.__dict__ and not self.settings.pacing_known:
-            lookup = pacing.plan_lookup(self._connection.password or "")
+            lookup = pacing.plan_lookup(self._connection.password or "", self.pacing_store)
             with lookup.lock:
                 if not lookup.known:
                     return self._learn_plan(lookup)

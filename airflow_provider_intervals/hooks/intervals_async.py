@@ -33,7 +33,7 @@ class IntervalsAsyncHook(BaseHook):
 
     Reads the same ``intervals`` connection and extras as the sync hook and obeys the same
     rules (checks, https, retries, 429 waits, error types), and paces through the same
-    per-key token bucket: every trigger of a triggerer that uses one key shares it.
+    per-key token bucket: every trigger of a triggerer, and every task, that uses one key shares it.
 
     :param intervals_conn_id: the Airflow connection to use.
     :param max_rate_limit_wait: wait at most this many seconds for the allowance, below the
@@ -83,38 +83,39 @@ class IntervalsAsyncHook(BaseHook):
         return (await self._configure())[2]
 
     async def bucket(self, session: Any) -> pacing.TokenBucket | None:
-        """Return the process's token bucket for this key, learning the plan once if needed.
+        """Return the key's token bucket (shared as for the sync hook), learning the plan once if needed.
 
-        As for the sync hook, the hooks of a process wait for one ``GET /organization``
+        As for the sync hook, the hooks sharing the key's store wait for one ``GET /organization``
         (:class:`~airflow_provider_intervals.pacing.PlanLookup`), and one that failed is raised
-        again at once for a minute.
+        again at once for a minute. The store is read in a worker thread, never in the event loop.
 
         :param session: the session to learn the plan with (``GET /organization``).
         """
         if self._paced is None:
             url, _, settings, key = await self._configure()
+            store = await asyncio.to_thread(pacing.store_for, settings.pacing_conn_id, self.intervals_conn_id)
             if settings.pacing_known:
                 rate = settings.configured_rate()
             else:
-                rate = await self._learn_rate(session, url, key)
-            self._bucket = None if rate is None else pacing.bucket_for(key, rate)
+                rate = await self._learn_rate(session, url, key, store)
+            self._bucket = None if rate is None else pacing.bucket_for(key, rate, store)
             self._paced = self._bucket is not None
         return self._bucket
 
-    async def _learn_rate(self, session: Any, url: str, key: str) -> pacing.Rate | None:
-        lookup = pacing.plan_lookup(key)
+    async def _learn_rate(self, session: Any, url: str, key: str, store: Any) -> pacing.Rate | None:
+        lookup = pacing.plan_lookup(key, store)
         async with _holding(lookup.lock):  # one lookup per key at a time, threads and tasks alike
-            known, rate = lookup.recall(url)  # raises a lookup failure it remembers
+            known, rate = await asyncio.to_thread(lookup.recall, url)  # raises a remembered failure
             if known:
                 return rate
             try:
                 organization = await self.send(session, api.organization_request(), _data, paced=False)
             except exc.IntervalsError as error:
-                note = lookup.failed(url, error)
+                note = await asyncio.to_thread(lookup.failed, url, error)
                 if note is None:
                     raise
             else:
-                note = lookup.learned(key, organization)
+                note = await asyncio.to_thread(lookup.learned, organization)
             if note:
                 self.log.info("%s", note)
             return lookup.rate
@@ -137,10 +138,15 @@ class IntervalsAsyncHook(BaseHook):
             raise api.transport_error(request, error, None) from error
 
     async def _pace(self, bucket: pacing.TokenBucket, request: api.Request, limit: float) -> int:
-        wait, epoch = pacing.book(bucket, f"{request.method} {request.path}", limit)
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return epoch
+        # As the sync hook: a slot before a pause learned of while waiting is booked again.
+        while True:
+            wait, epoch = await asyncio.to_thread(
+                pacing.book, bucket, f"{request.method} {request.path}", limit
+            )
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if time.time() >= bucket.resumes_at:
+                return epoch
 
     async def send(
         self,
@@ -167,10 +173,13 @@ class IntervalsAsyncHook(BaseHook):
                 if bucket is not None:
                     epoch = await self._pace(bucket, request, settings.retry.max_rate_limit_wait)
                 answer = await self._attempt(session, request, url, settings.timeout)
+                if bucket is not None:
+                    bucket.answered(answer[0])
                 api.raise_for_status(request, answer[0], answer[1], answer[2], time.time())
                 return parse(request, answer)
             except exc.IntervalsError as error:
-                wait = retries.after_failure(error, bucket, epoch)
+                # A 429 pauses the key's bucket: a change to its store, made off the event loop.
+                wait = await asyncio.to_thread(retries.after_failure, error, bucket, epoch)
                 if wait is None:
                     raise
                 self.log.warning("%s", retries.log_line(error, wait))

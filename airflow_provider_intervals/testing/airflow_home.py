@@ -20,6 +20,9 @@ VARIABLES = ("AIRFLOW_HOME", "AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__DAG
 class IsolatedHome:
     """A fresh temporary ``AIRFLOW_HOME`` (examples off, optionally a DAGs folder) set in ``os.environ``.
 
+    The pacing's per-host state goes in it too (``INTERVALS_PACING_DIR``): the session shares the
+    sandbox key's allowance with no other session, and nothing with the deployment.
+
     :meth:`enter` sets the variables, :meth:`exit` restores them and removes the directory.
 
     :param dags_folder: the DAGs folder to set, if any (``AIRFLOW__CORE__DAGS_FOLDER``).
@@ -42,7 +45,11 @@ class IsolatedHome:
                 "files, tests and fixtures only"
             )
         self.path = Path(tempfile.mkdtemp(prefix="intervals-airflow-home-"))
-        wanted: dict[str, str] = {"AIRFLOW_HOME": str(self.path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        wanted: dict[str, str] = {
+            "AIRFLOW_HOME": str(self.path),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "INTERVALS_PACING_DIR": str(self.path / "pacing"),
+        }
         if self.dags_folder is not None:
             wanted["AIRFLOW__CORE__DAGS_FOLDER"] = str(self.dags_folder)
         self._saved = {name: os.environ.get(name) for name in wanted}

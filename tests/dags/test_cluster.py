@@ -77,6 +77,18 @@ def test_dev_py_cluster_lands_loads_and_senses_on_celery_workers_and_stops_every
     assert {t["hostname"] for t in summary["tasks"]} == {"worker1", "worker2"}
     assert sum(load["consumed"] for load in summary["loads"]) <= summary["asset_events"]
 
+    # The workers paced the key through the broker's Redis (pacing_conn_id), each as a host of its
+    # own, and none of them had to pace it alone.
+    task_logs = {
+        worker: "".join(
+            p.read_text(errors="replace") for p in (tmp_path / worker / "logs").rglob("*") if p.is_file()
+        )
+        for worker in ("worker1", "worker2")
+    }
+    for worker, text in task_logs.items():
+        assert "shared through the shared pacing store of connection 'pacing' (redis://" in text, worker
+        assert "paces the key alone" not in text, worker
+
     # Independently of the script's own check: no process runs from its folder (as ps would show).
     stray = []
     for proc in Path("/proc").iterdir():

@@ -267,7 +267,7 @@ def test_the_baseline_listing_is_paced_with_the_key(api, make_conn):
     try:
         sensor = IntervalsNewEventsSensor(task_id="w", date_from="2025-06-01")
         assert not sensor.poke({"asset_state_store": AssetStates()}).is_done
-        (bucket,) = pacing._BUCKETS.values()
+        (bucket,) = pacing.registry._BUCKETS.values()
     finally:
         pacing.forget()
     assert bucket.reserved == _pages(api, date_from="2025-06-01") == api.stats["requests"]

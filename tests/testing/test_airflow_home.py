@@ -11,7 +11,12 @@ import pytest
 
 from airflow_provider_intervals.testing import IsolatedHome
 
-VARIABLES = ("AIRFLOW_HOME", "AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__DAGS_FOLDER")
+VARIABLES = (
+    "AIRFLOW_HOME",
+    "AIRFLOW__CORE__LOAD_EXAMPLES",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "INTERVALS_PACING_DIR",
+)
 
 
 def test_it_sets_a_fresh_home_and_then_restores_the_environment(monkeypatch, tmp_path):
@@ -26,6 +31,7 @@ def test_it_sets_a_fresh_home_and_then_restores_the_environment(monkeypatch, tmp
         assert os.environ["AIRFLOW_HOME"] == str(path)
         assert os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
         assert os.environ["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
+        assert os.environ["INTERVALS_PACING_DIR"] == str(path / "pacing")  # the session's own
     finally:
         home.exit()
 

@@ -18,9 +18,10 @@ Errors about every row (401, 403; transport errors and 5xx the hook's retries co
 overcome; a 429 whose wait is too long) stop the load at once: the task fails, keeping a
 checkpoint, and its retry resumes where it stopped.
 
-Rate: the hook waits out each 429 until the API's ``retryAfter``, so a load slows to the
-plan's rate instead of failing. ``max_requests_per_minute`` paces requests on the client
-side too, so a big load does not spend requests running into 429s (enterprise: 1,000).
+Rate: the hook paces every request through the key's shared bucket (the plan's rate, or what
+429s taught) and waits out a 429 until the API's ``retryAfter``, so a load runs at the key's
+allowance instead of failing. ``max_requests_per_minute`` caps this task below it, leaving
+the rest of the allowance to other tasks using the key.
 
 Memory: one row at a time, plus ~100 bytes per row for the identities of the rows (to
 tell identical rows apart) and of rows created before, and per distinct slug for events.
@@ -90,7 +91,7 @@ class BulkSettings:
     :param skip_invalid: write invalid rows to the rejects file and go on.
     :param fail_on_row_errors: fail at the end if the API refused any row.
     :param checkpoint_rows: created rows per checkpoint.
-    :param max_requests_per_minute: client-side pacing, or ``None``.
+    :param max_requests_per_minute: this task's cap below the key's allowance, or ``None``.
     """
 
     path: ObjectStoragePath
@@ -131,8 +132,8 @@ class IntervalsBulkWriteOperator(BaseOperator):
         (default ``True``); the results file has every row's outcome either way. Templated.
     :param idempotency_namespace: salt of the keys and row identities; change it to create
         the rows again on purpose. Templated.
-    :param max_requests_per_minute: client-side pacing (default none: the hook waits out
-        429s). Templated.
+    :param max_requests_per_minute: this task's own cap, below the key's allowance (default
+        none: the key's whole allowance, shared with whoever else uses the key). Templated.
     :param checkpoint_rows: created rows per checkpoint (default 500). Templated.
     :param progress_interval: seconds between progress log lines (default 10).
     """
