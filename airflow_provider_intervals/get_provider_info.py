@@ -48,7 +48,7 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "max_rate_limit_wait": {
         "label": "Longest rate-limit wait (seconds)",
-        "description": "Longest a request waits for the plan's allowance (429s, pacing). Default 900.",
+        "description": "Longest a request waits for the key's allowance (429s, pacing). Default 900.",
         "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 86400},
     },
     "page_size": {
@@ -80,7 +80,8 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "requests_per_minute": {
         "label": "Requests per minute",
-        "description": "An explicit allowance instead of the plan's (e.g. a share of it); with Burst.",
+        "description": "The key's allowance instead of the plan's, for every process sharing it (e.g. less, "
+        "leaving the rest to other systems); with Burst.",
         "schema": {"type": ["number", "null"], "minimum": 0.001, "maximum": 1000000},
     },
     "burst": {
@@ -90,8 +91,9 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "pacing_conn_id": {
         "label": "Shared pacing store (connection id)",
-        "description": "A Redis or SQL database connection every worker reaches: all hosts share the key's "
-        "allowance through it. Empty: shared by the processes of each host (a per-user cache directory).",
+        "description": "The id of a Redis or SQL database connection every worker reaches: all hosts share "
+        "the key's allowance through it. Empty: the processes of each host share it, in a per-user cache "
+        "directory.",
         "schema": {"type": ["string", "null"]},
     },
     "allow_insecure_http": {

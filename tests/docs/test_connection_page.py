@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_intervals import pacing
 from airflow_provider_intervals.connection import EXTRA_KEYS, Settings
 from airflow_provider_intervals.exceptions import IntervalsConfigurationError
 from airflow_provider_intervals.get_provider_info import get_provider_info
+from airflow_provider_intervals.pacing.stores import FileStore, default_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,9 +46,18 @@ IN_WORDS = {
     "intervals_version": ("latest stable", lambda s: s.version is None),
     "plan": ("learned from GET /organization", lambda s: s.plan is None and not s.pacing_known),
     "requests_per_minute": ("instead of the plan's", lambda s: s.rate is None),
+    "pacing_conn_id": (
+        "Empty: the processes of each host share it, in a per-user cache directory",
+        lambda s: s.pacing_conn_id is None and _host_directory(pacing.store_for(s.pacing_conn_id)),
+    ),
 }
 LITERAL = r"-?[0-9][0-9,]*(?:\.[0-9]+)?|true|false"
 STATED_DEFAULT = re.compile(rf"\bdefault:? `?({LITERAL})\b`?", re.I)
+
+
+def _host_directory(store: Any) -> bool:
+    """Whether ``store`` is the per-user cache directory every process of the host shares."""
+    return isinstance(store, FileStore) and store.directory == default_directory()
 
 
 def _settings(key: str, **extra: Any) -> Settings:
@@ -113,6 +124,10 @@ def test_the_stated_accepted_values_are_what_the_hooks_accept(row):
             assert getattr(_settings(key, **{key: value}), key) == value
         with pytest.raises(IntervalsConfigurationError, match=key):
             _settings(key, **{key: "not-" + listed[0]})
+    elif accepted == "string" and "connection" in row.meaning:  # an Airflow connection's id
+        assert getattr(_settings(key, **{key: " pacing "}), key) == "pacing"
+        with pytest.raises(IntervalsConfigurationError, match=key):
+            _settings(key, **{key: 42})
     elif accepted == "string" and "YYYY-MM-DD" in row.meaning:
         _settings(key, **{key: "2025-06-01"})
         with pytest.raises(Exception, match=key):
