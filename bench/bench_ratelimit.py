@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_ratelimit.py                      # every plan and contender (~15 min)
     .venv/bin/python bench/bench_ratelimit.py --plans premium --seconds 10
     .venv/bin/python bench/bench_ratelimit.py --plans enterprise --contenders operator --latency 0.03
+    .venv/bin/python bench/bench_ratelimit.py --suite          # issue 19's scenarios, old and new (~25 min)
 
 Against the real API the bound of a pull is the plan's rate limit, not the CPU. Each run
 starts a fresh sandbox process (a full bucket) whose plan limit is the documented one on a
@@ -33,19 +34,30 @@ probe period is scaled with the clock):
   each), each paced to a quarter of the plan (``requests_per_minute`` and ``burst`` divided by
   ``max_active_tis_per_dag``);
 - ``mapped-10``: ten processes at once, a tenth of the range each (a ten-day backfill);
-- ``below-plan``: ``operator-2`` while the key really has 30% of the plan's rate, burst 2 (the
+- ``below-plan``: ``operator`` while the key really has 30% of the plan's rate, burst 2 (the
   sandbox enforces that; the connection still says the plan's): the pacing learns it;
+- ``deferrable``: ``IntervalsEventsOperator(deferrable=True)`` (``defer_after`` its default 300 s,
+  on the plan's clock): each deferral's trigger runs as the triggerer runs it, and the resume is a
+  new operator (new hooks and buckets, as a new worker process has); ``worker s`` counts only the
+  time in ``execute`` and ``execute_complete``, the worker slot the landing holds;
 - ``bare-loop``: ``requests`` paging that waits out each 429 until its ``error.retryAfter``.
 
 ``--latency SECONDS`` has the sandbox answer every request that much later: a network's round
 trip. On a scaled clock it stands for latency x the clock's factor (enterprise: 0.03 s is
 150 ms), the same requests in flight (rate x round trip).
 
+``--suite`` runs the scenarios of issue 19 (:data:`SUITE`) for ``--seconds`` (default 36) each,
+twice: with this checkout's provider, and with the provider of ``--baseline`` (a git revision,
+default :data:`BASELINE`: ``main`` before issue 19, a bucket per process adapted by a blind
+x0.7 / x2 scale, ``concurrency`` 2, no deferral) put first on the children's ``PYTHONPATH``; its
+time constants are scaled to the plan's clock like the pacing's probe.
+
 Columns: the tasks' wall seconds (``task s``: execute, including imports and the publish),
 the pull's (``pull s``: the sandbox's first to last answer) against the theoretical minimum
 ``(requests - burst) / rate``; the share of the key's real allowance used, ``successful requests /
 (burst + rate * pull s)``; 429s drawn, and 429s per stream per minute of the plan's clock (the
-scaled one) after each stream's first; failures (a contender that failed or landed a count
+scaled one) after the pull's first minute (``429/stream/min``; a pool's tasks count as one
+stream, one runs at a time); failures (a contender that failed or landed a count
 different from the API's); the most requests the sandbox answered at once (``in flight``).
 Targets (issues 10 and 19): >= 95% of the allowance, 0 failures, at most one 429 per stream per
 minute after the first.
@@ -82,6 +94,19 @@ CONTENDERS = (
     "below-plan",
     "bare-loop",
 )
+# Issue 19's scenarios: (what a user does, plan, contender, added latency in seconds on the plan's
+# scaled clock: enterprise's 5x makes 0.01 s a 50 ms round trip and 0.03 s a 150 ms one).
+SUITE = (
+    ("one task, plan as announced", "enterprise", "operator", 0.0),
+    ("real allowance 30% of the plan, burst 2", "enterprise", "below-plan", 0.0),
+    ("4 tasks at once on one key", "enterprise", "mapped-4", 0.0),
+    ("10 tasks at once (a 10-day backfill)", "premium", "mapped-10", 0.0),
+    ("4 tasks back to back (each after another drained the key)", "enterprise", "mapped-4-pool", 0.0),
+    ("one task, 50 ms round trip", "enterprise", "operator", 0.01),
+    ("one task, 150 ms round trip", "enterprise", "operator", 0.03),
+    ("free plan, deferrable landing", "free", "deferrable", 0.0),
+)
+BASELINE = "5240ff7"  # main before issue 19 (the provider as released in 0.1.0 paced the same way)
 BELOW = 0.3  # below-plan: the key's real rate, as a share of the plan's
 PER_HOST = ("mapped-4-alone", "mapped-4-share")  # a pacing directory per process: hosts without a store
 START = dt.date(2025, 1, 1)
@@ -99,11 +124,11 @@ def child(spec: dict) -> None:
     logging.disable(logging.WARNING)  # one line per 429 is not what we measure
     os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = spec["conn"]
     os.environ["INTERVALS_PACING_DIR"] = spec["pacing_dir"]
-    from airflow_provider_intervals.pacing import allowance
-
-    allowance.PROBE_SECONDS = spec["probe_seconds"]  # a minute of the plan's (scaled) clock
+    _scale_clock(spec["scale"])
     if spec["kind"] == "bare-loop":
         run = _bare_loop(spec)
+    elif spec["kind"] == "deferrable":
+        run = _deferrable(spec)
     else:
         from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 
@@ -116,16 +141,70 @@ def child(spec: dict) -> None:
             **concurrency,
         )
 
-        def run() -> int:
-            return op.execute({})["records"]
+        def run() -> tuple[int, float | None]:
+            return op.execute({})["records"], None
 
     _wait_until(spec["start_at"], spec.get("go_file"))
     started = time.time()
-    records = run()
+    records, held = run()
     ended = time.time()
     if spec.get("done_file"):  # the pool's slot is free: the next task goes (before this one exits)
         Path(spec["done_file"]).touch()
-    print(json.dumps({"started": started, "ended": ended, "records": records}))
+    held = ended - started if held is None else held
+    print(json.dumps({"started": started, "ended": ended, "records": records, "held": held}))
+
+
+def _scale_clock(scale: float) -> None:
+    """Put the pacing's minutes on the plan's scaled clock (this checkout's, or the baseline's)."""
+    try:
+        from airflow_provider_intervals.pacing import allowance
+    except ImportError:  # the baseline: one module, a blind scale on a 60 s / 10 s clock
+        from airflow_provider_intervals import pacing
+
+        pacing.SHARED_SECONDS /= scale
+        pacing.RECOVERY_SECONDS /= scale
+        return
+    allowance.PROBE_SECONDS = 60.0 / scale  # a minute of the plan's clock
+
+
+def _deferrable(spec: dict):
+    """Land the range deferrably: run each deferral's trigger here, resume in a new operator."""
+    import asyncio
+    import types
+
+    from airflow_provider_intervals.operators.events import IntervalsEventsOperator
+
+    def operator() -> IntervalsEventsOperator:
+        window = {"date_from": spec["date_from"], "date_to": spec["date_to"]}
+        kwargs = {"output_path": f"file://{spec['out']}", **window}
+        try:
+            return IntervalsEventsOperator(
+                task_id="land", deferrable=True, defer_after=300.0 / spec["scale"], **kwargs
+            )
+        except TypeError:  # the baseline has no deferral: the landing waits on its worker
+            return IntervalsEventsOperator(task_id="land", **kwargs)
+
+    def run() -> tuple[int, float]:
+        from airflow.sdk.exceptions import TaskDeferred
+
+        from airflow_provider_intervals.triggers.allowance import IntervalsAllowanceTrigger
+
+        ti = types.SimpleNamespace(dag_id="bench", task_id="land", run_id="r", map_index=-1, try_number=1)
+        op, event, held = operator(), None, 0.0
+        while True:
+            began = time.time()
+            try:
+                done = op.execute({"ti": ti}) if event is None else op.execute_complete({"ti": ti}, event)
+            except TaskDeferred as deferred:
+                held += time.time() - began
+                _, kwargs = deferred.trigger.serialize()
+                trigger = IntervalsAllowanceTrigger(**json.loads(json.dumps(kwargs)))
+                event = asyncio.run(trigger.run().__anext__()).payload  # the triggerer's wait
+                op = operator()  # the resume runs in a new task process
+                continue
+            return done["records"], held + time.time() - began
+
+    return run
 
 
 def _wait_until(moment: float, go_file: str | None) -> None:
@@ -145,7 +224,7 @@ def _bare_loop(spec: dict):
     conn = json.loads(spec["conn"])
     url = f"http://{conn['host']}:{conn['port']}/events"
 
-    def run() -> int:
+    def run() -> tuple[int, None]:
         count, after = 0, None
         with requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {conn['password']}"
@@ -162,7 +241,7 @@ def _bare_loop(spec: dict):
                 payload = response.json()
                 count += len(payload["data"])
                 if not payload["hasMore"]:
-                    return count
+                    return count, None
                 after = payload["data"][-1]["_id"]
 
     return run
@@ -181,7 +260,23 @@ def _parts(days: int, n: int) -> list[tuple[str, str]]:
 
 def _start(spec: dict) -> subprocess.Popen:
     command = [sys.executable, __file__, "--child", json.dumps(spec)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    if spec.get("pythonpath"):  # the baseline's package comes first
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [spec["pythonpath"], env.get("PYTHONPATH")]))
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _baseline(revision: str, tmp: Path) -> Path:
+    """Extract ``revision``'s package into ``tmp`` (``git archive``) and return the directory."""
+    into = tmp / f"baseline-{revision}"
+    into.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", revision, "airflow_provider_intervals"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
 
 
 def _finish(proc: subprocess.Popen) -> dict | None:
@@ -192,8 +287,14 @@ def _finish(proc: subprocess.Popen) -> dict | None:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: float = 0.0) -> dict:
-    """Run one contender under one plan against a fresh sandbox; return its measurements."""
+def run_contender(
+    name: str, plan: str, seconds: float, tmp: Path, latency: float = 0.0, baseline: Path | None = None
+) -> dict:
+    """Run one contender under one plan against a fresh sandbox; return its measurements.
+
+    :param baseline: a directory holding another revision's ``airflow_provider_intervals``:
+        the children import it instead of this checkout's.
+    """
     requests_, period, burst = PLANS[plan]
     rate = requests_ / period
     events = int(max(1.0, (burst + rate * seconds)) * PAGE)
@@ -225,9 +326,11 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
         whole = (START.isoformat(), (START + dt.timedelta(DAYS - 1)).isoformat())
         streams, kind = 1, "operator"
         ranges, concurrency, sequential = [whole], 1, False
-        if name == "operator":
+        if name in ("operator", "below-plan"):
             concurrency = None  # the default; streams are counted as the most in flight
-        elif name in ("operator-2", "below-plan"):
+        elif name == "deferrable":
+            kind = "deferrable"
+        elif name == "operator-2":
             concurrency = streams = 2
         elif name.startswith("mapped-"):
             streams = int(name.split("-")[1])
@@ -238,7 +341,8 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
                 conn = json.dumps({**json.loads(conn), "extra": share})
         elif name == "bare-loop":
             kind = "bare-loop"
-        pacing_dir = tmp / f"{plan}-{name}-pacing"
+        tag = f"{plan}-{name}-{latency:g}-{'old' if baseline else 'new'}"
+        pacing_dir = tmp / f"{tag}-pacing"
         specs = [
             {
                 "kind": kind,
@@ -246,11 +350,12 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
                 "date_from": a,
                 "date_to": b,
                 "concurrency": concurrency,
-                "out": str(tmp / f"{plan}-{name}-{i}"),
+                "out": str(tmp / f"{tag}-{i}"),
                 "start_at": 0.0,
                 # mapped-4-alone and -share: a directory per process (a host each), a bucket each
                 "pacing_dir": str(pacing_dir / str(i)) if name in PER_HOST else str(pacing_dir),
-                "probe_seconds": 60.0 / SCALE[plan],
+                "scale": SCALE[plan],
+                "pythonpath": str(baseline) if baseline else None,
             }
             for i, (a, b) in enumerate(ranges)
         ]
@@ -258,8 +363,8 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
         if sequential:
             # The pool's next task is started (imports done) while the previous one runs, and
             # goes the moment it ends, as a free slot is taken at once: no idle refill between.
-            go = [tmp / f"{plan}-{name}-go-{i}" for i in range(len(specs))]
-            done = [tmp / f"{plan}-{name}-done-{i}" for i in range(len(specs))]
+            go = [tmp / f"{tag}-go-{i}" for i in range(len(specs))]
+            done = [tmp / f"{tag}-done-{i}" for i in range(len(specs))]
             procs = [
                 _start({**spec, "go_file": str(g), "done_file": str(d)})
                 for spec, g, d in zip(specs, go, done, strict=True)
@@ -277,6 +382,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
         stats = sandbox.control("stats")
     ok = [r for r in results if r is not None]
     failures = len(results) - len(ok) + (sum(r["records"] for r in ok) != events)
+    held = sum(r["held"] for r in ok) if ok else float("nan")
     if sequential and ok:
         wall = sum(r["ended"] - r["started"] for r in ok)
     else:
@@ -287,9 +393,14 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
     span = (stats["last_at"] or 0) - (stats["first_at"] or 0)
     minimum = max(0.0, (served - burst) / rate)
     allowance = served / (burst + rate * span) if span > 0 else float("nan")
-    streams = max(1, stats["peak_in_flight"]) if name == "operator" else streams
-    plan_minutes = span * SCALE[plan] / 60  # minutes of the plan's clock
-    per_stream_minute = max(0, limited - streams) / (streams * plan_minutes) if span > 0 else float("nan")
+    if concurrency is None and kind == "operator":
+        streams = max(1, stats["peak_in_flight"])  # the default: as many as were in flight
+    if sequential:
+        streams = 1  # one task of the pool at a time
+    minute = 60 / SCALE[plan]  # a minute of the plan's clock, in seconds
+    steady = [t for t in stats["limited_at"] if t > (stats["first_at"] or 0) + minute]
+    steady_minutes = (span - minute) / minute
+    per_stream_minute = len(steady) / (streams * steady_minutes) if steady_minutes > 0 else float("nan")
     return {
         "plan": plan,
         "contender": name,
@@ -297,6 +408,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
         "requests": served,
         "limited": limited,
         "wall": wall,
+        "held": held,
         "span": span,
         "minimum": minimum,
         "allowance": allowance,
@@ -307,29 +419,7 @@ def run_contender(name: str, plan: str, seconds: float, tmp: Path, latency: floa
     }
 
 
-def main() -> None:
-    """Parse arguments, run every plan x contender, print one table."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--plans", default=",".join(PLANS))
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
-    parser.add_argument("--seconds", type=float, default=15.0, help="pulling time per run at the plan's rate")
-    parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds the sandbox adds to every request"
-    )
-    parser.add_argument("--json", help="also write the rows to this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(json.loads(args.child))
-        return
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-ratelimit-") as tmp:
-        for plan in args.plans.split(","):
-            for name in args.contenders.split(","):
-                print(f"  {plan}: {name} ...", file=sys.stderr, flush=True)
-                rows.append(run_contender(name, plan, args.seconds, Path(tmp), args.latency))
+def _print_table(rows: list[dict]) -> None:
     header = (
         f"{'plan (scaled)':<24} {'contender':<15} {'events':>7} {'pages':>6} {'task s':>7} {'pull s':>7} "
         f"{'min s':>6} {'allowance':>9} {'429s':>5} {'429/stream/min':>14} {'failures':>8} {'in flight':>9}"
@@ -344,9 +434,72 @@ def main() -> None:
             f"{r['span']:>7.1f} {r['minimum']:>6.1f} {r['allowance']:>8.1%} {r['limited']:>5} "
             f"{r['per_stream_minute']:>14.2f} {r['failures']:>8} {r['in_flight']:>9}"
         )
+
+
+def _print_suite(rows: list[dict]) -> None:
+    """One Markdown row per scenario and provider: the issue's table, before and after."""
+    print(
+        "| scenario | provider | share of the real allowance | 429s | 429s per stream-minute after the "
+        "first | pull s / minimum s | worker s | windows exact |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = r["span"] / r["minimum"] if r["minimum"] else float("nan")
+        print(
+            f"| {r['scenario']} | {r['provider']} | {r['allowance']:.1%} | {r['limited']} | "
+            f"{r['per_stream_minute']:.2f} | {r['span']:.1f} / {r['minimum']:.1f} ({ratio:.2f}x) | "
+            f"{r['held']:.1f} | {'yes' if not r['failures'] else 'NO'} |"
+        )
+
+
+def main() -> None:
+    """Parse arguments, run every plan x contender, print one table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--plans", default=",".join(PLANS))
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--seconds", type=float, help="pulling time per run at the plan's rate (default 15; --suite: 36)"
+    )
+    parser.add_argument(
+        "--suite", action="store_true", help="issue 19's scenarios, this checkout and --baseline"
+    )
+    parser.add_argument(
+        "--baseline", default=BASELINE, help=f"git revision to compare with (default {BASELINE}; none: skip)"
+    )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the sandbox adds to every request"
+    )
+    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-ratelimit-") as tmp:
+        if args.suite:
+            old = None if args.baseline == "none" else _baseline(args.baseline, Path(tmp))
+            for scenario, plan, name, latency in SUITE:
+                for provider, path in (("new", None), (f"old ({args.baseline})", old)):
+                    if provider != "new" and path is None:
+                        continue
+                    print(f"  {scenario}: {provider} ...", file=sys.stderr, flush=True)
+                    row = run_contender(name, plan, args.seconds or 36.0, Path(tmp), latency, path)
+                    rows.append({**row, "scenario": scenario, "provider": provider})
+        else:
+            for plan in args.plans.split(","):
+                for name in args.contenders.split(","):
+                    print(f"  {plan}: {name} ...", file=sys.stderr, flush=True)
+                    rows.append(run_contender(name, plan, args.seconds or 15.0, Path(tmp), args.latency))
+    _print_table(rows)
+    if args.suite:
+        print()
+        _print_suite(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    if any(math.isnan(r["wall"]) or r["failures"] for r in rows):
+    if any(math.isnan(r["wall"]) or r["failures"] for r in rows if r.get("provider", "new") == "new"):
         sys.exit(1)
 
 

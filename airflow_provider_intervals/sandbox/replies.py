@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import time
@@ -51,12 +52,18 @@ def ok(payload: Any, status: int = 200) -> Reply:
     return Reply(status, json.dumps({"data": payload}).encode())
 
 
+# The most 429 moments the stats keep (a deque: a long run keeps its latest).
+LIMITED_KEPT = 100_000
+
+
 class Stats:
     """Thread-safe request counters, and the API requests being answered at once (now and at most).
 
     ``peak_in_flight`` is the most API requests the sandbox was answering at one moment (from
     reading one to having its reply, the ``latency`` fault included) since the last reset: a
-    client's requests in flight, counted where they arrive.
+    client's requests in flight, counted where they arrive. ``limited_at`` holds when each 429
+    was answered (epoch seconds, the latest :data:`LIMITED_KEPT`), so a benchmark counts the
+    429s of a pull's steady state apart from its start.
     """
 
     def __init__(self) -> None:
@@ -83,6 +90,7 @@ class Stats:
                 0,
             )
             self.by_status: dict[int, int] = {}
+            self.limited_at: collections.deque[float] = collections.deque(maxlen=LIMITED_KEPT)
             self.first_at: float | None = None
             self.last_at: float | None = None
             self.peak_in_flight = self.in_flight  # requests still being answered stay counted
@@ -109,15 +117,20 @@ class Stats:
         with self._lock:
             self.counters["requests"] += 1
             self.by_status[status] = self.by_status.get(status, 0) + 1
+            if status == 429:
+                self.limited_at.append(now)
             self.first_at = self.first_at or now
             self.last_at = now
 
     def snapshot(self) -> dict[str, Any]:
-        """Return a copy of the counters, ``by_status``, ``first_at`` / ``last_at`` (epoch s), in flight.
+        """Return a copy of the counters, ``by_status``, the moments (epoch s) and the in-flight counts.
+
+        The moments: ``first_at`` / ``last_at`` (the first and the last answer), ``limited_at``.
 
         ``in_flight`` is now, ``peak_in_flight`` the most at once since the last reset.
         """
         with self._lock:
             times = {"first_at": self.first_at, "last_at": self.last_at}
             flight = {"in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight}
+            times["limited_at"] = list(self.limited_at)
             return {**self.counters, "by_status": dict(self.by_status), **times, **flight}

@@ -181,6 +181,9 @@ def test_rate_limit_429_with_retry_after_ms() -> None:
         assert body["error"]["retryAfter"] > time.time() * 1000  # epoch milliseconds, in the future
         assert body["error"]["retryAfter"] < (time.time() + 3600) * 1000
         assert sb.stats["rate_limited"] == 1
+        stats = sb.stats  # when the 429 was answered: the benchmark's steady-state count reads it
+        assert len(stats["limited_at"]) == 1
+        assert stats["first_at"] < stats["limited_at"][0] == stats["last_at"]
         sb.add_key("other", plan="enterprise")  # limits are per key
         assert Client(sb, "other").get("/organization").status_code == 200
 
