@@ -6,6 +6,7 @@
     python3 dev.py standalone [args]    the full Airflow (UI) with the sandbox and the example DAGs (--help)
     python3 dev.py cluster [args]       the example DAGs on a distributed Airflow (CeleryExecutor,
                                         PostgreSQL, Redis, two workers, S3); checks, prints, stops
+    python3 dev.py docs                 the documentation site in docs/_build/html (warnings are errors)
     python3 dev.py build [--outdir D]   the release: sdist and wheel in dist/, twine-checked, listed
     python3 dev.py matrix [args]        the core tests on every Airflow release we claim, each from the
                                         built wheel in a fresh venv (--help)
@@ -107,6 +108,11 @@ def main(argv: list[str]) -> None:
         run(PY, ROOT / "scripts" / "standalone.py", *rest, cwd=ROOT)
     elif command == "cluster":
         run(PY, ROOT / "scripts" / "cluster.py", *rest, cwd=ROOT)
+    elif command == "docs":
+        # -E: a fresh environment (generated pages follow the code); -W -n: a warning or a
+        # dangling reference to this package fails the build.
+        sphinx = [PY, "-m", "sphinx", "-E", "-W", "--keep-going", "-n", "-b", "html"]
+        run(*sphinx, *rest, ROOT / "docs", ROOT / "docs" / "_build" / "html", cwd=ROOT)
     elif command == "build":
         run(PY, ROOT / "scripts" / "release.py", *rest, cwd=ROOT)
     elif command == "matrix":

@@ -1,12 +1,13 @@
 """What a landing of events would fetch, and how long it takes at the key's plan: sizing a backfill.
 
-:meth:`IntervalsHook.preview_events <airflow_provider_intervals.hooks.intervals.IntervalsHook.preview_events>`
+:meth:`IntervalsHook.preview_events <.IntervalsResources.preview_events>`
 pages through the window once, as a landing would, but keeps only each day's count: it
 writes nothing and holds one page at a time. What a landing would then cost follows from
 the counts alone: the landing cuts the window into sub-windows
 (:meth:`~airflow_provider_intervals.windows.Window.sub_windows`), each a listing of its own
 (:func:`~airflow_provider_intervals.api.pages_for`), and the key's bucket lets the plan's
-burst go at once and the rest at the plan's rate (:func:`~airflow_provider_intervals.pacing.seconds_for`).
+burst go at once and the rest at the plan's rate
+(:func:`~airflow_provider_intervals.pacing.rates.seconds_for`).
 
 ``python -m airflow_provider_intervals preview`` (:mod:`airflow_provider_intervals.cli`) prints it.
 """

@@ -4,7 +4,7 @@ This module is the transport. What a request means (paths, checks, error mapping
 cursors) lives in :mod:`airflow_provider_intervals.api`, retry timing in
 :mod:`airflow_provider_intervals.retries`, the resource methods in
 :mod:`airflow_provider_intervals.hooks.resources`. Every request goes through one choke
-point, :meth:`IntervalsHook._send`, which does auth, timeout, User-Agent, pacing, retries
+point, ``IntervalsHook._send``, which does auth, timeout, User-Agent, pacing, retries
 and mapping. Nothing outside the hooks builds or sees a request.
 """
 
@@ -31,6 +31,7 @@ from airflow_provider_intervals.connection import (
 from airflow_provider_intervals.hooks.resources import IntervalsResources
 from airflow_provider_intervals.retries import Retries
 
+#: What a response is parsed into.
 T = TypeVar("T")
 
 
@@ -101,7 +102,7 @@ class IntervalsHook(IntervalsResources, HttpHook):
         self.intervals_conn_id = intervals_conn_id
         self.max_requests_per_minute = max_requests_per_minute
         self.max_rate_limit_wait = max_rate_limit_wait
-        # Its requests in flight and their round trip: a landing sizes its workers by them.
+        #: Its requests in flight and their round trip: a landing sizes its workers by them.
         self.round_trips = inflight.RoundTrips()
 
     @classmethod
@@ -199,7 +200,7 @@ class IntervalsHook(IntervalsResources, HttpHook):
 
         The rate comes from the extras (``requests_per_minute`` + ``burst``, or ``plan``);
         without them it is learned from ``GET /organization``'s ``plan``, once for every process
-        sharing the store (:class:`~airflow_provider_intervals.pacing.PlanLookup`): the hooks of
+        sharing the store (:class:`~airflow_provider_intervals.pacing.lookup.PlanLookup`): the hooks of
         a process wait for one lookup, and one that failed is raised again at once for a minute.
         """
         key = self._connection.password or ""

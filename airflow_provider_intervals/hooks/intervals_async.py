@@ -23,8 +23,9 @@ from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID, Settings, resolve_base_url
 from airflow_provider_intervals.retries import Retries
 
+#: What an answer is parsed into.
 T = TypeVar("T")
-# An answer as the transport read it: status, headers, body.
+#: An answer as the transport read it: status, headers, body.
 Answer = tuple[int, Any, bytes]
 
 
@@ -86,7 +87,7 @@ class IntervalsAsyncHook(BaseHook):
         """Return the key's token bucket (shared as for the sync hook), learning the plan once if needed.
 
         As for the sync hook, the hooks sharing the key's store wait for one ``GET /organization``
-        (:class:`~airflow_provider_intervals.pacing.PlanLookup`), and one that failed is raised
+        (:class:`~airflow_provider_intervals.pacing.lookup.PlanLookup`), and one that failed is raised
         again at once for a minute. The store is read in a worker thread, never in the event loop.
 
         :param session: the session to learn the plan with (``GET /organization``).

@@ -28,8 +28,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsEventsOperator(IntervalsLandingOperator):
@@ -50,7 +50,7 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
         super().__init__(**kwargs)
         self.event_type = event_type
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /events``'s pages for the sub-window."""
         return hook.event_pages(
             event_type=self.event_type or None,
@@ -83,7 +83,7 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
         super().__init__(**kwargs)
         self.group_slug = group_slug
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /groups/{slug}/events``'s pages for the sub-window."""
         return hook.group_event_pages(
             validation.check_id("group_slug", self.group_slug),  # named as the caller wrote it

@@ -15,8 +15,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsGroupsOperator(IntervalsLandingOperator):
@@ -27,6 +27,6 @@ class IntervalsGroupsOperator(IntervalsLandingOperator):
 
     resource = "groups"
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /groups``'s pages."""
         return hook.group_pages(after=after)

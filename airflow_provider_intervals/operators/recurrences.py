@@ -13,8 +13,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsRecurrencesOperator(IntervalsLandingOperator):
@@ -31,7 +31,7 @@ class IntervalsRecurrencesOperator(IntervalsLandingOperator):
         super().__init__(**kwargs)
         self.status = status
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /recurrences``'s pages (the window only names the snapshot)."""
         return hook.recurrence_pages(status=self.status or None, after=after)
 

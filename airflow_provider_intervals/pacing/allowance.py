@@ -48,14 +48,14 @@ from typing import Any
 
 from airflow_provider_intervals.pacing.rates import Rate, capacity, headroom
 
-# After this long without a pausing 429 the pace has held: it is kept and probed one step up.
+#: After this long without a pausing 429 the pace has held: it is kept and probed one step up.
 PROBE_SECONDS = 60.0
-# A probe asks this much more than the pace that held (never more than the plan).
+#: A probe asks this much more than the pace that held (never more than the plan).
 PROBE_STEP = 0.10
-# The pace after a measurement: this share of the rate the 429s showed.
+#: The pace after a measurement: this share of the rate the 429s showed.
 MARGIN = 0.97
-# What a key's state learned is forgotten after this long without a request (others may have
-# stopped spending the key, or the plan changed).
+#: What a key's state learned is forgotten after this long without a request (others may have
+#: stopped spending the key, or the plan changed).
 FORGET_SECONDS = 3600.0
 
 

@@ -19,6 +19,7 @@ from airflow_provider_intervals.pacing.allowance import KeyState
 from airflow_provider_intervals.pacing.rates import Rate, capacity, headroom
 from airflow_provider_intervals.pacing.stores import Failover, MemoryStore
 
+#: What a change to the key's state returns.
 R = TypeVar("R")
 log = logging.getLogger("airflow_provider_intervals.pacing")
 
@@ -171,7 +172,8 @@ class TokenBucket:
         """Note the server's answer to a request this bucket let through.
 
         An answer other than a 429 or a 5xx spent one of the server's tokens: it is counted, at
-        this moment, for the measurement of the allowance (:mod:`.allowance`), and handed to the
+        this moment, for the measurement of the allowance
+        (:mod:`~airflow_provider_intervals.pacing.allowance`), and handed to the
         store with the next booking or pause.
 
         :param status: the HTTP status of the answer.

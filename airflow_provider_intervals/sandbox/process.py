@@ -1,6 +1,6 @@
 """Run the sandbox as its own process: for benchmarks and the demo.
 
-An in-process :class:`~airflow_provider_intervals.sandbox.Sandbox` shares the GIL with
+An in-process :class:`~airflow_provider_intervals.sandbox.app.Sandbox` shares the GIL with
 the code it serves; a separate process measures the client alone.
 """
 

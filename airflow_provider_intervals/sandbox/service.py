@@ -1,4 +1,6 @@
-"""The sandbox API without I/O: one request in, one :class:`Reply` out.
+"""The sandbox API without I/O: one request in, one reply out.
+
+The reply is a :class:`~airflow_provider_intervals.sandbox.replies.Reply`.
 
 Check order, per request (documented so clients and tests can rely on it):
 ``latency`` fault -> auth (401) -> injected faults (5xx, 429 burst; drop/truncate are
@@ -28,7 +30,9 @@ IDEMPOTENCY_TTL = 24 * 3600.0
 
 
 class Service:
-    """Answer API requests for a :class:`Sandbox` (its store, keys, limits, faults, flags).
+    """Answer API requests for a sandbox (its store, keys, limits, faults, flags).
+
+    The sandbox is a :class:`~airflow_provider_intervals.sandbox.app.Sandbox`.
 
     :param sandbox: the sandbox whose state this service reads on every request.
     """
