@@ -12,16 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
-from airflow_provider_intervals import api, validation
+from airflow_provider_intervals import api
 from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:
     from airflow_provider_intervals.connection import Settings
     from airflow_provider_intervals.pacing import TokenBucket
-    from airflow_provider_intervals.preview import EventsPreview
 
 
 class IntervalsResources:
@@ -194,71 +191,3 @@ class IntervalsResources:
     def iter_group_events(self, slug: str, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield the events of a group, with the same filters as :meth:`iter_events`."""
         return self._items(self.group_event_pages(slug, **filters))
-
-    # ------------------------------------------------------------------ sizing
-
-    def preview_events(
-        self,
-        *,
-        date_from: Any,
-        date_to: Any,
-        event_type: str | None = None,
-        group_slug: str | None = None,
-        sample_days: int | None = None,
-        on_page: Callable[[int, int], None] | None = None,
-    ) -> EventsPreview:
-        """Count the events a landing of the window would fetch, day by day; write nothing.
-
-        Pages through the window once (``GET /events``, or ``GET /groups/{slug}/events`` with
-        ``group_slug``), holding one page at a time; with ``sample_days`` it lists only that
-        many days spread over the window (about one request each) and estimates the rest
-        from their mean, for a window too big to count on a small plan. The result says
-        what a landing with given ``concurrency`` / ``split_days`` would request and how
-        long that takes at the key's plan (:class:`~airflow_provider_intervals.preview.EventsPreview`).
-
-        :param date_from: first day (``YYYY-MM-DD``), required.
-        :param date_to: last day, inclusive, required.
-        :param event_type: only events of this type.
-        :param group_slug: only this group's events.
-        :param sample_days: count only this many days, spread evenly, and estimate the others.
-        :param on_page: called with ``(pages, events)`` so far after each page.
-        """
-        from airflow_provider_intervals import preview
-
-        for name, value in (("date_from", date_from), ("date_to", date_to)):
-            if value in (None, ""):
-                raise exc.IntervalsArgumentError(name, value, "a preview needs both ends of its window")
-        start, end = validation.check_date_range(date_from, date_to)
-        window = Window(str(start), str(end))
-        if sample_days is not None:
-            sample_days = validation.check_whole("sample_days", sample_days, 1, 100_000)
-        sampled = sample_days is not None and sample_days < window.days()
-
-        def listing(first: str, last: str) -> Iterator[api.Page]:
-            filters = {"event_type": event_type or None, "date_from": first, "date_to": last}
-            if group_slug:
-                return self.group_event_pages(group_slug, **filters)
-            return self.event_pages(**filters)
-
-        pieces = [Window(d, d) for d in preview.sample_days(window, sample_days)] if sampled else [window]
-        listings = [listing(p.date_from, p.date_to) for p in pieces]  # checks the filters: nothing sent
-        request = getattr(listings[0], "request", None)
-        rate = self.bucket.rate if self.bucket is not None else None
-        counter = preview.DayCounter.for_days(
-            [p.date_from for p in pieces] if sampled else preview.every_day(window), on_page
-        )
-        for pages in listings:
-            counter.count(pages)
-        settings = self.settings
-        if settings.rate is not None:
-            source = "the connection's requests_per_minute and burst extras"
-        elif settings.plan is not None:
-            source = f"the connection's plan extra ({settings.plan})"
-        else:
-            source = "the organisation's plan (GET /organization)"
-        shown = request.with_params(limit=None, dateFrom=None, dateTo=None) if request else None
-        name = f"GET {shown.path}" + (f"?{urlencode(shown.params)}" if shown and shown.params else "")
-        return preview.EventsPreview(
-            *(name, window, counter.by_day, counter.pages, self.page_size, counter.has_more, rate, source),
-            sampled=sampled,
-        )
