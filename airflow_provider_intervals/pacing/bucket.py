@@ -188,7 +188,8 @@ class TokenBucket:
 def book(bucket: TokenBucket, what: str, max_wait: float) -> tuple[float, int]:
     """Book one request's slot in ``bucket``: return the seconds to wait first and the booking's epoch.
 
-    Both hooks pace through this; they only differ in how they sleep.
+    Every request is paced through this (:func:`airflow_provider_intervals.transport.pace`); the
+    hooks only differ in how they sleep.
 
     :param what: the request, for the message (``GET /events``).
     :param max_wait: the longest acceptable wait (``max_rate_limit_wait``); a longer one raises
