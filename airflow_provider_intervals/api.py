@@ -82,9 +82,10 @@ def list_request(
     return Request("GET", path, {k: val for k, val in params.items() if val is not None})
 
 
-# The filters of the event listings (``GET /events``, ``GET /groups/{slug}/events``) and of
-# ``GET /recurrences``, named as the builders and the hooks' keyword arguments name them.
+#: The filters of the event listings (``GET /events``, ``GET /groups/{slug}/events``), named as
+#: the builders and the hooks' keyword arguments name them.
 EVENT_FILTERS = ("event_type", "date_from", "date_to")
+#: The filters of ``GET /recurrences``, named as the builder and the hooks name them.
 RECURRENCE_FILTERS = ("status",)
 
 

@@ -65,4 +65,8 @@ nitpick_ignore_regex = [
     # Other projects' names as annotations spell them where autodoc cannot resolve them (imported
     # only for type checking, or under a short alias): Airflow's, and the standard library's.
     (r"py:.*", r"(ObjectStoragePath|Asset|dt\.(date|datetime|timedelta))"),
+    # The transport's annotations as its modules spell them: a module's TypeVar ``T``, the
+    # generic alias ``Steps[...]`` and ``pacing.Rate`` under the module's short import; each is
+    # documented where it is defined (transport.effects, pacing.rates).
+    (r"py:class", r"(airflow_provider_intervals\.transport\.\w+\.T|Steps|pacing\.\w+)"),
 ]

@@ -5,7 +5,7 @@ What a request means (paths, checks, error mapping, cursors) lives in
 answer, learn the key's plan) in :mod:`airflow_provider_intervals.transport`, shared with the
 async hook; the resource methods in :mod:`airflow_provider_intervals.hooks.resources`. This
 module only does what the transport's steps ask, with ``requests`` and ``time.sleep``: every
-request goes through :meth:`IntervalsHook._run`. It uses HttpHook's public surface only
+request goes through ``IntervalsHook._run``. It uses HttpHook's public surface only
 (``get_conn`` for the session, ``base_url``), and overrides none of its private methods.
 Nothing outside the hooks builds or sees a request.
 """
@@ -66,7 +66,7 @@ class IntervalsHook(IntervalsReads[api.Listing, Iterator[dict[str, Any]]], Inter
     :mod:`airflow_provider_intervals.pacing`), shared by every process of the host, or of every
     host through the extra ``pacing_conn_id`` (a Redis or SQL database connection), so all the
     tasks using the key together run at its allowance without drawing a 429 for every page.
-    Each hook measures its requests in :attr:`round_trips` (in flight, and their round trip
+    Each hook measures its requests in ``round_trips`` (in flight, and their round trip
     without the pacing wait), by which a landing sizes its workers
     (:mod:`airflow_provider_intervals.inflight`).
 
@@ -146,7 +146,7 @@ class IntervalsHook(IntervalsReads[api.Listing, Iterator[dict[str, Any]]], Inter
         return self.settings.page_size
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
-        """Return a ``requests.Session`` with Bearer auth and the provider's headers; set :attr:`base_url`.
+        """Return a ``requests.Session`` with Bearer auth and the provider's headers; set ``base_url``.
 
         The session is HttpHook's (its extras: proxies, verify, cert, ...). HttpHook would send a
         login and password as Basic auth, and reads a host without scheme as plain http: the API
@@ -195,7 +195,7 @@ class IntervalsHook(IntervalsReads[api.Listing, Iterator[dict[str, Any]]], Inter
 
         The rate comes from the extras (``requests_per_minute`` + ``burst``, or ``plan``);
         without them it is learned from ``GET /organization``'s ``plan``, once for every process
-        sharing the store (:class:`~airflow_provider_intervals.pacing.PlanLookup`): the hooks of
+        sharing the store (:class:`~airflow_provider_intervals.pacing.lookup.PlanLookup`): the hooks of
         a process wait for one lookup, and one that failed is raised again at once for a minute.
         Resolved on first use, then kept.
         """

@@ -98,7 +98,7 @@ class IntervalsAsyncHook(IntervalsReads[AsyncIterator[api.Page], AsyncIterator[d
         """Return the key's token bucket (shared as for the sync hook), learning the plan once if needed.
 
         As for the sync hook, the hooks sharing the key's store wait for one ``GET /organization``
-        (:class:`~airflow_provider_intervals.pacing.PlanLookup`), and one that failed is raised
+        (:class:`~airflow_provider_intervals.pacing.lookup.PlanLookup`), and one that failed is raised
         again at once for a minute. The store is read in a worker thread, never in the event loop.
         """
         return await self._steps(lambda client: client.bucket())

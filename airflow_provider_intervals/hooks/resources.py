@@ -24,7 +24,9 @@ from typing import Any, Generic, TypeVar
 
 from airflow_provider_intervals import api, transport
 
+#: What a listing's ``*_pages`` method returns on a hook: an iterator of pages, or an async one.
 Pages = TypeVar("Pages")
+#: What a listing's ``iter_*`` method returns on a hook: an iterator of items, or an async one.
 Items = TypeVar("Items")
 
 

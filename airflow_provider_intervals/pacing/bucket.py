@@ -188,7 +188,7 @@ class TokenBucket:
 def book(bucket: TokenBucket, what: str, max_wait: float) -> tuple[float, int]:
     """Book one request's slot in ``bucket``: return the seconds to wait first and the booking's epoch.
 
-    Every request is paced through this (:func:`airflow_provider_intervals.transport.pace`); the
+    Every request is paced through this (:func:`airflow_provider_intervals.transport.exchange.pace`); the
     hooks only differ in how they sleep.
 
     :param what: the request, for the message (``GET /events``).

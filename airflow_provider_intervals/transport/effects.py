@@ -82,9 +82,9 @@ Steps = Generator[Effect, Any, T]
 
 
 class Run:
-    """Drives steps for a shell: read :attr:`pending`, do it, and :meth:`settle` with the outcome.
+    """Drives steps for a shell: read ``pending``, do it, and :meth:`settle` with the outcome.
 
-    ``while run.pending is not None: run.settle(outcome_of(run.pending))``, then :attr:`value`.
+    ``while run.pending is not None: run.settle(outcome_of(run.pending))``, then ``value``.
 
     :param steps: the generator to drive.
     """
@@ -96,7 +96,7 @@ class Run:
         self.settle(None)
 
     def settle(self, outcome: Any) -> None:
-        """Resume the steps with the outcome of :attr:`pending`: a value, or an error to raise in them."""
+        """Resume the steps with the outcome of ``pending``: a value, or an error to raise in them."""
         try:
             if isinstance(outcome, BaseException):
                 self.pending = self._steps.throw(outcome)

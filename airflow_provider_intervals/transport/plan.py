@@ -48,7 +48,7 @@ def key_rate(config: Config, store: Any) -> Steps[pacing.Rate | None]:
     """Return the key's allowance: from the extras, else its plan, learned once for every process.
 
     The hooks sharing the key's store wait for one ``GET /organization``
-    (:class:`~airflow_provider_intervals.pacing.PlanLookup`), and one that failed is raised
+    (:class:`~airflow_provider_intervals.pacing.lookup.PlanLookup`), and one that failed is raised
     again at once for a minute; a key that may not read it (403) is not paced.
     """
     if config.settings.pacing_known:
