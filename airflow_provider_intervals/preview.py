@@ -6,7 +6,8 @@ writes nothing and holds one page at a time. What a landing would then cost foll
 the counts alone: the landing cuts the window into sub-windows
 (:meth:`~airflow_provider_intervals.windows.Window.sub_windows`), each a listing of its own
 (:func:`~airflow_provider_intervals.api.pages_for`), and the key's bucket lets the plan's
-burst go at once and the rest at the plan's rate (:func:`~airflow_provider_intervals.pacing.rates.seconds_for`).
+burst go at once and the rest at the plan's rate
+(:func:`~airflow_provider_intervals.pacing.rates.seconds_for`).
 
 ``python -m airflow_provider_intervals preview`` (:mod:`airflow_provider_intervals.cli`) prints it.
 """

@@ -20,7 +20,8 @@ T = TypeVar("T")
 class Client:
     """A hook's requests to one API key: the steps of each, paced through the key's bucket.
 
-    The bucket is resolved once, by the first request that needs it (:func:`~airflow_provider_intervals.transport.plan.key_bucket`).
+    The bucket is resolved once, by the first request that needs it
+    (:func:`~airflow_provider_intervals.transport.plan.key_bucket`).
 
     :param config: the connection's :class:`~airflow_provider_intervals.transport.exchange.Config`.
     :param store: the key's pacing store (:func:`~airflow_provider_intervals.pacing.registry.store_for`).
