@@ -6,6 +6,7 @@
     python3 dev.py standalone [args]    the full Airflow (UI) with the sandbox and the example DAGs (--help)
     python3 dev.py cluster [args]       the example DAGs on a distributed Airflow (CeleryExecutor,
                                         PostgreSQL, Redis, two workers, S3); checks, prints, stops
+    python3 dev.py docs                 the documentation site in docs/_build/html (warnings are errors)
     python3 dev.py build [--outdir D]   the release: sdist and wheel in dist/, twine-checked, listed
     python3 dev.py matrix [args]        the core tests on every Airflow release we claim, each from the
                                         built wheel in a fresh venv (--help)
@@ -67,7 +68,11 @@ def setup() -> None:
         return
     run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"uv=={UV_VERSION}")
     uv = BIN / "uv"
-    run(uv, "pip", "install", "--python", PY, "-c", ROOT / "constraints.txt", "-e", f"{ROOT}[{EXTRAS}]")
+    # Bytecode compiled once here: every process the demo and the suite start (Airflow's CLI,
+    # its components, the tests' children) then loads it instead of compiling Airflow again,
+    # which it would do each time under PYTHONDONTWRITEBYTECODE.
+    run(uv, "pip", "install", "--compile-bytecode", "--python", PY, "-c", ROOT / "constraints.txt",
+        "-e", f"{ROOT}[{EXTRAS}]")  # fmt: skip
     STAMP.write_text(_fingerprint())
 
 
@@ -95,6 +100,11 @@ def main(argv: list[str]) -> None:
         run(PY, ROOT / "scripts" / "standalone.py", *rest, cwd=ROOT)
     elif command == "cluster":
         run(PY, ROOT / "scripts" / "cluster.py", *rest, cwd=ROOT)
+    elif command == "docs":
+        # -E: a fresh environment (generated pages follow the code); -W -n: a warning or a
+        # dangling reference to this package fails the build.
+        sphinx = [PY, "-m", "sphinx", "-E", "-W", "--keep-going", "-n", "-b", "html"]
+        run(*sphinx, *rest, ROOT / "docs", ROOT / "docs" / "_build" / "html", cwd=ROOT)
     elif command == "build":
         run(PY, ROOT / "scripts" / "release.py", *rest, cwd=ROOT)
     elif command == "matrix":

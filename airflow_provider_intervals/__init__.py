@@ -5,6 +5,7 @@ live here. Hooks, operators, sensors and triggers are imported from their own mo
 """
 
 __version__ = "0.1.0"
-# This release's source: URLs that must not move (lineage schemas, links) name its tag, not a branch.
+#: Where the source lives, as GitHub's ``owner/name``.
 REPOSITORY = "intervals-run/airflow-provider-intervals"
+#: This release's tag: URLs that must not move (lineage schemas, links) name it, not a branch.
 RELEASE_TAG = f"v{__version__}"

@@ -1,8 +1,9 @@
 """The Intervals API without I/O.
 
-Everything the sync and async transports share lives here: the endpoints and their
+What a request and an answer mean lives here, for both hooks: the endpoints and their
 scopes, argument checks, request building, response-to-data-or-error mapping and
-pagination cursors. Nothing in this module opens a socket or sleeps, so
+pagination cursors; what to do with a request (pace, send, retry, wait) is
+:mod:`airflow_provider_intervals.transport`. Nothing in this module opens a socket or sleeps, so
 every rule is testable on its own and both hooks obey the same rules. Retry timing is
 :mod:`airflow_provider_intervals.retries`; connection settings are
 :mod:`airflow_provider_intervals.connection`.
@@ -79,6 +80,13 @@ def list_request(
     after, before = v.check_cursors(after, before)
     params = {"limit": v.check_limit(limit), "after": after, "before": before, **filters}
     return Request("GET", path, {k: val for k, val in params.items() if val is not None})
+
+
+#: The filters of the event listings (``GET /events``, ``GET /groups/{slug}/events``), named as
+#: the builders and the hooks' keyword arguments name them.
+EVENT_FILTERS = ("event_type", "date_from", "date_to")
+#: The filters of ``GET /recurrences``, named as the builder and the hooks name them.
+RECURRENCE_FILTERS = ("status",)
 
 
 def _event_filters(event_type: str | None, date_from: Any, date_to: Any) -> dict[str, Any]:

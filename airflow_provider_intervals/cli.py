@@ -95,7 +95,7 @@ def _preview(args: argparse.Namespace, err: TextIO) -> tuple[int, str]:
     from airflow_provider_intervals import exceptions as exc
     from airflow_provider_intervals import validation
 
-    try:  # the landing's settings; preview_events checks its own before any request
+    try:  # the landing's settings; preview.preview_events checks its own before any request
         concurrency = validation.check_whole("concurrency", args.concurrency, 1, MAX_CONCURRENCY)
         split_days = None
         if args.split_days is not None:
@@ -107,11 +107,13 @@ def _preview(args: argparse.Namespace, err: TextIO) -> tuple[int, str]:
     if not _find_connection(args.conn_id, err):
         return 2, ""
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
+    from airflow_provider_intervals.preview import preview_events
 
     hook = IntervalsHook(intervals_conn_id=args.conn_id)
     progress = _Progress(err)
     try:
-        preview = hook.preview_events(
+        preview = preview_events(
+            hook,
             date_from=args.date_from,
             date_to=args.date_to,
             event_type=args.event_type,

@@ -1,7 +1,8 @@
 """Provider metadata for Airflow's providers manager (entry point ``apache_airflow_provider``).
 
 Literals (the plans' labels come from :mod:`.pacing`, which imports only the standard
-library), cheap to import: Airflow calls it from every CLI command, and a malformed
+library; the documentation's and the logo's addresses from the package's ``REPOSITORY`` and
+``RELEASE_TAG``), cheap to import: Airflow calls it from every CLI command, and a malformed
 dict breaks them all, so a test validates it against Airflow's schema.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_intervals import __version__
+from airflow_provider_intervals import RELEASE_TAG, REPOSITORY, __version__
 from airflow_provider_intervals.pacing import PLAN_LIMITS, PLANS, Rate
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -48,7 +49,7 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "max_rate_limit_wait": {
         "label": "Longest rate-limit wait (seconds)",
-        "description": "Longest a request waits for the plan's allowance (429s, pacing). Default 900.",
+        "description": "Longest a request waits for the key's allowance (429s, pacing). Default 900.",
         "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 86400},
     },
     "page_size": {
@@ -80,7 +81,8 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "requests_per_minute": {
         "label": "Requests per minute",
-        "description": "An explicit allowance instead of the plan's (e.g. a share of it); with Burst.",
+        "description": "The key's allowance instead of the plan's, for every process sharing it (e.g. less, "
+        "leaving the rest to other systems); with Burst.",
         "schema": {"type": ["number", "null"], "minimum": 0.001, "maximum": 1000000},
     },
     "burst": {
@@ -90,8 +92,9 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "pacing_conn_id": {
         "label": "Shared pacing store (connection id)",
-        "description": "A Redis or SQL database connection every worker reaches: all hosts share the key's "
-        "allowance through it. Empty: shared by the processes of each host (a per-user cache directory).",
+        "description": "The id of a Redis or SQL database connection every worker reaches: all hosts share "
+        "the key's allowance through it. Empty: the processes of each host share it, in a per-user cache "
+        "directory.",
         "schema": {"type": ["string", "null"]},
     },
     "allow_insecure_http": {
@@ -102,6 +105,16 @@ CONN_FIELDS: dict[str, Any] = {
 }
 
 INTEGRATION = "Intervals"
+#: The documentation site's pages, as this release's source has them.
+DOCS_URL = f"https://github.com/{REPOSITORY}/blob/{RELEASE_TAG}/docs"
+#: The how-to guides, one per job: Airflow's ``/docs/{package}/...`` form of ``docs/howto/*.md``
+#: (a test holds the list to the pages).
+HOW_TO_GUIDES = [
+    f"/docs/airflow-provider-intervals/howto/{page}.md"
+    for page in ("land-events", "land-other", "preview", "new-events", "writes", "hook")
+]
+#: The integration's logo: the file the package ships (``logo.svg``), at this release's tag.
+LOGO_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{RELEASE_TAG}/airflow_provider_intervals/logo.svg"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -114,7 +127,9 @@ def get_provider_info() -> dict[str, Any]:
         "integrations": [
             {
                 "integration-name": INTEGRATION,
-                "external-doc-url": "https://api.intervals.run",
+                "external-doc-url": f"{DOCS_URL}/index.md",
+                "how-to-guide": HOW_TO_GUIDES,
+                "logo": LOGO_URL,
                 "tags": ["service"],
             }
         ],

@@ -39,8 +39,8 @@ from typing import Any
 # 8 covers the enterprise plan (16.7 requests/s) up to a ~320 ms round trip with HEADROOM.
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 16
-# Workers kept above rate x round trip: the client's own work per page (parsing, the hand-off
-# to the writer) and the round trip's jitter are not in the measured average.
+#: Workers kept above rate x round trip: the client's own work per page (parsing, the hand-off
+#: to the writer) and the round trip's jitter are not in the measured average.
 HEADROOM = 1.5
 # Weight of the newest round trip in the moving average.
 SMOOTHING = 0.2
@@ -128,7 +128,7 @@ def start_another(running: int, wanted: int, slot_wait: float | None, in_flight:
 class Sizer:
     """Decides when a landing starts its next worker (see the module docstring).
 
-    Its :meth:`more` is what :func:`airflow_provider_intervals.storage.land` asks, from the
+    Its :meth:`more` is what :func:`airflow_provider_intervals.storage.landing.land` asks, from the
     landing's main thread, while sub-windows wait in the queue.
 
     :param bound: the most workers (the landing's ``concurrency``).

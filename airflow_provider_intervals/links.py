@@ -41,7 +41,7 @@ API_REFERENCE = f"https://github.com/{REPOSITORY}/blob/{RELEASE_TAG}/docs/interv
 class IntervalsLink(BaseOperatorLink):
     """A link to what the task produced: the URL its ``execute`` recorded on the operator.
 
-    Subclasses set :attr:`name` (the button's label); an operator lists them in
+    Subclasses set ``name`` (the button's label); an operator lists them in
     ``operator_extra_links`` and calls :meth:`record` once it knows where its output is.
     """
 

@@ -1,12 +1,13 @@
 """What a landing of events would fetch, and how long it takes at the key's plan: sizing a backfill.
 
-:meth:`IntervalsHook.preview_events <airflow_provider_intervals.hooks.intervals.IntervalsHook.preview_events>`
-pages through the window once, as a landing would, but keeps only each day's count: it
+:func:`preview_events` pages through the window once with a hook's listings, as a landing
+would, but keeps only each day's count: it
 writes nothing and holds one page at a time. What a landing would then cost follows from
 the counts alone: the landing cuts the window into sub-windows
 (:meth:`~airflow_provider_intervals.windows.Window.sub_windows`), each a listing of its own
 (:func:`~airflow_provider_intervals.api.pages_for`), and the key's bucket lets the plan's
-burst go at once and the rest at the plan's rate (:func:`~airflow_provider_intervals.pacing.seconds_for`).
+burst go at once and the rest at the plan's rate
+(:func:`~airflow_provider_intervals.pacing.rates.seconds_for`).
 
 ``python -m airflow_provider_intervals preview`` (:mod:`airflow_provider_intervals.cli`) prints it.
 """
@@ -14,13 +15,18 @@ burst go at once and the rest at the plan's rate (:func:`~airflow_provider_inter
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from airflow_provider_intervals import api, pacing
+from airflow_provider_intervals import api, pacing, validation
+from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
 from airflow_provider_intervals.windows import Window
+
+if TYPE_CHECKING:
+    from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,9 @@ def sample_days(window: Window, count: int) -> list[str]:
     return [(start + dt.timedelta(days=(2 * i + 1) * days // (2 * count))).isoformat() for i in range(count)]
 
 
+_spread = sample_days  # preview_events's argument of the same name hides it there
+
+
 @dataclass
 class DayCounter:
     """Counts a listing's events per ``date`` as its pages arrive.
@@ -167,3 +176,68 @@ def describe_duration(seconds: float | None) -> str:
         hours, minutes = divmod(round(seconds / 60), 60)
         return f"{hours} h {minutes} min"
     return f"{seconds / 86400:.1f} days"
+
+
+def preview_events(
+    hook: IntervalsHook,
+    *,
+    date_from: Any,
+    date_to: Any,
+    event_type: str | None = None,
+    group_slug: str | None = None,
+    sample_days: int | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+) -> EventsPreview:
+    """Count the events a landing of the window would fetch, day by day; write nothing.
+
+    Pages through the window once with ``hook`` (``GET /events``, or ``GET /groups/{slug}/events``
+    with ``group_slug``), holding one page at a time; with ``sample_days`` it lists only that
+    many days spread over the window (about one request each) and estimates the rest from
+    their mean, for a window too big to count on a small plan. The result says what a
+    landing with given ``concurrency`` / ``split_days`` would request and how long that takes
+    at the key's plan (:class:`EventsPreview`). Every argument is checked before any request.
+
+    :param hook: the sync hook whose listings and pacing the preview uses.
+    :param date_from: first day (``YYYY-MM-DD``), required.
+    :param date_to: last day, inclusive, required.
+    :param event_type: only events of this type.
+    :param group_slug: only this group's events.
+    :param sample_days: count only this many days, spread evenly, and estimate the others.
+    :param on_page: called with ``(pages, events)`` so far after each page.
+    """
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if value in (None, ""):
+            raise exc.IntervalsArgumentError(name, value, "a preview needs both ends of its window")
+    start, end = validation.check_date_range(date_from, date_to)
+    window = Window(str(start), str(end))
+    if sample_days is not None:
+        sample_days = validation.check_whole("sample_days", sample_days, 1, 100_000)
+    sampled = sample_days is not None and sample_days < window.days()
+
+    def listing(first: str, last: str) -> Iterator[api.Page]:
+        filters = {"event_type": event_type or None, "date_from": first, "date_to": last}
+        if group_slug:
+            return hook.group_event_pages(group_slug, **filters)
+        return hook.event_pages(**filters)
+
+    pieces = [Window(d, d) for d in _spread(window, sample_days)] if sampled else [window]
+    listings = [listing(p.date_from, p.date_to) for p in pieces]  # checks the filters: nothing sent
+    request = getattr(listings[0], "request", None)
+    bucket = hook.bucket
+    rate = bucket.rate if bucket is not None else None
+    counter = DayCounter.for_days([p.date_from for p in pieces] if sampled else every_day(window), on_page)
+    for pages in listings:
+        counter.count(pages)
+    settings = hook.settings
+    if settings.rate is not None:
+        source = "the connection's requests_per_minute and burst extras"
+    elif settings.plan is not None:
+        source = f"the connection's plan extra ({settings.plan})"
+    else:
+        source = "the organisation's plan (GET /organization)"
+    shown = request.with_params(limit=None, dateFrom=None, dateTo=None) if request else None
+    name = f"GET {shown.path}" + (f"?{urlencode(shown.params)}" if shown and shown.params else "")
+    return EventsPreview(
+        *(name, window, counter.by_day, counter.pages, hook.page_size, counter.has_more, rate, source),
+        sampled=sampled,
+    )

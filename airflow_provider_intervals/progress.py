@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-# The log line for the counts so far and the seconds since the start: a format and its args.
+#: What builds a progress line: from the counts so far and the seconds since the start, a
+#: log format and its arguments.
 Line = Callable[[Mapping[str, int], float], tuple[Any, ...]]
 
 

@@ -1,6 +1,7 @@
 """When to retry a request and how long to wait: one predicate, one wait, one budget.
 
-Both hooks run their attempts through :class:`Retries`, and both call
+Every request's attempts run through :class:`Retries`, and the transport's steps
+(:func:`airflow_provider_intervals.transport.exchange.exchange`, one place for both hooks) call
 :meth:`Retries.after_failure` after a failed attempt: it pauses the key's token bucket when a
 429 says when the server has a token again, then returns the wait (or ``None`` to raise).
 Nothing here sleeps or opens a socket; randomness sits in ``rand`` so tests can pin it.

@@ -28,11 +28,11 @@ from typing import Any
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import validation
 
-# Sub-windows cut per worker a landing may run: a queue finer than the workers, so that the
-# workers started (as many as the round trip needs, see airflow_provider_intervals.inflight)
-# share the last, shorter sub-windows (Window.taper) instead of one of them fetching a long
-# last piece alone; and coarse enough that a long window is not shredded into tiny part files
-# (each sub-window with items makes at least one).
+#: Sub-windows cut per worker a landing may run: a queue finer than the workers, so that the
+#: workers started (as many as the round trip needs, see :mod:`airflow_provider_intervals.inflight`)
+#: share the last, shorter sub-windows (:meth:`Window.taper`) instead of one of them fetching a
+#: long last piece alone; and coarse enough that a long window is not shredded into tiny part
+#: files (each sub-window with items makes at least one).
 SUB_WINDOWS_PER_WORKER = 2
 
 

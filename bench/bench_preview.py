@@ -10,7 +10,7 @@ process holds enough events for about ``--seconds`` of pulling. Three contenders
 same data, each against a fresh sandbox (a full bucket) and with fresh pacing state (the
 benchmark's own ``INTERVALS_PACING_DIR``):
 
-- ``preview``: a full count (``IntervalsHook.preview_events``), which predicts the landing's
+- ``preview``: a full count (``preview.preview_events``), which predicts the landing's
   requests and its time at the plan;
 - ``preview --sample-days N``: the sampled estimate;
 - ``landing``: ``IntervalsEventsOperator()`` (its default ``concurrency``) landing the whole range.
@@ -54,6 +54,7 @@ def run(plan: str, seconds: float, sample: int) -> list[dict]:
     """Preview, sampled preview and landing under one plan; return their rows."""
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
     from airflow_provider_intervals.operators.events import IntervalsEventsOperator
+    from airflow_provider_intervals.preview import preview_events
 
     requests, period, burst = PLANS[plan]
     events = int((burst + requests / period * seconds) * 100)
@@ -72,8 +73,8 @@ def run(plan: str, seconds: float, sample: int) -> list[dict]:
                     counted = op.execute({})["records"]
             else:
                 hook = IntervalsHook()
-                preview = hook.preview_events(
-                    date_from=START, date_to=END, sample_days=sample if "sample" in name else None
+                preview = preview_events(
+                    hook, date_from=START, date_to=END, sample_days=sample if "sample" in name else None
                 )
                 hook.close()
                 counted = preview.events

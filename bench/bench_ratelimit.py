@@ -42,6 +42,11 @@ probe period is scaled with the clock):
   time in ``execute`` and ``execute_complete``, the worker slot the landing holds;
 - ``bare-loop``: ``requests`` paging that waits out each 429 until its ``error.retryAfter``.
 
+``BENCH_TIMES=PREFIX`` has each child write the moments it sent and had answered its requests to
+``PREFIX.<pid>`` (JSON), to see where a pull lost time. Run it from ``python3 dev.py setup``'s
+environment: its bytecode is compiled, so ten children starting at once do not spend their first
+seconds compiling Airflow (under ``PYTHONDONTWRITEBYTECODE`` that cost 15% of a ten-task pull).
+
 ``--latency SECONDS`` has the sandbox answer every request that much later: a network's round
 trip. On a scaled clock it stands for latency x the clock's factor (enterprise: 0.03 s is
 150 ms), the same requests in flight (rate x round trip).
@@ -121,7 +126,11 @@ def child(spec: dict) -> None:
     """Land (or pull) one range in this process; print its timings and counts as JSON."""
     import logging
 
-    logging.disable(logging.WARNING)  # one line per 429 is not what we measure
+    if os.environ.get("BENCH_LOG"):  # the pacing's notes, on the child's stderr (BENCH_LOG=1)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("airflow_provider_intervals.pacing").setLevel(logging.INFO)
+    else:
+        logging.disable(logging.WARNING)  # one line per 429 is not what we measure
     os.environ["AIRFLOW_CONN_INTERVALS_DEFAULT"] = spec["conn"]
     os.environ["INTERVALS_PACING_DIR"] = spec["pacing_dir"]
     _scale_clock(spec["scale"])
@@ -144,6 +153,7 @@ def child(spec: dict) -> None:
         def run() -> tuple[int, float | None]:
             return op.execute({})["records"], None
 
+    sent = _watch_requests()
     _wait_until(spec["start_at"], spec.get("go_file"))
     started = time.time()
     records, held = run()
@@ -151,7 +161,30 @@ def child(spec: dict) -> None:
     if spec.get("done_file"):  # the pool's slot is free: the next task goes (before this one exits)
         Path(spec["done_file"]).touch()
     held = ended - started if held is None else held
-    print(json.dumps({"started": started, "ended": ended, "records": records, "held": held}))
+    pulled = [min(sent), max(sent)] if sent else None
+    if os.environ.get("BENCH_TIMES"):
+        Path(os.environ["BENCH_TIMES"] + f".{os.getpid()}").write_text(json.dumps(sent))
+    print(
+        json.dumps({"started": started, "ended": ended, "records": records, "held": held, "pulled": pulled})
+    )
+
+
+def _watch_requests() -> list[float]:
+    """Note when this process sends requests and has their answers (``requests`` and ``aiohttp``)."""
+    import requests
+
+    moments: list[float] = []
+    send = requests.Session.send
+
+    def watched(self, *args, **kwargs):
+        moments.append(time.time())
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            moments.append(time.time())
+
+    requests.Session.send = watched
+    return moments
 
 
 def _scale_clock(scale: float) -> None:
@@ -187,15 +220,15 @@ def _deferrable(spec: dict):
     def run() -> tuple[int, float]:
         from airflow.sdk.exceptions import TaskDeferred
 
-        from airflow_provider_intervals.triggers.allowance import IntervalsAllowanceTrigger
-
         ti = types.SimpleNamespace(dag_id="bench", task_id="land", run_id="r", map_index=-1, try_number=1)
         op, event, held = operator(), None, 0.0
         while True:
             began = time.time()
             try:
                 done = op.execute({"ti": ti}) if event is None else op.execute_complete({"ti": ti}, event)
-            except TaskDeferred as deferred:
+            except TaskDeferred as deferred:  # (the baseline never defers: it has no such trigger)
+                from airflow_provider_intervals.triggers.allowance import IntervalsAllowanceTrigger
+
                 held += time.time() - began
                 _, kwargs = deferred.trigger.serialize()
                 trigger = IntervalsAllowanceTrigger(**json.loads(json.dumps(kwargs)))
@@ -258,6 +291,25 @@ def _parts(days: int, n: int) -> list[tuple[str, str]]:
     ]
 
 
+def _available(results: list[dict], burst: int, rate: float) -> float:
+    """Return the requests the server's bucket made available while the tasks pulled.
+
+    A full burst, then the rate over the time some task was pulling (the union of each task's
+    first to last request); between pulls (a pool's next task starting) the bucket refills at
+    most a burst.
+    """
+    spans = sorted(r["pulled"] for r in results if r.get("pulled"))
+    if not spans:
+        return float("nan")
+    total, (start, end) = float(burst), spans[0]
+    for first, last in spans[1:]:
+        if first > end:  # nobody pulled in between
+            total += rate * (end - start) + min(burst, rate * (first - end))
+            start = first
+        end = max(end, last)
+    return total + rate * (end - start)
+
+
 def _start(spec: dict) -> subprocess.Popen:
     command = [sys.executable, __file__, "--child", json.dumps(spec)]
     env = dict(os.environ)
@@ -281,6 +333,8 @@ def _baseline(revision: str, tmp: Path) -> Path:
 
 def _finish(proc: subprocess.Popen) -> dict | None:
     out, err = proc.communicate(timeout=1800)
+    if os.environ.get("BENCH_LOG"):
+        sys.stderr.write(err)
     if proc.returncode:
         print(f"    a child failed:\n{err[-2000:]}", file=sys.stderr)
         return None
@@ -392,7 +446,7 @@ def run_contender(
     # The pull spans the sandbox's first to last answer.
     span = (stats["last_at"] or 0) - (stats["first_at"] or 0)
     minimum = max(0.0, (served - burst) / rate)
-    allowance = served / (burst + rate * span) if span > 0 else float("nan")
+    allowance = served / _available(ok, burst, rate) if span > 0 else float("nan")
     if concurrency is None and kind == "operator":
         streams = max(1, stats["peak_in_flight"])  # the default: as many as were in flight
     if sequential:
@@ -409,6 +463,9 @@ def run_contender(
         "limited": limited,
         "wall": wall,
         "held": held,
+        "children": [[r["started"], r["ended"], r["records"]] if r else None for r in results],
+        "first_at": stats["first_at"],
+        "last_at": stats["last_at"],
         "span": span,
         "minimum": minimum,
         "allowance": allowance,

@@ -59,6 +59,7 @@ with DAG(
     doc_md=__doc__,
     tags=["intervals", "example"],
 ) as dag:
+    # [START howto_land_events_daily]
     DAY = "{{ landing_day(dag_run, logical_date, data_interval_start) }}"
     IntervalsEventsOperator(
         task_id="land_events",
@@ -71,3 +72,4 @@ with DAG(
         retries=2,
         retry_delay=dt.timedelta(minutes=1),
     )
+    # [END howto_land_events_daily]

@@ -43,6 +43,7 @@ with DAG(
     doc_md=__doc__,
     tags=["intervals", "example"],
 ) as dag:
+    # [START howto_new_events_sensor]
     wait = IntervalsNewEventsSensor(
         task_id="wait_for_new_events",
         date_from="{{ ds }}",
@@ -60,3 +61,4 @@ with DAG(
         outlets=[events_asset()],
     )
     wait >> land
+    # [END howto_new_events_sensor]

@@ -17,6 +17,7 @@ from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from airflow_provider_intervals.triggers.new_events import IntervalsNewEventsEventTrigger
 
+# [START howto_asset_watcher]
 NEW_RACES = Asset(
     name="intervals-new-races",
     uri="intervals://intervals_default/events?type=race",
@@ -51,3 +52,4 @@ with DAG(
         return count
 
     announce()
+# [END howto_asset_watcher]

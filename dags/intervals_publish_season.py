@@ -43,6 +43,7 @@ with DAG(
     doc_md=__doc__,
     tags=["intervals", "example"],
 ) as dag:
+    # [START howto_bulk_create_events]
     IntervalsBulkCreateEventsOperator(
         task_id="create_season_events",
         input_path=setting("season_plan"),
@@ -51,3 +52,4 @@ with DAG(
         retries=2,
         retry_delay=dt.timedelta(minutes=1),
     )
+    # [END howto_bulk_create_events]

@@ -204,7 +204,7 @@ def run_entry(
         return outcome
     steps = (
         (UV, "venv", "--quiet", "--python", sys._base_executable, venv),
-        (UV, "pip", "install", "--quiet", "--python", python, "-r", entry.lock),
+        (UV, "pip", "install", "--quiet", "--compile-bytecode", "--python", python, "-r", entry.lock),
         # The wheel's own requirements are all in the lock: nothing may be resolved anew.
         (UV, "pip", "install", "--quiet", "--python", python, "--no-deps", wheel),
         (UV, "pip", "check", "--quiet", "--python", python),

@@ -26,12 +26,56 @@ def _dotted_paths(info):
         yield conn["hook-class-name"]
 
 
-def test_provider_info_validates_against_airflow_schema():
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = "/docs/airflow-provider-intervals/"  # Airflow's form of a provider's docs path
+
+
+def _airflow_schema(name: str) -> dict:
     import airflow
 
-    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
-    jsonschema.validate(get_provider_info(), schema)
+    return json.loads((Path(airflow.__file__).parent / name).read_text())
+
+
+def test_provider_info_validates_against_airflow_schema():
+    jsonschema.validate(get_provider_info(), _airflow_schema("provider_info.schema.json"))
     assert get_provider_info()["package-name"] == "airflow-provider-intervals"
+
+
+def test_the_integration_validates_against_the_schema_of_airflows_own_providers():
+    """provider_info's schema takes any keys; provider.yaml's names how-to-guide and the tags."""
+    item = _airflow_schema("provider.yaml.schema.json")["properties"]["integrations"]["items"]
+    for integration in get_provider_info()["integrations"]:
+        jsonschema.validate(integration, item)
+
+
+def test_each_how_to_guide_names_a_page_of_the_docs_and_every_guide_is_named():
+    (integration,) = get_provider_info()["integrations"]
+    guides = integration["how-to-guide"]
+    assert all(guide.startswith(PREFIX) for guide in guides)
+    missing = [guide for guide in guides if not (ROOT / "docs" / guide.removeprefix(PREFIX)).is_file()]
+    assert missing == []
+    pages = {f"{PREFIX}howto/{p.name}" for p in (ROOT / "docs" / "howto").glob("*.md") if p.stem != "index"}
+    assert sorted(guides) == sorted(pages)
+
+
+def test_the_docs_and_the_logo_are_this_releases_files():
+    import tomllib
+    import xml.etree.ElementTree as ET
+
+    from airflow_provider_intervals import RELEASE_TAG, REPOSITORY
+
+    (integration,) = get_provider_info()["integrations"]
+    source = f"github.com/{REPOSITORY}/blob/{RELEASE_TAG}/"
+    assert integration["external-doc-url"] == f"https://{source}docs/index.md"
+    assert (ROOT / "docs" / "index.md").is_file()
+    raw = f"https://raw.githubusercontent.com/{REPOSITORY}/{RELEASE_TAG}/"
+    assert integration["logo"].startswith(raw)
+    logo = integration["logo"].removeprefix(raw)
+    assert logo == "airflow_provider_intervals/logo.svg"
+    assert ET.parse(ROOT / logo).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    # The wheel ships it: it is package data of the package it lives in.
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "logo.svg" in package_data["airflow_provider_intervals"]
 
 
 @pytest.mark.parametrize("path", list(_dotted_paths(get_provider_info())))

@@ -1,4 +1,4 @@
-"""Preview before a backfill: the hook's ``preview_events`` against the sandbox, and the pure sums behind it.
+"""Preview before a backfill: ``preview_events`` over the sync hook against the sandbox, and its sums.
 
 The figure that matters is checked against the real thing: the requests the preview says a
 landing makes are the requests a landing then makes (the sandbox counts them).
@@ -13,7 +13,7 @@ from airflow_provider_intervals import api, pacing
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
-from airflow_provider_intervals.preview import EventsPreview, describe_duration, sample_days
+from airflow_provider_intervals.preview import EventsPreview, describe_duration, preview_events, sample_days
 from airflow_provider_intervals.sandbox import Sandbox
 from airflow_provider_intervals.windows import Window
 
@@ -73,7 +73,7 @@ def test_the_preview_counts_every_day_and_predicts_the_landings_requests(
 ):
     api.has_more = has_more
     api.reset_stats()
-    preview = hook.preview_events(**QUARTER)
+    preview = preview_events(hook, **QUARTER)
     stats = api.stats  # reads only: every request was a listing page, nothing was created
     assert stats["requests"] == stats["pages_served"] == preview.requests
     assert stats["events_created"] == stats["registrations_created"] == 0
@@ -97,7 +97,7 @@ def test_a_sampled_preview_lists_only_its_days_and_estimates_the_window(make_con
     with Sandbox(events=5000, seed=11, rate_limits=False) as sb:
         make_conn(sb, page_size=20)
         hook = IntervalsHook()
-        preview = hook.preview_events(**QUARTER, sample_days=9)
+        preview = preview_events(hook, **QUARTER, sample_days=9)
         hook.close()
         assert preview.sampled
         assert sb.stats["requests"] == preview.requests == 9  # one short page per sampled day
@@ -111,7 +111,7 @@ def test_a_sampled_preview_lists_only_its_days_and_estimates_the_window(make_con
 def test_the_time_at_the_plan_follows_the_connection(api, make_conn):
     make_conn(api, plan="free")
     hook = IntervalsHook()
-    preview = hook.preview_events(**QUARTER)
+    preview = preview_events(hook, **QUARTER)
     hook.close()
     assert preview.rate == pacing.Rate.for_plan("free")
     assert preview.pacing == "the connection's plan extra (free)"
@@ -125,7 +125,7 @@ def test_the_time_at_the_plan_follows_the_connection(api, make_conn):
 
 def test_a_group_preview_lists_the_groups_events(api, hook):
     slug = next(api.store.iter_groups())["slug"]
-    preview = hook.preview_events(**QUARTER, group_slug=slug, event_type="race")
+    preview = preview_events(hook, **QUARTER, group_slug=slug, event_type="race")
     assert preview.listing == f"GET /groups/{slug}/events?type=race"
     assert preview.events == api.store.count_events("race", **QUARTER, group=slug) > 0
 
@@ -141,7 +141,7 @@ def test_a_group_preview_lists_the_groups_events(api, hook):
 def test_bad_arguments_fail_before_any_request(api, hook, kwargs, argument):
     api.reset_stats()
     with pytest.raises(exc.IntervalsArgumentError) as raised:
-        hook.preview_events(**kwargs)
+        preview_events(hook, **kwargs)
     assert raised.value.argument == argument
     assert api.stats["requests"] == 0
 

@@ -1,16 +1,17 @@
-"""IntervalsHook: the Intervals API over the http provider's HttpHook.
+"""IntervalsHook: the Intervals API over the http provider's HttpHook (requests), a thin shell.
 
-This module is the transport. What a request means (paths, checks, error mapping,
-cursors) lives in :mod:`airflow_provider_intervals.api`, retry timing in
-:mod:`airflow_provider_intervals.retries`, the resource methods in
-:mod:`airflow_provider_intervals.hooks.resources`. Every request goes through one choke
-point, :meth:`IntervalsHook._send`, which does auth, timeout, User-Agent, pacing, retries
-and mapping. Nothing outside the hooks builds or sees a request.
+What a request means (paths, checks, error mapping, cursors) lives in
+:mod:`airflow_provider_intervals.api`; what to do with it (pace, send, retry, wait, read the
+answer, learn the key's plan) in :mod:`airflow_provider_intervals.transport`, shared with the
+async hook; the resource methods in :mod:`airflow_provider_intervals.hooks.resources`. This
+module only does what the transport's steps ask, with ``requests`` and ``time.sleep``: every
+request goes through ``IntervalsHook._run``. It uses HttpHook's public surface only
+(``get_conn`` for the session, ``base_url``), and overrides none of its private methods.
+Nothing outside the hooks builds or sees a request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_provider_intervals import __version__, api, inflight, pacing
+from airflow_provider_intervals import api, inflight, pacing, transport
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import (
     DEFAULT_BASE_URL,
@@ -28,8 +29,7 @@ from airflow_provider_intervals.connection import (
     Settings,
     resolve_base_url,
 )
-from airflow_provider_intervals.hooks.resources import IntervalsResources
-from airflow_provider_intervals.retries import Retries
+from airflow_provider_intervals.hooks.resources import IntervalsReads, IntervalsWrites
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ class _BearerAuth(requests.auth.AuthBase):
         return "<BearerAuth ***>"
 
 
-class IntervalsHook(IntervalsResources, HttpHook):
+class IntervalsHook(IntervalsReads[api.Listing, Iterator[dict[str, Any]]], IntervalsWrites, HttpHook):
     """Interact with the Intervals partner API.
 
     The connection (type ``intervals``) holds the API key in its password field; host,
@@ -66,14 +66,17 @@ class IntervalsHook(IntervalsResources, HttpHook):
     :mod:`airflow_provider_intervals.pacing`), shared by every process of the host, or of every
     host through the extra ``pacing_conn_id`` (a Redis or SQL database connection), so all the
     tasks using the key together run at its allowance without drawing a 429 for every page.
-    Each hook measures its requests in :attr:`round_trips` (in flight, and their round trip
+    Each hook measures its requests in ``round_trips`` (in flight, and their round trip
     without the pacing wait), by which a landing sizes its workers
     (:mod:`airflow_provider_intervals.inflight`).
 
-    The resource methods (:class:`~airflow_provider_intervals.hooks.resources.IntervalsResources`:
-    ``*_pages`` page iterators resumable from a cursor, ``iter_*`` items, ``get_*``,
+    The resource methods (:class:`~airflow_provider_intervals.hooks.resources.IntervalsReads`:
+    ``*_pages`` page iterators resumable from a cursor, ``iter_*`` items, ``get_*``, shared with
+    the async hook; :class:`~airflow_provider_intervals.hooks.resources.IntervalsWrites`:
     ``create_event``, ``register_participant``) hold one page at a time, whatever the
-    listing's size.
+    listing's size. Every request runs the steps of :mod:`airflow_provider_intervals.transport`
+    (pacing, retries, waits, reading the answer); this hook only sends them with ``requests``
+    on the session from HttpHook's public ``get_conn``, and sleeps.
 
     :param intervals_conn_id: the Airflow connection to use.
     :param max_requests_per_minute: pace this hook's requests to at most this many a minute,
@@ -130,20 +133,12 @@ class IntervalsHook(IntervalsResources, HttpHook):
         settings = Settings.from_extra(self.intervals_conn_id, self._connection.extra_dejson)
         return settings.capped(self.max_rate_limit_wait)
 
-    def _set_base_url(self, connection: Any) -> None:
-        # HttpHook defaults a scheme-less host to plain http; the key must not go out in clear.
-        conn = connection
-        insecure = self.settings.allow_insecure_http
-        self.base_url = resolve_base_url(self.intervals_conn_id, conn.host, conn.schema, conn.port, insecure)
-        self._srv_lookup_enabled = False
-        self._base_url_initialized = True
-
-    @property
+    @cached_property
     def api_url(self) -> str:
-        """The API's base URL, from the connection (checked as for a request); opens no session."""
-        if not self.base_url:
-            self._set_base_url(self._connection)
-        return self.base_url
+        """The API's base URL, from the connection (https unless loopback or allowed); opens no session."""
+        conn = self._connection
+        insecure = self.settings.allow_insecure_http
+        return resolve_base_url(self.intervals_conn_id, conn.host, conn.schema, conn.port, insecure)
 
     @property
     def page_size(self) -> int:
@@ -151,26 +146,22 @@ class IntervalsHook(IntervalsResources, HttpHook):
         return self.settings.page_size
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
-        """Return a ``requests.Session`` with the base URL, Bearer auth and provider headers set."""
-        if not self._connection.password:
-            raise exc.IntervalsConfigurationError(
-                f"Connection {self.intervals_conn_id!r} has no API key: put the Intervals API key "
-                "in the connection's password field"
-            )
-        session = super().get_conn(headers, extra_options)
-        for key in EXTRA_KEYS:  # ours, not headers
-            session.headers.pop(key, None)
-        session.headers["User-Agent"] = (
-            f"airflow-provider-intervals/{__version__} {session.headers['User-Agent']}"
-        )
-        session.headers["Accept"] = "application/json"
-        if self.settings.version:
-            session.headers["Intervals-Version"] = self.settings.version
-        return session
+        """Return a ``requests.Session`` with Bearer auth and the provider's headers; set ``base_url``.
 
-    def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
-        # HttpHook would send login/password as Basic auth; the API wants the password as a Bearer key.
-        session.auth = _BearerAuth(connection.password)
+        The session is HttpHook's (its extras: proxies, verify, cert, ...). HttpHook would send a
+        login and password as Basic auth, and reads a host without scheme as plain http: the API
+        wants the password as a Bearer key, and the base URL is :attr:`api_url` (https).
+        """
+        key = self._connection.password
+        if not key:
+            raise transport.missing_key(self.intervals_conn_id)
+        url = self.api_url  # a base URL that would send the key in clear fails here
+        session = super().get_conn(headers, extra_options)
+        session.auth = _BearerAuth(key)
+        self.base_url = url
+        for name in EXTRA_KEYS:  # ours, not headers
+            session.headers.pop(name, None)
+        session.headers.update(transport.headers(self.settings, session.headers["User-Agent"]))
         return session
 
     @cached_property
@@ -183,10 +174,7 @@ class IntervalsHook(IntervalsResources, HttpHook):
         if "session" in self.__dict__:
             self.__dict__.pop("session").close()
 
-    # ------------------------------------------------------------------ transport
-
-    def _sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+    # ------------------------------------------------------------------ the shell
 
     @cached_property
     def pacing_store(self) -> pacing.stores.Store:
@@ -194,164 +182,89 @@ class IntervalsHook(IntervalsResources, HttpHook):
         return pacing.store_for(self.settings.pacing_conn_id, self.intervals_conn_id)
 
     @cached_property
+    def _client(self) -> transport.Client:
+        cap = None
+        if self.max_requests_per_minute:
+            cap = pacing.Rate.per_minute(float(self.max_requests_per_minute), 1)
+        config = transport.Config(self.api_url, self.settings, self._connection.password or "")
+        return transport.Client(config, self.pacing_store, cap)
+
+    @property
     def bucket(self) -> pacing.TokenBucket | None:
         """The key's token bucket, shared through :attr:`pacing_store`, or ``None`` when the plan is unknown.
 
         The rate comes from the extras (``requests_per_minute`` + ``burst``, or ``plan``);
         without them it is learned from ``GET /organization``'s ``plan``, once for every process
-        sharing the store (:class:`~airflow_provider_intervals.pacing.PlanLookup`): the hooks of
+        sharing the store (:class:`~airflow_provider_intervals.pacing.lookup.PlanLookup`): the hooks of
         a process wait for one lookup, and one that failed is raised again at once for a minute.
+        Resolved on first use, then kept.
         """
-        key = self._connection.password or ""
-        store = self.pacing_store
-        rate = self._rate(key, store)
-        cap = None
-        if self.max_requests_per_minute:
-            cap = pacing.Rate.per_minute(float(self.max_requests_per_minute), 1)
-        if rate is None:  # the key is not paced: this hook alone keeps to its own limit, if any
-            return None if cap is None else pacing.TokenBucket(cap)
-        if cap is not None and cap.per_second >= rate.per_second:
-            cap = None
-        mine = "" if cap is None else f", this hook at most {cap.describe(burst=False)}"
-        self.log.info(
-            "Pacing requests with this API key at %s, shared through %s%s", rate.describe(), store.name, mine
-        )
-        return pacing.bucket_for(key, rate, store, cap)
+        return self._run(self._client.bucket())
 
-    def _rate(self, key: str, store: pacing.stores.Store) -> pacing.Rate | None:
-        settings = self.settings
-        if settings.pacing_known:
-            return settings.configured_rate()
-        lookup = pacing.plan_lookup(key, store)
-        with lookup.lock:  # one lookup per key at a time: the other hooks wait for its outcome
-            known, rate = lookup.recall(self.api_url)  # raises a lookup failure it remembers
-            if not known:
-                with contextlib.suppress(exc.IntervalsPermissionError):  # remembered as "not paced"
-                    self._learn_plan(lookup)
-                rate = lookup.rate
-        return rate
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
-    def _learn_plan(self, lookup: pacing.PlanLookup) -> dict[str, Any]:
-        """Send ``GET /organization`` unpaced and teach the key's store the plan, or why not.
+    def _run(self, steps: transport.Steps[T]) -> T:
+        """Do what the transport's ``steps`` ask until they end; return their value."""
+        run = transport.Run(steps)
+        while run.pending is not None:
+            run.settle(self._outcome(run.pending))
+        return run.value
 
-        Call it holding ``lookup.lock``. A failure is remembered by ``lookup`` and raised.
-        """
+    def _outcome(self, effect: transport.Effect) -> Any:
+        # What the effect gives back, or the Intervals error it raised, to be raised in the steps.
         try:
-            organization = self._send(api.organization_request(), self._data, paced=False)
+            if isinstance(effect, transport.Send):
+                return self._exchange(effect)
+            if isinstance(effect, transport.Call):
+                return effect.function(*effect.args)
+            if isinstance(effect, transport.Sleep):
+                return self._sleep(effect.seconds)
+            if isinstance(effect, transport.Locked):
+                with effect.lock:  # one plan lookup per key at a time: the other hooks wait for it
+                    return self._run(effect.steps)
+            return self.log.log(effect.level, "%s", effect.message)
         except exc.IntervalsError as error:
-            if note := lookup.failed(self.api_url, error):
-                self.log.info("%s", note)
-            raise
-        if note := lookup.learned(organization):
-            self.log.info("%s", note)
-        return organization
+            return error
 
-    def _pace(self, request: api.Request) -> int | None:
-        """Wait for this request's slot in the key's bucket; return the booking's epoch.
-
-        A slot that comes before a pause this process learned of while it waited (another
-        stream's 429) is booked again, after the pause.
-        """
-        if self.bucket is None:
-            return None
-        limit = self.settings.retry.max_rate_limit_wait
-        while True:
-            wait, epoch = pacing.book(self.bucket, f"{request.method} {request.path}", limit)
-            if wait > 0:
-                self._sleep(wait)
-            if time.time() >= self.bucket.resumes_at:
-                return epoch
-
-    def _attempt(self, request: api.Request, headers: dict[str, str]) -> requests.Response:
-        url = self.url_from_endpoint(request.path)
-        try:
-            response = self.session.request(
-                request.method,
-                url,
-                params=request.params,
-                json=request.body,
-                headers=headers,
-                timeout=self.settings.timeout,
-            )
-            response.content  # noqa: B018 - read the whole body now, so a truncated one fails here
-        except requests.Timeout as error:
-            raise api.transport_error(request, error, self.settings.timeout) from error
-        except requests.RequestException as error:
-            raise api.transport_error(request, error, None) from error
-        return response
-
-    def _send(
-        self,
-        request: api.Request,
-        parse: Callable[[api.Request, requests.Response], T],
-        idempotency_key: str | None = None,
-        *,
-        paced: bool = True,
-    ) -> T:
-        """Send ``request`` with pacing and retries; return ``parse``'s reading of the success.
-
-        Parsing is inside the retry loop: a ``200`` whose body is cut short is retried like a
-        5xx (a POST replays under its ``Idempotency-Key``).
-        """
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        bucket = self.bucket if paced else None
-        retries = Retries(self.settings.retry, request, bool(idempotency_key), paced=bucket is not None)
-        while True:
-            epoch = None
+    def _exchange(self, send: transport.Send) -> transport.Answer:
+        request, timeout = send.request, self.settings.timeout
+        with self.round_trips.measure(record=send.measured):  # the network's time, not the bucket's
             try:
-                if bucket is not None:
-                    epoch = self._pace(request)
-                with self.round_trips.measure(record=paced):  # the network's time, not the bucket's
-                    response = self._attempt(request, headers)
-                if bucket is not None:
-                    bucket.answered(response.status_code)
-                api.raise_for_status(
-                    request, response.status_code, response.headers, response.content, time.time()
+                response = self.session.request(
+                    *(request.method, self.api_url + request.path),
+                    params=request.params,
+                    json=request.body,
+                    headers=send.headers,
+                    timeout=timeout,
                 )
-                return parse(request, response)
-            except exc.IntervalsError as error:
-                wait = retries.after_failure(error, bucket, epoch)
-                if wait is None:
-                    raise
-                self.log.warning("%s", retries.log_line(error, wait))
-                self._sleep(wait)
+                body = response.content  # read the whole body now, so a truncated one fails here
+            except requests.Timeout as error:
+                raise api.transport_error(request, error, timeout) from error
+            except requests.RequestException as error:
+                raise api.transport_error(request, error, None) from error
+        return transport.Answer(response.status_code, response.headers, body)
 
-    @staticmethod
-    def _data(request: api.Request, response: requests.Response) -> dict[str, Any]:
-        return api.data_from_response(
-            response.status_code, response.content, response.headers.get("X-Request-Id")
-        )
+    def _steps(self, steps: Callable[[transport.Client], transport.Steps[T]]) -> T:
+        return self._run(steps(self._client))
 
-    @staticmethod
-    def _page(request: api.Request, response: requests.Response) -> api.Page:
-        return api.parse_page(
-            request, response.status_code, response.content, response.headers.get("X-Request-Id")
-        )
-
-    def _pages(self, request: api.Request) -> api.Listing:
+    def _pages(self, request: api.Request, limit: int | None) -> api.Listing:
         """Return the pages of a listing, fetched lazily, starting with ``request``."""
-        return api.Listing(request, self._fetch_pages(request))
+        if limit is None:
+            request = request.with_params(limit=self.page_size)
+        return api.Listing(request, self._fetch(request))
 
-    def _fetch_pages(self, request: api.Request) -> Iterator[api.Page]:
-        next_request: api.Request | None = request
-        while next_request is not None:
-            page = self._send(next_request, self._page)
-            yield page
-            next_request = page.next_request
+    def _fetch(self, request: api.Request) -> Iterator[api.Page]:
+        listing = self._client.listing(request)
+        while (steps := listing.next()) is not None:
+            yield self._run(steps)
 
-    def get_organization(self) -> dict[str, Any]:
-        """Return the organisation the API key belongs to (``GET /organization``).
+    def _items(self, pages: api.Listing) -> Iterator[dict[str, Any]]:
+        for page in pages:
+            yield from page.items
 
-        Its ``plan`` sets the pacing when the connection's extras do not: the first call of a
-        process is sent unpaced and teaches the process the key's allowance. It always asks,
-        even when an earlier lookup of this process failed (e.g. the connection's *Test*).
-        """
-        if "bucket" not in self.__dict__ and not self.settings.pacing_known:
-            lookup = pacing.plan_lookup(self._connection.password or "", self.pacing_store)
-            with lookup.lock:
-                if not lookup.known:
-                    return self._learn_plan(lookup)
-        return self._get_data(api.organization_request())
+    def _first(self, pages: api.Listing) -> api.Page:
+        return next(pages)
 
     # ------------------------------------------------------------------ UI
 

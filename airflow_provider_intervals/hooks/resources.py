@@ -1,66 +1,57 @@
-"""The Intervals resources, verb-first, over the sync hook's transport.
+"""The Intervals resources, verb-first: one read surface for both hooks, and the sync hook's writes.
 
 Listings come three ways: ``*_pages`` yields :class:`~airflow_provider_intervals.api.Page`
 objects and resumes after a cursor (``after=page.cursor``): what landing and the sensor
-use; ``iter_*`` yields the items; ``list_events`` returns one page. Calling a ``*_pages``
-method checks its arguments at once, before any request; pages are fetched as they are
-asked for.
+use; ``iter_*`` yields the items; ``list_events`` returns one page. Calling a ``*_pages`` or
+``iter_*`` method checks its arguments at once, before any request (the builders of
+:mod:`airflow_provider_intervals.api`); pages are fetched as they are asked for.
+
+:class:`IntervalsReads` is written once for both hooks: each method builds its request and
+hands it to the hook's shell (``_pages``, ``_items``, ``_first``, ``_steps``), which runs the
+transport's steps (:mod:`airflow_provider_intervals.transport`) with requests or with aiohttp.
+On :class:`~airflow_provider_intervals.hooks.intervals.IntervalsHook` a listing is an iterator
+and ``get_*`` return data; on
+:class:`~airflow_provider_intervals.hooks.intervals_async.IntervalsAsyncHook` a listing is an
+async iterator and ``get_*`` / ``list_events`` return awaitables. The keyword filters are the
+ones the request builders declare (:data:`airflow_provider_intervals.api.EVENT_FILTERS`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
-from airflow_provider_intervals import api, validation
-from airflow_provider_intervals import exceptions as exc
-from airflow_provider_intervals.windows import Window
+from airflow_provider_intervals import api, transport
 
-if TYPE_CHECKING:
-    from airflow_provider_intervals.connection import Settings
-    from airflow_provider_intervals.pacing import TokenBucket
-    from airflow_provider_intervals.preview import EventsPreview
+#: What a listing's ``*_pages`` method returns on a hook: an iterator of pages, or an async one.
+Pages = TypeVar("Pages")
+#: What a listing's ``iter_*`` method returns on a hook: an iterator of items, or an async one.
+Items = TypeVar("Items")
 
 
-class IntervalsResources:
-    """The resource methods of :class:`~airflow_provider_intervals.hooks.intervals.IntervalsHook`.
+class IntervalsReads(Generic[Pages, Items]):
+    """The read methods both hooks share; the hook is the shell that sends.
 
-    The hook provides the transport: ``_send``, ``_pages``, ``_data`` and ``page_size``.
+    ``Pages`` is what a listing is on the hook (an iterator of pages, or an async one),
+    ``Items`` what ``iter_*`` returns. Single results (``get_*``, ``list_events``,
+    ``get_organization``) are data on the sync hook and awaitables on the async one.
     """
 
-    page_size: int
-    settings: Settings
-    bucket: TokenBucket | None
-    _send: Callable[..., Any]
-    _data: Callable[..., Any]
-    _pages: Callable[[api.Request], Iterator[api.Page]]
+    def _pages(self, request: api.Request, limit: int | None) -> Pages:
+        raise NotImplementedError  # the shell: the listing's pages (``limit`` None: the connection's)
 
-    def _get_data(self, request: api.Request, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        try:
-            return self._send(request, self._data)
-        except exc.IntervalsNotFoundError:
-            if missing_ok:
-                return None
-            raise
+    def _items(self, pages: Pages) -> Items:
+        raise NotImplementedError  # the shell: the listing's items
 
-    def _post(self, request: api.Request, idempotency_key: str | None, id_field: str) -> str:
-        def created(request: api.Request, response: Any) -> str:
-            return api.created_id(
-                self._data(request, response), id_field, response.status_code, response.content
-            )
+    def _first(self, pages: Pages) -> Any:
+        raise NotImplementedError  # the shell: the listing's first page only
 
-        # Always send a key: a retry after a lost response then replays instead of creating twice.
-        return self._send(request, created, idempotency_key=idempotency_key or str(uuid.uuid4()))
+    def _steps(self, steps: Callable[[transport.Client], transport.Steps[Any]]) -> Any:
+        raise NotImplementedError  # the shell: run the steps with the hook's client
 
-    def _paging(self, limit: int | None, after: str | None, before: str | None = None) -> dict[str, Any]:
-        return {"limit": self.page_size if limit is None else limit, "after": after, "before": before}
-
-    @staticmethod
-    def _items(pages: Iterator[api.Page]) -> Iterator[dict[str, Any]]:
-        for page in pages:
-            yield from page.items
+    def _get(self, request: api.Request, missing_ok: bool) -> Any:
+        return self._steps(lambda client: client.call(request, transport.data, missing_ok=missing_ok))
 
     # ------------------------------------------------------------------ events
 
@@ -72,7 +63,7 @@ class IntervalsResources:
         date_to: Any = None,
         limit: int | None = None,
         after: str | None = None,
-    ) -> Iterator[api.Page]:
+    ) -> Pages:
         """Yield the pages of ``GET /events``; resume with ``after=page.cursor``.
 
         :param event_type: ``race``, ``runClub``, ``timeTrial`` or ``other``.
@@ -81,18 +72,25 @@ class IntervalsResources:
         :param limit: page size (1-100); default from the connection (100).
         :param after: resume after this event ``_id``.
         """
-        paging = self._paging(limit, after)
-        return self._pages(
-            api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
-        )
+        filters = {"event_type": event_type, "date_from": date_from, "date_to": date_to}
+        return self._pages(api.events_request(**filters, **_paging(limit, after)), limit)
 
-    def iter_events(self, **filters: Any) -> Iterator[dict[str, Any]]:
+    def iter_events(
+        self,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Items:
         """Yield every event matching the filters, page by page, in API order.
 
-        :param filters: as for :meth:`event_pages`: ``event_type``, ``date_from``, ``date_to``,
+        :param event_type: as for :meth:`event_pages`, and ``date_from``, ``date_to``,
             ``limit``, ``after``.
         """
-        return self._items(self.event_pages(**filters))
+        filters = {"event_type": event_type, "date_from": date_from, "date_to": date_to}
+        return self._items(self.event_pages(**filters, limit=limit, after=after))
 
     def list_events(
         self,
@@ -103,22 +101,136 @@ class IntervalsResources:
         limit: int = 50,
         after: str | None = None,
         before: str | None = None,
-    ) -> api.Page:
+    ) -> Any:
         """Return one page of events; ``page.cursor`` is the next ``after``.
 
+        :param event_type: as for :meth:`event_pages`, and ``date_from``, ``date_to``, ``after``.
+        :param limit: page size (1-100), default 50 as the API's.
         :param before: page backwards: the ``limit`` events just before this ``_id``.
         """
-        paging = self._paging(limit, after, before)
-        request = api.events_request(event_type=event_type, date_from=date_from, date_to=date_to, **paging)
-        return next(self._pages(request))
+        filters = {"event_type": event_type, "date_from": date_from, "date_to": date_to}
+        return self._first(self._pages(api.events_request(**filters, **_paging(limit, after, before)), limit))
 
-    def get_event(self, event_id: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
+    def get_event(self, event_id: str, *, missing_ok: bool = False) -> Any:
         """Return ``{"event": {...}, "runs": [...]}`` for one event.
 
         :param event_id: the event's ``_id``.
         :param missing_ok: return ``None`` instead of raising when the event does not exist.
         """
-        return self._get_data(api.event_request(event_id), missing_ok=missing_ok)
+        return self._get(api.event_request(event_id), missing_ok)
+
+    # ------------------------------------------------------------------ registrations
+
+    def registration_pages(
+        self, event_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> Pages:
+        """Yield the pages of an event's ``GET /registration``.
+
+        :param event_id: the event's ``_id``.
+        :param limit: page size (1-100); default from the connection.
+        :param after: resume after this registration ``_id``.
+        """
+        return self._pages(api.registrations_request(event_id, **_paging(limit, after)), limit)
+
+    def iter_registrations(
+        self, event_id: str, *, limit: int | None = None, after: str | None = None
+    ) -> Items:
+        """Yield every registration of an event. Items are personal data: never log them.
+
+        :param event_id: the event's ``_id``, and ``limit``, ``after`` as for :meth:`registration_pages`.
+        """
+        return self._items(self.registration_pages(event_id, limit=limit, after=after))
+
+    # ------------------------------------------------------------------ recurrences and groups
+
+    def recurrence_pages(
+        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Pages:
+        """Yield the pages of ``GET /recurrences``.
+
+        :param status: only ``active``, ``paused`` or ``archived`` recurrences.
+        :param limit: page size (1-100); default from the connection.
+        :param after: resume after this recurrence ``_id``.
+        """
+        return self._pages(api.recurrences_request(status=status, **_paging(limit, after)), limit)
+
+    def iter_recurrences(
+        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
+    ) -> Items:
+        """Yield every recurrence, optionally only those with ``status`` (active, paused, archived)."""
+        return self._items(self.recurrence_pages(status=status, limit=limit, after=after))
+
+    def group_pages(self, *, limit: int | None = None, after: str | None = None) -> Pages:
+        """Yield the pages of ``GET /groups``."""
+        return self._pages(api.groups_request(**_paging(limit, after)), limit)
+
+    def iter_groups(self, *, limit: int | None = None, after: str | None = None) -> Items:
+        """Yield every group of the organisation."""
+        return self._items(self.group_pages(limit=limit, after=after))
+
+    def get_group(self, slug: str, *, missing_ok: bool = False) -> Any:
+        """Return one group by slug, or ``None`` if it does not exist and ``missing_ok``."""
+        return self._get(api.group_request(slug), missing_ok)
+
+    def group_event_pages(
+        self,
+        slug: str,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Pages:
+        """Yield the pages of ``GET /groups/{slug}/events``.
+
+        :param slug: the group's slug; the other arguments as for :meth:`event_pages`.
+        """
+        filters = {"event_type": event_type, "date_from": date_from, "date_to": date_to}
+        return self._pages(api.group_events_request(slug, **filters, **_paging(limit, after)), limit)
+
+    def iter_group_events(
+        self,
+        slug: str,
+        *,
+        event_type: str | None = None,
+        date_from: Any = None,
+        date_to: Any = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Items:
+        """Yield the events of a group, with the same filters as :meth:`iter_events`."""
+        filters = {"event_type": event_type, "date_from": date_from, "date_to": date_to}
+        return self._items(self.group_event_pages(slug, **filters, limit=limit, after=after))
+
+    # ------------------------------------------------------------------ the organisation
+
+    def get_organization(self) -> Any:
+        """Return the organisation the API key belongs to (``GET /organization``).
+
+        Its ``plan`` sets the pacing when the connection's extras do not: the first call of a
+        process, when no process sharing the key's store has learned the plan yet, is that
+        lookup, sent once and unpaced. It always asks, even when an earlier lookup of this
+        process failed (e.g. the connection's *Test*).
+        """
+        return self._steps(lambda client: client.organization())
+
+
+class IntervalsWrites:
+    """The sync hook's writes (``POST /events``, ``POST /registration``).
+
+    Sync only: operators write from a task, where an ``Idempotency-Key`` makes a retried task
+    replay its writes; a trigger only watches for new events, and writes nothing.
+    """
+
+    _steps: Callable[[Callable[[transport.Client], transport.Steps[Any]]], Any]
+
+    def _post(self, request: api.Request, idempotency_key: str | None, id_field: str) -> str:
+        # Always send a key: a retry after a lost response then replays instead of creating twice.
+        key = idempotency_key or str(uuid.uuid4())
+        return self._steps(
+            lambda client: client.call(request, transport.created(id_field), idempotency_key=key)
+        )
 
     def create_event(self, event: dict[str, Any], *, idempotency_key: str | None = None) -> str:
         """Create an event and return its id (``POST /events``).
@@ -128,23 +240,6 @@ class IntervalsResources:
             a random one is generated when not given, so the hook's own retries are safe.
         """
         return self._post(api.create_event_request(event), idempotency_key, "eventId")
-
-    # ------------------------------------------------------------------ registrations
-
-    def registration_pages(
-        self, event_id: str, *, limit: int | None = None, after: str | None = None
-    ) -> Iterator[api.Page]:
-        """Yield the pages of an event's ``GET /registration``."""
-        return self._pages(api.registrations_request(event_id, **self._paging(limit, after)))
-
-    def iter_registrations(
-        self, event_id: str, *, limit: int | None = None, after: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every registration of an event. Items are personal data: never log them.
-
-        :param event_id: the event's ``_id``.
-        """
-        return self._items(self.registration_pages(event_id, limit=limit, after=after))
 
     def register_participant(
         self, registration: dict[str, Any], *, idempotency_key: str | None = None
@@ -156,109 +251,7 @@ class IntervalsResources:
         """
         return self._post(api.register_participant_request(registration), idempotency_key, "participantId")
 
-    # ------------------------------------------------------------------ recurrences and groups
 
-    def recurrence_pages(
-        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
-    ) -> Iterator[api.Page]:
-        """Yield the pages of ``GET /recurrences``."""
-        return self._pages(api.recurrences_request(status=status, **self._paging(limit, after)))
-
-    def iter_recurrences(
-        self, *, status: str | None = None, limit: int | None = None, after: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every recurrence, optionally only those with ``status`` (active, paused, archived)."""
-        return self._items(self.recurrence_pages(status=status, limit=limit, after=after))
-
-    def group_pages(self, *, limit: int | None = None, after: str | None = None) -> Iterator[api.Page]:
-        """Yield the pages of ``GET /groups``."""
-        return self._pages(api.groups_request(**self._paging(limit, after)))
-
-    def iter_groups(self, *, limit: int | None = None, after: str | None = None) -> Iterator[dict[str, Any]]:
-        """Yield every group of the organisation."""
-        return self._items(self.group_pages(limit=limit, after=after))
-
-    def get_group(self, slug: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
-        """Return one group by slug, or ``None`` if it does not exist and ``missing_ok``."""
-        return self._get_data(api.group_request(slug), missing_ok=missing_ok)
-
-    def group_event_pages(self, slug: str, **filters: Any) -> Iterator[api.Page]:
-        """Yield the pages of ``GET /groups/{slug}/events``.
-
-        :param slug: the group's slug.
-        :param filters: as for :meth:`event_pages`.
-        """
-        paging = self._paging(filters.pop("limit", None), filters.pop("after", None))
-        return self._pages(api.group_events_request(slug, **filters, **paging))
-
-    def iter_group_events(self, slug: str, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Yield the events of a group, with the same filters as :meth:`iter_events`."""
-        return self._items(self.group_event_pages(slug, **filters))
-
-    # ------------------------------------------------------------------ sizing
-
-    def preview_events(
-        self,
-        *,
-        date_from: Any,
-        date_to: Any,
-        event_type: str | None = None,
-        group_slug: str | None = None,
-        sample_days: int | None = None,
-        on_page: Callable[[int, int], None] | None = None,
-    ) -> EventsPreview:
-        """Count the events a landing of the window would fetch, day by day; write nothing.
-
-        Pages through the window once (``GET /events``, or ``GET /groups/{slug}/events`` with
-        ``group_slug``), holding one page at a time; with ``sample_days`` it lists only that
-        many days spread over the window (about one request each) and estimates the rest
-        from their mean, for a window too big to count on a small plan. The result says
-        what a landing with given ``concurrency`` / ``split_days`` would request and how
-        long that takes at the key's plan (:class:`~airflow_provider_intervals.preview.EventsPreview`).
-
-        :param date_from: first day (``YYYY-MM-DD``), required.
-        :param date_to: last day, inclusive, required.
-        :param event_type: only events of this type.
-        :param group_slug: only this group's events.
-        :param sample_days: count only this many days, spread evenly, and estimate the others.
-        :param on_page: called with ``(pages, events)`` so far after each page.
-        """
-        from airflow_provider_intervals import preview
-
-        for name, value in (("date_from", date_from), ("date_to", date_to)):
-            if value in (None, ""):
-                raise exc.IntervalsArgumentError(name, value, "a preview needs both ends of its window")
-        start, end = validation.check_date_range(date_from, date_to)
-        window = Window(str(start), str(end))
-        if sample_days is not None:
-            sample_days = validation.check_whole("sample_days", sample_days, 1, 100_000)
-        sampled = sample_days is not None and sample_days < window.days()
-
-        def listing(first: str, last: str) -> Iterator[api.Page]:
-            filters = {"event_type": event_type or None, "date_from": first, "date_to": last}
-            if group_slug:
-                return self.group_event_pages(group_slug, **filters)
-            return self.event_pages(**filters)
-
-        pieces = [Window(d, d) for d in preview.sample_days(window, sample_days)] if sampled else [window]
-        listings = [listing(p.date_from, p.date_to) for p in pieces]  # checks the filters: nothing sent
-        request = getattr(listings[0], "request", None)
-        rate = self.bucket.rate if self.bucket is not None else None
-        counter = preview.DayCounter.for_days(
-            [p.date_from for p in pieces] if sampled else preview.every_day(window), on_page
-        )
-        for pages in listings:
-            counter.count(pages)
-        settings = self.settings
-        if settings.rate is not None:
-            source = "the connection's requests_per_minute and burst extras"
-        elif settings.plan is not None:
-            source = f"the connection's plan extra ({settings.plan})"
-        else:
-            source = "the organisation's plan (GET /organization)"
-        shown = request.with_params(limit=None, dateFrom=None, dateTo=None) if request else None
-        name = f"GET {shown.path}" + (f"?{urlencode(shown.params)}" if shown and shown.params else "")
-        return preview.EventsPreview(
-            *(name, window, counter.by_day, counter.pages, self.page_size, counter.has_more, rate, source),
-            sampled=sampled,
-        )
+def _paging(limit: int | None, after: str | None, before: str | None = None) -> dict[str, Any]:
+    # Without a limit the request is checked at the API's page size; the shell sets the connection's.
+    return {"limit": api.DEFAULT_PAGE_SIZE if limit is None else limit, "after": after, "before": before}

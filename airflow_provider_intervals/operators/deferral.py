@@ -5,8 +5,9 @@ allowance (:class:`~airflow_provider_intervals.hooks.intervals.IntervalsHook`'s
 ``max_rate_limit_wait``). A longer wait (pacing's next slot far away, a 429 whose
 ``retryAfter`` is far away: a free plan's 100 requests a day) makes the hook raise
 ``IntervalsRateLimitError`` without sending anything; the landing then finishes and
-checkpoints the part each stream was writing and stops (:class:`.storage.LandingPaused`),
-and the operator defers to the triggerer with an
+checkpoints the part each stream was writing and stops
+(:class:`~airflow_provider_intervals.storage.landing.LandingPaused`), and the operator defers
+to the triggerer with an
 :class:`~airflow_provider_intervals.triggers.allowance.IntervalsAllowanceTrigger` set to the
 hook's ``retry_after``. Its worker slot is free while it waits. When the trigger fires, a
 worker runs :meth:`DeferrableLanding.execute_complete`, which lands the rest of the window from
@@ -18,7 +19,7 @@ allowance builds up rather than being spent on resuming.
 
 Where the checkpoint lives: in the task's ``task_state_store`` (Airflow 3.3+), which the
 resumed task reads. Older Airflow has none, so the checkpoint rides the trigger
-(:class:`~airflow_provider_intervals.storage.CarriedCheckpoint`) and comes back in its event:
+(:class:`~airflow_provider_intervals.storage.series.CarriedCheckpoint`) and comes back in its event:
 a deferred landing resumes there too. A *retry* there (a failure after a deferral) still starts
 the window over, in a fresh write series, as it always did on that Airflow.
 

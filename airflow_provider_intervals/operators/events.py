@@ -28,8 +28,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsEventsOperator(IntervalsLandingOperator):
@@ -62,7 +62,7 @@ class IntervalsEventsOperator(IntervalsLandingOperator):
         """Return ``GET /events`` for the sub-window."""
         return api.events_request(**self.query(window))
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /events``'s pages for the sub-window."""
         return hook.event_pages(**self.query(window), after=after)
 
@@ -95,7 +95,7 @@ class IntervalsGroupEventsOperator(IntervalsEventsOperator):
         slug = validation.check_id("group_slug", self.group_slug)  # named as the caller wrote it
         return api.group_events_request(slug, **self.query(window))
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /groups/{slug}/events``'s pages for the sub-window."""
         slug = validation.check_id("group_slug", self.group_slug)
         return hook.group_event_pages(slug, **self.query(window), after=after)

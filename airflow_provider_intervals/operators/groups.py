@@ -16,8 +16,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsGroupsOperator(IntervalsLandingOperator):
@@ -32,6 +32,6 @@ class IntervalsGroupsOperator(IntervalsLandingOperator):
         """Return ``GET /groups``."""
         return api.groups_request()
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /groups``'s pages."""
         return hook.group_pages(after=after)

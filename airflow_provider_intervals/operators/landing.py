@@ -2,7 +2,7 @@
 
 A subclass names its resource and says which hook page iterator lists it;
 everything else (streaming, part files, checkpoints, atomic publish) is
-:func:`airflow_provider_intervals.storage.land`. Its OpenLineage methods are in
+:func:`airflow_provider_intervals.storage.landing.land`. Its OpenLineage methods are in
 :mod:`.landing_lineage`; deferring while the API's allowance is spent, and resuming, in
 :mod:`.deferral`.
 
@@ -35,8 +35,8 @@ from airflow_provider_intervals.storage import LandingPaused, Stream, formats, l
 from airflow_provider_intervals.windows import Window, resolve_window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 MAX_CONCURRENCY = inflight.MAX_CONCURRENCY
 
@@ -115,9 +115,12 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         in seconds (default 300, at most 86400); a longer one defers. Templated.
     """
 
-    resource: str = ""  # the schema's name, a key of storage.formats.SCHEMAS
-    directory: str = ""  # the first path segment under ``output_path``; default: resource
-    date_filtered = False  # whether the window filters the listing (else it names a snapshot)
+    #: The listing's schema name, a key of :data:`~airflow_provider_intervals.storage.formats.SCHEMAS`.
+    resource: str = ""
+    #: The first path segment under ``output_path``; empty: the resource.
+    directory: str = ""
+    #: Whether the window filters the listing (else the window's last day names a snapshot).
+    date_filtered = False
     template_fields: Sequence[str] = (
         *("output_path", "intervals_conn_id", "output_conn_id", "date_from", "date_to", "format"),
         *("records_per_part", "concurrency", "split_days", "allow_empty", "compresslevel", "defer_after"),
@@ -196,7 +199,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         """
         raise NotImplementedError
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return the listing's pages for ``window`` (a sub-window when date-filtered) after ``after``.
 
         The landing calls it once per stream (and once more per resumption) and consumes what
@@ -268,7 +271,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         for i, sub in enumerate(self.sub_windows(settings)):
             self.request(sub)  # checks the filters: pure, nothing sent, nothing to close
 
-            def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[Page]:
+            def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[api.Page]:
                 return self.pages(client, sub, after)
 
             listing = {"resource": self.directory or self.resource, **self.filters()}
@@ -286,7 +289,9 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         """Land the run's window and return its manifest's location, window and counts.
 
-        Deferrable, it may defer for the allowance instead; :meth:`execute_complete` goes on.
+        Deferrable, it may defer for the allowance instead;
+        :meth:`~airflow_provider_intervals.operators.deferral.DeferrableLanding.execute_complete`
+        goes on.
         """
         return self._land(context, {})
 

@@ -14,8 +14,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsRecurrencesOperator(IntervalsLandingOperator):
@@ -36,7 +36,7 @@ class IntervalsRecurrencesOperator(IntervalsLandingOperator):
         """Return ``GET /recurrences`` (the window only names the snapshot)."""
         return api.recurrences_request(status=self.status or None)
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /recurrences``'s pages (the window only names the snapshot)."""
         return hook.recurrence_pages(status=self.status or None, after=after)
 

@@ -16,8 +16,8 @@ from airflow_provider_intervals.operators.landing import IntervalsLandingOperato
 from airflow_provider_intervals.windows import Window
 
 if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provider is heavy)
+    from airflow_provider_intervals import api
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
-    from airflow_provider_intervals.storage.landing import Page
 
 
 class IntervalsRegistrationsOperator(IntervalsLandingOperator):
@@ -39,7 +39,7 @@ class IntervalsRegistrationsOperator(IntervalsLandingOperator):
         """Return ``GET /registration?eventId=...``."""
         return api.registrations_request(self.event_id)
 
-    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[Page]:
+    def pages(self, hook: IntervalsHook, window: Window, after: str | None) -> Iterator[api.Page]:
         """Return ``GET /registration?eventId=...``'s pages."""
         return hook.registration_pages(self.event_id, after=after)
 

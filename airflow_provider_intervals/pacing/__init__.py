@@ -14,12 +14,12 @@ a store every process using the key shares (:mod:`.stores`, :mod:`.servers`):
 If the store fails, the process paces the key alone, from the last state it saw, with one
 warning (per process and key), and tries the store again a minute later; no task fails for it.
 
-A hook books each request's slot (:func:`book`, :meth:`TokenBucket.book`) and sleeps (or awaits)
+A hook books each request's slot (:func:`~.bucket.book`, :meth:`.TokenBucket.book`) and sleeps (or awaits)
 the wait it returns; a slot further than ``max_rate_limit_wait`` away raises
 :class:`~airflow_provider_intervals.exceptions.IntervalsRateLimitError` whose ``retry_after``
 is the epoch second it frees, and nothing is sent. The bucket starts at the plan's rate and burst
-(:class:`Rate`), from the connection's extras or from ``GET /organization``, looked up once and
-shared through the same store (:class:`PlanLookup`).
+(:class:`~.rates.Rate`), from the connection's extras or from ``GET /organization``, looked up once and
+shared through the same store (:class:`~.lookup.PlanLookup`).
 
 A 429 pauses the bucket until its ``retryAfter``, for every process, and teaches the key's real
 allowance (:mod:`.allowance`): the requests accepted between two 429s, over the time between

@@ -24,7 +24,11 @@ empty), so a key that others spend too, where one short window holds one answer 
 measured over all of them; a window longer than :data:`PROBE_SECONDS` (the bucket may have filled
 meanwhile) starts the sum over; windows with no answer at all say "less than one per span", so a
 process that others leave no token backs off instead of asking at every ``retryAfter``. The pace
-goes just under the sum's rate (:data:`MARGIN`), with a burst of 1.
+goes just under the sum's rate (:data:`MARGIN`), with a burst of 1. The count holds only while the
+key was busy: a window in which it sat idle (no request waiting, in flight or answered for
+:func:`idle_gap`: a landing that starts its workers, writes a part or ends) let the server's
+bucket fill up to its burst and drop what it refilled beyond it, so its count says less than the
+rate; such a window teaches nothing and starts the sum over.
 
 **Probing**: after :data:`PROBE_SECONDS` without a pausing 429 the pace has held, and steps up
 by :data:`PROBE_STEP` (never above the plan's). A step that draws a 429 goes back to the pace
@@ -44,14 +48,14 @@ from typing import Any
 
 from airflow_provider_intervals.pacing.rates import Rate, capacity, headroom
 
-# After this long without a pausing 429 the pace has held: it is kept and probed one step up.
+#: After this long without a pausing 429 the pace has held: it is kept and probed one step up.
 PROBE_SECONDS = 60.0
-# A probe asks this much more than the pace that held (never more than the plan).
+#: A probe asks this much more than the pace that held (never more than the plan).
 PROBE_STEP = 0.10
-# The pace after a measurement: this share of the rate the 429s showed.
+#: The pace after a measurement: this share of the rate the 429s showed.
 MARGIN = 0.97
-# What a key's state learned is forgotten after this long without a request (others may have
-# stopped spending the key, or the plan changed).
+#: What a key's state learned is forgotten after this long without a request (others may have
+#: stopped spending the key, or the plan changed).
 FORGET_SECONDS = 3600.0
 
 
@@ -71,6 +75,8 @@ class KeyState:
     :param measured: requests accepted in the consecutive windows before ``window``.
     :param span: the seconds those windows took.
     :param stepped: whether the pace stepped up since ``window`` (the next 429 ends a probe).
+    :param active: the key's last activity since ``window``: a booked slot or an answer.
+    :param idle: whether the key sat idle since ``window`` (:func:`idle_gap`): no measurement.
     :param seen: the last change (state unchanged for :data:`FORGET_SECONDS` is forgotten).
     :param plan: the plan ``GET /organization`` named: ``{"rate": [per_second, burst] | None,
         "at": epoch}`` (``None`` rate: not paced), or ``None`` if not asked.
@@ -89,6 +95,8 @@ class KeyState:
     measured: int = 0
     span: float = 0.0
     stepped: bool = False
+    active: float = 0.0
+    idle: bool = False
     seen: float = 0.0
     plan: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
@@ -126,6 +134,8 @@ class KeyState:
             measured=int(number("measured") or 0),
             span=number("span") or 0.0,
             stepped=data.get("stepped") is True,
+            active=number("active") or 0.0,
+            idle=data.get("idle") is True,
             seen=number("seen") or 0.0,
             plan=mapping("plan"),
             failure=mapping("failure"),
@@ -135,6 +145,7 @@ class KeyState:
         if now - state.seen > FORGET_SECONDS:
             state.safe = state.pace = state.window = None
             state.accepted, state.measured, state.span, state.stepped = 0, 0, 0.0, False
+            state.idle = False
         return state
 
     def dump(self) -> dict[str, Any]:
@@ -156,6 +167,15 @@ class Booked:
     epoch: int
 
 
+def idle_gap(pace: Rate) -> float:
+    """Return how long a gap in the key's activity makes a window idle: four periods, at least 0.1 s.
+
+    Shorter gaps are a request's round trip or the pacing's own; within them the server's bucket
+    refills a few tokens, which the count sees when they are spent.
+    """
+    return max(4.0 / pace.per_second, 0.1)
+
+
 def count(state: KeyState, accepted: Iterable[float]) -> None:
     """Count the requests accepted (answered, not refused) at these moments into the window.
 
@@ -163,7 +183,9 @@ def count(state: KeyState, accepted: Iterable[float]) -> None:
         the window (answers to requests sent before the last pause) are not part of it.
     """
     if state.window is not None:
-        state.accepted += sum(1 for moment in accepted if moment >= state.window)
+        kept = [moment for moment in accepted if moment >= state.window]
+        state.accepted += len(kept)
+        state.active = max([state.active, *kept])
 
 
 def _take(state: KeyState, rate: Rate, now: float) -> tuple[float, float, float]:
@@ -191,6 +213,7 @@ def probe(state: KeyState, ceiling: Rate, now: float) -> str | None:
     if held >= ceiling.per_second:  # a whole period at the plan's rate: the plan holds again
         state.safe = state.pace = state.window = None
         state.accepted, state.measured, state.span, state.stepped = 0, 0, 0.0, False
+        state.idle = False
         return f"the plan's allowance held for {PROBE_SECONDS:g}s: pacing at {ceiling.describe()} again"
     changed = state.safe is None or abs(held - state.safe) > 1e-9
     state.safe = held
@@ -211,9 +234,14 @@ def book(state: KeyState, ceiling: Rate, now: float, max_wait: float) -> tuple[B
     :param max_wait: the longest acceptable wait, in seconds.
     """
     note = probe(state, ceiling, now)
-    wait, after, moment = _take(state, state.rate(ceiling), now)
+    pace = state.rate(ceiling)
+    wait, after, moment = _take(state, pace, now)
     if wait > max_wait:
         return None, note
+    if state.window is not None:
+        if now - state.active > idle_gap(pace):  # nothing waited, flew or came back meanwhile
+            state.idle = True
+        state.active = max(state.active, now + wait)
     state.tokens, state.stamp, state.seen = after, moment, now
     return Booked(wait, state.epoch), note
 
@@ -232,7 +260,9 @@ def pause(state: KeyState, ceiling: Rate, now: float, retry_at: float, epoch: in
     if state.tokens is not None:
         state.tokens = min(capacity(state.rate(ceiling).burst), state.tokens + 1.0)
     sample = None
-    if state.window is not None and retry_at > state.window:
+    if state.idle:  # the server's bucket filled while the key sat idle: the count says too little
+        state.measured, state.span = 0, 0.0
+    elif state.window is not None and retry_at > state.window:
         elapsed = retry_at - state.window
         if state.stepped or elapsed > PROBE_SECONDS:  # a probe, or a long quiet: a sum of its own
             state.measured, state.span = 0, 0.0
@@ -254,6 +284,7 @@ def pause(state: KeyState, ceiling: Rate, now: float, retry_at: float, epoch: in
         state.safe = state.pace = ceiling.per_second
     state.epoch += 1
     state.window, state.accepted, state.stepped = retry_at, 0, False
+    state.active, state.idle = retry_at, False
     state.probe_at = now + PROBE_SECONDS
     state.resume = max(state.resume, retry_at)
     rate = state.rate(ceiling)

@@ -19,6 +19,7 @@ from airflow_provider_intervals.pacing.allowance import KeyState
 from airflow_provider_intervals.pacing.rates import Rate, capacity, headroom
 from airflow_provider_intervals.pacing.stores import Failover, MemoryStore
 
+#: What a change to the key's state returns.
 R = TypeVar("R")
 log = logging.getLogger("airflow_provider_intervals.pacing")
 
@@ -171,7 +172,8 @@ class TokenBucket:
         """Note the server's answer to a request this bucket let through.
 
         An answer other than a 429 or a 5xx spent one of the server's tokens: it is counted, at
-        this moment, for the measurement of the allowance (:mod:`.allowance`), and handed to the
+        this moment, for the measurement of the allowance
+        (:mod:`~airflow_provider_intervals.pacing.allowance`), and handed to the
         store with the next booking or pause.
 
         :param status: the HTTP status of the answer.
@@ -186,7 +188,8 @@ class TokenBucket:
 def book(bucket: TokenBucket, what: str, max_wait: float) -> tuple[float, int]:
     """Book one request's slot in ``bucket``: return the seconds to wait first and the booking's epoch.
 
-    Both hooks pace through this; they only differ in how they sleep.
+    Every request is paced through this (:func:`airflow_provider_intervals.transport.exchange.pace`); the
+    hooks only differ in how they sleep.
 
     :param what: the request, for the message (``GET /events``).
     :param max_wait: the longest acceptable wait (``max_rate_limit_wait``); a longer one raises

@@ -17,9 +17,9 @@ from airflow_provider_intervals.pacing.allowance import KeyState
 from airflow_provider_intervals.pacing.rates import Rate
 from airflow_provider_intervals.pacing.stores import Failover, MemoryStore
 
-# A failed GET /organization is remembered this long for its key and URL.
+#: A failed GET /organization is remembered this long for its key and URL.
 LOOKUP_FAILURE_SECONDS = 60.0
-# A learned plan is trusted this long; then the next process to start asks again.
+#: A learned plan is trusted this long; then the next process to start asks again.
 PLAN_SECONDS = 3600.0
 
 
@@ -43,7 +43,7 @@ class PlanLookup:
     :param shared: the key's store; ``None``: this lookup's own memory.
     :param clock: wall-clock epoch seconds (tests pass their own).
     :param bucket_at: returns the key's bucket at a rate, to book the lookup's own request in
-        (:func:`~airflow_provider_intervals.pacing.bucket_for`); ``None``: not booked.
+        (:func:`~airflow_provider_intervals.pacing.registry.bucket_for`); ``None``: not booked.
     """
 
     def __init__(
@@ -52,6 +52,7 @@ class PlanLookup:
         clock: Callable[[], float] = time.time,
         bucket_at: Callable[[Rate], Any] | None = None,
     ) -> None:
+        #: Held for the whole lookup: the hooks of a process wait here for its outcome.
         self.lock = threading.Lock()
         self._shared = shared if shared is not None else Failover(MemoryStore(), "own")
         self._clock = clock

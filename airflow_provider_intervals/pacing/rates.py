@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-# plan -> (requests, period in seconds, burst): the reference's rate-limit section.
+#: plan -> (requests, period in seconds, burst): the reference's rate-limit section.
 PLAN_LIMITS: dict[str, tuple[int, float, int]] = {
     "free": (100, 86400.0, 20),
     "premium": (100, 60.0, 20),
     "enterprise": (1000, 60.0, 50),
 }
-# ``plan`` extra values: the documented plans, or "unknown" for no pacing.
+#: ``plan`` extra values: the documented plans, or "unknown" for no pacing.
 PLANS = (*PLAN_LIMITS, "unknown")
 
 

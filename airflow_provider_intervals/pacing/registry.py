@@ -78,7 +78,7 @@ def bucket_for(api_key: str, rate: Rate, store: Store | None = None, cap: Rate |
 
 
 def plan_lookup(api_key: str, store: Store | None = None) -> PlanLookup:
-    """Return the process's :class:`PlanLookup` for ``api_key``, sharing its outcome through ``store``.
+    """Return the process's :class:`~.lookup.PlanLookup` for ``api_key``, shared through ``store``.
 
     :param api_key: the key (only its digest is kept).
     :param store: where the key's state lives; ``None``: this host's directory.

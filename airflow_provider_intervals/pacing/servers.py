@@ -22,12 +22,16 @@ from typing import Any, TypeVar
 
 from airflow_provider_intervals.pacing.stores import Change, Store, dumps, loads
 
+#: What a change returns.
 T = TypeVar("T")
 
+#: A key's Redis string is this prefix and the key's digest.
 REDIS_PREFIX = "airflow-provider-intervals:pacing:"
+#: A key's Redis string expires after this many seconds unused.
 REDIS_EXPIRE_SECONDS = 86400
-# Seconds a Redis command may take before the store counts as failed.
+#: Seconds a Redis command may take before the store counts as failed.
 REDIS_TIMEOUT = 2.0
+#: The SQL store's table: one row per key digest.
 TABLE = "intervals_pacing"
 
 

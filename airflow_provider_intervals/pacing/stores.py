@@ -32,16 +32,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+#: What a change returns.
 T = TypeVar("T")
+#: A change to a key's entry: it edits the entry in place and returns what the caller wants back.
 Change = Callable[[dict[str, Any]], T]
 
 log = logging.getLogger("airflow_provider_intervals.pacing")
 
-# The environment variable that moves the per-host directory (default: the user's cache).
+#: The environment variable that moves the per-host directory (default: the user's cache).
 DIRECTORY_ENV = "INTERVALS_PACING_DIR"
-# A failed shared store is tried again after this long; this process paces alone meanwhile.
+#: A failed shared store is tried again after this long; this process paces alone meanwhile.
 RETRY_SECONDS = 60.0
-# The longest a process waits for another's lock on a key's file before falling back.
+#: The longest a process waits for another's lock on a key's file before falling back.
 LOCK_SECONDS = 5.0
 
 
@@ -157,7 +159,7 @@ def _lock_file(fd: int) -> None:
             time.sleep(0.001)
 
 
-# This process's entries: buckets made without a store, and every key whose shared store fails.
+#: This process's entries: buckets made without a store, and every key whose shared store fails.
 MEMORY = MemoryStore()
 _WARNED: set[tuple[str, str]] = set()
 _WARNED_LOCK = threading.Lock()

@@ -119,7 +119,9 @@ class Sandbox:
         self.limiter.configure(value)
 
     def set_faults(self, **settings: Any) -> Faults:
-        """Replace the fault settings (no arguments: no faults). See :class:`Faults` for the keys.
+        """Replace the fault settings (no arguments: no faults).
+
+        See :class:`~airflow_provider_intervals.sandbox.faults.Faults` for the keys.
 
         :param settings: ``error_rate``, ``error_statuses``, ``rate_limit_burst``,
             ``rate_limit_retry_ms``, ``latency``, ``drop_rate``, ``truncate_rate``,

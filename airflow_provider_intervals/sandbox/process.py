@@ -1,6 +1,6 @@
 """Run the sandbox as its own process: for benchmarks, the demo, the scripts and the chaos tests.
 
-An in-process :class:`~airflow_provider_intervals.sandbox.Sandbox` shares the GIL with
+An in-process :class:`~airflow_provider_intervals.sandbox.app.Sandbox` shares the GIL with
 the code it serves; a separate process measures the client alone. The process is a
 :class:`~airflow_provider_intervals.supervisor.Child` that stays in its caller's process group
 (a Ctrl+C or a ``killpg`` aimed at the caller reaches it too): it starts nothing of its own.

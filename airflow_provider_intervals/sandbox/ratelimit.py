@@ -7,13 +7,16 @@ import threading
 import time
 from collections.abc import Mapping
 
-# plan -> (requests, period in seconds, burst). From the reference's rate-limit section.
+#: plan -> (requests, period in seconds, burst). From the reference's rate-limit section.
 DEFAULT_RATE_LIMITS: dict[str, tuple[int, float, int] | None] = {
     "free": (100, 86400.0, 20),
     "premium": (100, 60.0, 20),
     "enterprise": (1000, 60.0, 50),
 }
 
+#: A sandbox's rate limits: ``None`` or ``True`` for :data:`DEFAULT_RATE_LIMITS`, ``False`` for
+#: none, or a mapping ``plan -> (requests, period in seconds, burst)`` that overrides them plan
+#: by plan (a ``None`` entry: that plan is not limited).
 RateLimits = Mapping[str, tuple[int, float, int] | None] | bool | None
 
 

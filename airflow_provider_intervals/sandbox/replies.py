@@ -52,7 +52,7 @@ def ok(payload: Any, status: int = 200) -> Reply:
     return Reply(status, json.dumps({"data": payload}).encode())
 
 
-# The most 429 moments the stats keep (a deque: a long run keeps its latest).
+#: The most 429 moments the stats keep (a deque: a long run keeps its latest).
 LIMITED_KEPT = 100_000
 
 

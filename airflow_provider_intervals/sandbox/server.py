@@ -9,7 +9,8 @@ What http.server itself rejects (a bad request line, oversized headers, a method
 handler) is answered in the API's error envelope too, not with its HTML page.
 Out-of-process control lives under ``/_sandbox/`` (no API key; not an API path):
 ``GET /_sandbox/stats``, ``POST /_sandbox/reset-stats``, ``GET /_sandbox/faults`` and
-``POST /_sandbox/faults`` (a JSON object of :meth:`Sandbox.set_faults` keyword arguments).
+``POST /_sandbox/faults`` (a JSON object of
+:meth:`~airflow_provider_intervals.sandbox.app.Sandbox.set_faults` keyword arguments).
 """
 
 from __future__ import annotations

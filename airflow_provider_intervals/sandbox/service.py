@@ -1,4 +1,6 @@
-"""The sandbox API without I/O: one request in, one :class:`Reply` out.
+"""The sandbox API without I/O: one request in, one reply out.
+
+The reply is a :class:`~airflow_provider_intervals.sandbox.replies.Reply`.
 
 Check order, per request (documented so clients and tests can rely on it):
 ``latency`` fault -> auth (401) -> injected faults (5xx, 429 burst; drop/truncate are

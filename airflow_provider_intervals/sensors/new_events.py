@@ -32,9 +32,9 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
     from airflow_provider_intervals.hooks.intervals import IntervalsHook
 
 
-# The asset whose state store holds the baselines when ``feed`` is not given. It is fixed
-# (Airflow needs inlets at parse time, and the connection id is templated); each baseline's
-# key names the rendered connection and the filters, so feeds of several connections share it.
+#: The asset whose state store holds the baselines when ``feed`` is not given. It is fixed
+#: (Airflow needs inlets at parse time, and the connection id is templated); each baseline's
+#: key names the rendered connection and the filters, so feeds of several connections share it.
 DEFAULT_FEED = Asset(name="intervals-new-events", uri="intervals://events")
 
 

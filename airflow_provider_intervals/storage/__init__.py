@@ -4,7 +4,8 @@
 :mod:`.series` a write series' parts, its directory, its checkpoint and the resume rules;
 :mod:`.publish` the manifest, the ``_SUCCESS`` marker, the clean-up and reading a window back;
 :mod:`.formats` the part-file formats (gzip JSON Lines, Parquet); :mod:`.pages` prefetching
-and the worker threads. Any operator that lands a listing uses :func:`land`; nothing else
+and the worker threads. Any operator that lands a listing uses
+:func:`~airflow_provider_intervals.storage.landing.land`; nothing else
 writes parts.
 """
 

@@ -3,7 +3,7 @@
 A part writer takes pages of items (lists of dicts) and streams them into one open
 binary file. It keeps nothing but the format's own buffer: the gzip stream for JSON
 Lines, one row group (``row_group_size`` rows) for Parquet. Every byte written passes
-through :class:`_HashingSink`, so the part's size and sha256 are known when it closes,
+through a hashing sink, so the part's size and sha256 are known when it closes,
 without reading it back.
 
 JSON Lines parts are byte-for-byte reproducible: compact separators, keys in the API's
@@ -38,7 +38,8 @@ EXTRA_COLUMN = "_extra"
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
-# Column kinds: "str", "date", "float", "int", "bool", "json" (nested, kept as JSON text).
+#: Each resource's Parquet columns, ``(name, kind)`` in order; kinds are ``str``, ``date``,
+#: ``float``, ``int``, ``bool`` and ``json`` (nested, kept as JSON text).
 SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
     "events": (
         ("_id", "str"),

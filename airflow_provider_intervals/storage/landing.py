@@ -310,7 +310,8 @@ def land(
         workers taking them from a queue in this order.
     :param clients: one page client per worker (at most ``len(streams)`` are used); each
         holds its own HTTP session, so sockets never exceed the workers started.
-    :param resource: the resource's name, a key of :data:`formats.SCHEMAS`.
+    :param resource: the resource's name, a key of
+        :data:`~airflow_provider_intervals.storage.formats.SCHEMAS`.
     :param description: what the manifest says about the window (window, filters).
     :param fmt: ``jsonl`` (gzip JSON Lines) or ``parquet``.
     :param records_per_part: items per part file before the next part starts.

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+#: The type of the prefetched items.
 T = TypeVar("T")
 
 

@@ -1,8 +1,9 @@
 """A landing's write series: its parts, its directory and its checkpoint.
 
 A *series* is the set of part files one landing writes under ``{prefix}/w={write_id}/``
-(see :mod:`.landing` for the window's layout). Its progress per stream (the parts finished,
-the cursor after each part's last item, the requests made) is its checkpoint.
+(see :mod:`airflow_provider_intervals.storage.landing` for the window's layout). Its progress
+per stream (the parts finished, the cursor after each part's last item, the requests made) is
+its checkpoint.
 
 Resume: after each finished part the checkpoint is saved under :data:`CHECKPOINT_KEY` in the
 task's ``task_state_store``, which every try of one task instance shares and which lives in
@@ -31,6 +32,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_provider_intervals.storage import formats
 from airflow_provider_intervals.storage.destination import make_directory, writing
 
+#: The ``task_state_store`` key a landing's checkpoint is saved under.
 CHECKPOINT_KEY = "intervals_landing"
 
 
@@ -38,7 +40,7 @@ class CarriedCheckpoint:
     """The ``task_state_store`` interface over one checkpoint held in memory, to carry through a deferral.
 
     For a deferrable landing where the context has no ``task_state_store`` (Airflow < 3.3): the
-    operator hands :attr:`checkpoint` to the trigger and gives the resumed landing a new one
+    operator hands ``checkpoint`` (the attribute) to the trigger and gives the resumed landing a new one
     made from it. A retry (a new try) gets none, and starts the window over.
 
     :param checkpoint: the checkpoint carried back from the deferral, or ``None``.

@@ -114,7 +114,9 @@ def intervals_sandbox(
     intervals_sandboxes: SandboxPool,
     intervals_sandbox_defaults: dict[str, Any],
 ) -> Iterator[Any]:
-    """Yield a running :class:`~airflow_provider_intervals.sandbox.Sandbox` on loopback, set up by the marker.
+    """Yield a running sandbox on loopback, set up by the marker.
+
+    The sandbox is a :class:`~airflow_provider_intervals.sandbox.app.Sandbox`.
 
     ``@pytest.mark.intervals_sandbox(events=..., seed=..., plan=..., rate_limits=..., has_more=...,
     faults={...}, fresh=False)`` on the test, its class or its module (the closest wins, setting by

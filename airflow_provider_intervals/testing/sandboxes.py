@@ -39,7 +39,7 @@ class SandboxPool:
     def get(self, **settings: Any) -> Sandbox:
         """Return the running sandbox with these settings, starting it on first use.
 
-        :param settings: :class:`~airflow_provider_intervals.sandbox.Sandbox` arguments
+        :param settings: :class:`~airflow_provider_intervals.sandbox.app.Sandbox` arguments
             (``events``, ``seed``, ``plan``, ``has_more``, ``rate_limits``, ``start_date``,
             ``days``, ``api_key``); the ones left out take the Sandbox's defaults.
         :raises TypeError: for any other argument.

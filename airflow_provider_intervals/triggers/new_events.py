@@ -6,7 +6,8 @@ once. ``IntervalsNewEventsEventTrigger`` is its twin for event-driven scheduling
 (``AssetWatcher``): it fires for every batch of new events and keeps going.
 
 Both serialize primitives only (conn id, filters, baseline, poll interval, deadline):
-never the API key, never a pickle. Both poll with :class:`IntervalsAsyncHook`, whose
+never the API key, never a pickle. Both poll with
+:class:`~airflow_provider_intervals.hooks.intervals_async.IntervalsAsyncHook`, whose
 requests, retries and error mapping are the sync hook's, and both decide what is new
 with :mod:`airflow_provider_intervals.watermark`, as the sensor's poke does.
 """
@@ -30,7 +31,7 @@ class IntervalsNewEventsTrigger(BaseTrigger):
 
     :param intervals_conn_id: the Intervals connection.
     :param filters: ``event_type``, ``date_from``, ``date_to`` (already checked).
-    :param baseline: :meth:`watermark.Baseline.to_state` of what was seen before.
+    :param baseline: :meth:`~airflow_provider_intervals.watermark.Baseline.to_state` of what was seen before.
     :param first_run: ``baseline`` or ``all`` (used when ``baseline`` is not established).
     :param known_event_ids: explicit ids that are not new (replaces the baseline).
     :param poll_interval: seconds between polls when nothing is new.

@@ -94,3 +94,50 @@ def test_the_async_hooks_max_rate_limit_wait_gives_up_early_with_when_to_come_ba
         _list(IntervalsAsyncHook(max_rate_limit_wait=1), **APRIL)
     assert 1 < err.value.retry_after - before < 4
     assert api.stats["requests"] == 1
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+def test_a_first_get_organization_with_an_unknown_plan_sends_one_request(api, make_conn, fresh_pacing, hook):
+    make_conn(api, plan=None)  # the plan is learned from GET /organization: that request is the answer
+    if hook == "sync":
+        organization = IntervalsHook().get_organization()
+    else:
+        organization = asyncio.run(IntervalsAsyncHook().get_organization())
+    assert organization == api.store.organization()
+    assert api.stats["requests"] == 1
+    assert api.stats["by_status"] == {200: 1}
+
+
+def test_a_later_get_organization_is_one_paced_request(api, make_conn, fresh_pacing):
+    make_conn(api, plan=None)
+    hook = IntervalsAsyncHook()
+    asyncio.run(hook.get_organization())
+    bucket = asyncio.run(hook.bucket())  # the plan is known now: nothing sent to resolve it
+    assert api.stats["requests"] == 1
+    assert asyncio.run(hook.get_organization()) == api.store.organization()
+    assert api.stats["requests"] == 2
+    assert bucket is not None  # the second call went through the key's bucket
+
+
+def test_the_async_read_methods_fetch_what_the_sync_ones_do(api, conn):
+    sync = IntervalsHook()
+    slug = next(sync.iter_groups())["slug"]
+    event_id = next(sync.iter_events(**APRIL))["_id"]
+
+    async def run():
+        hook = IntervalsAsyncHook()
+        return (
+            [e["_id"] async for e in hook.iter_events(**APRIL, event_type="race")],
+            [e["_id"] async for e in hook.iter_group_events(slug, **APRIL)],
+            await hook.get_event(event_id),
+            await hook.get_group("no-such-group", missing_ok=True),
+            (await hook.list_events(**APRIL, limit=3)).items,
+        )
+
+    events, group_events, event, missing, listed = asyncio.run(run())
+    assert events == [e["_id"] for e in sync.iter_events(**APRIL, event_type="race")]
+    assert group_events == [e["_id"] for e in sync.iter_group_events(slug, **APRIL)]
+    assert event == sync.get_event(event_id)
+    assert missing is None
+    assert listed == sync.list_events(**APRIL, limit=3).items
+    sync.close()

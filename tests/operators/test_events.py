@@ -120,7 +120,7 @@ def test_crash_mid_window_then_retry_resumes_from_task_state_store(api, make_con
     """Faults outlast the hook's retry budget after 5 pages; the task's retry resumes there.
 
     Airflow < 3.3 has no ``task_state_store``: there the retry starts the window over, as the
-    README says, and still lands it whole.
+    docs say (docs/landing-layout.md), and still lands it whole.
     """
     resumable = AIRFLOW_VERSION >= (3, 3)
     make_conn(api, max_retries=0)

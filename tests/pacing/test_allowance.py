@@ -75,6 +75,29 @@ def test_two_429s_measure_the_rate_left_between_their_retry_after_moments():
     assert state.rate(ENTERPRISE) == Rate(pytest.approx(4.85), 1)
 
 
+def test_a_window_in_which_the_key_sat_idle_teaches_nothing():
+    """A landing that stops sending for half a second (it starts workers, writes a part): the
+    server's bucket filled up to its burst and dropped the rest, so the count (3 in 0.55 s) is
+    no measure of the rate. The pace stays the plan's (burst 1), and the next window, busy
+    throughout, measures it."""
+    state, now = KeyState(), T0
+    allowance.pause(state, ENTERPRISE, now, now + 0.02, epoch=None)
+    for moment in (now + 0.03, now + 0.53, now + 0.54):  # half a second with nothing going on
+        allowance.book(state, ENTERPRISE, moment, math.inf)
+        allowance.count(state, [moment + 0.005])
+    assert state.idle
+    assert allowance.pause(state, ENTERPRISE, now + 0.55, now + 0.57, epoch=1) is None
+    assert (state.pace, state.measured, state.span, state.idle) == (ENTERPRISE.per_second, 0, 0.0, False)
+    for i in range(10):  # busy: a request every 200 ms (within four periods of 60 ms)
+        moment = now + 0.58 + i * 0.2
+        allowance.book(state, ENTERPRISE, moment, math.inf)
+        allowance.count(state, [moment + 0.005])
+    assert not state.idle
+    note = allowance.pause(state, ENTERPRISE, now + 2.6, now + 2.6, epoch=2)
+    assert state.pace == pytest.approx(allowance.MARGIN * 10 / 2.03)  # 10 accepted in 2.03 s
+    assert "about 295.6 requests/min" in note
+
+
 def test_the_pace_probes_up_once_a_period_and_back_down_on_a_429():
     state = KeyState(safe=5.0, pace=5.0, window=T0, probe_at=T0 + 60, seen=T0)
     assert allowance.probe(state, ENTERPRISE, T0 + 59) is None

@@ -116,7 +116,11 @@ def test_ci_runs_the_matrix_after_the_suite():
         pytest.skip("no .ci/run: the sdist leaves CI configuration out (MANIFEST.in)")
     lines = [line.strip() for line in ci.read_text().splitlines()]
     commands = [line for line in lines if line.startswith(("python3 dev.py", "exec python3 dev.py"))]
-    assert [c.removeprefix("exec ") for c in commands] == ["python3 dev.py test", "python3 dev.py matrix"]
+    assert [c.removeprefix("exec ") for c in commands] == [
+        "python3 dev.py test",
+        "python3 dev.py docs",
+        "python3 dev.py matrix",
+    ]
 
 
 # ----------------------------------------------------------------------------- the command

@@ -19,9 +19,8 @@ overcome; a 429 whose wait is too long) stop the load at once: the task fails, k
 checkpoint, and its retry resumes where it stopped.
 
 Rate: the hook paces every request through the key's shared bucket (the plan's rate, or what
-429s taught) and waits out a 429 until the API's ``retryAfter``, so a load runs at the key's
-allowance instead of failing. ``max_requests_per_minute`` caps this task below it, leaving
-the rest of the allowance to other tasks using the key.
+429s taught) and waits out a 429 until its ``retryAfter``, so a load runs at the key's allowance
+instead of failing. ``max_requests_per_minute`` caps this task below it, leaving the rest to others.
 
 Memory: one row at a time, plus ~100 bytes per row for the identities of the rows (to
 tell identical rows apart) and of rows created before, and per distinct slug for events.
@@ -78,7 +77,7 @@ class BulkRun:
 
 
 class IntervalsBulkWriteOperator(BaseOperator):
-    """Create every row of a JSON Lines or CSV file; a subclass names its :class:`Kind`.
+    """Create every row of a JSON Lines or CSV file; a subclass names its :class:`.Kind` of row.
 
     Returns (XCom) the results and rejects paths and the counts: ``rows``, ``created``,
     ``existing``, ``failed``, ``rejected``. Never a row.

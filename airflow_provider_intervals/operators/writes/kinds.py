@@ -37,7 +37,8 @@ class Kind:
         unknown column of a personal export, say ``phone``, is never quoted either).
     :param key_field: the field that names a row in results and messages (not personal).
     :param unique_field: a field that must be unique across the file (events: ``slug``).
-    :param hook_method: the :class:`IntervalsHook` method that creates one.
+    :param hook_method: the :class:`~airflow_provider_intervals.hooks.intervals.IntervalsHook`
+        method that creates one.
     :param path: the endpoint that creates one (``POST``), e.g. for lineage.
     :param fields: the body's documented fields.
     :param placeholders: a valid stand-in for each required field, so that the checks can
@@ -67,6 +68,7 @@ class Kind:
         return name not in self.personal and (self.quotable is None or name in self.quotable)
 
 
+#: Events: ``POST /events``, one row per event, named by its ``slug``.
 EVENT = Kind(
     "event",
     validation.check_event_body,
@@ -80,6 +82,7 @@ EVENT = Kind(
     status_fields={409: "slug"},
     placeholders={"name": "x", "slug": "x", "type": "race", "date": "0001-01-01"},
 )
+#: Registrations: ``POST /registration``, personal data never quoted in messages.
 REGISTRATION = Kind(
     "registration",
     validation.check_registration_body,

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported when a task runs, not at DAG parse (the http provi
 
 
 class IntervalsWriteOneOperator(BaseOperator):
-    """Base of the single-row write operators; a subclass names its :class:`Kind` and body argument.
+    """Base of the single-row write operators; a subclass names its :class:`.Kind` and body argument.
 
     :param intervals_conn_id: the Intervals connection. Templated.
     :param idempotency_namespace: salt of the derived key; change it to create again on
