@@ -69,4 +69,6 @@ nitpick_ignore_regex = [
     # generic alias ``Steps[...]`` and ``pacing.Rate`` under the module's short import; each is
     # documented where it is defined (transport.effects, pacing.rates).
     (r"py:class", r"(airflow_provider_intervals\.transport\.\w+\.T|Steps|pacing\.\w+)"),
+    # The sandbox server's callables, as its annotations spell them (documented in sandbox.server).
+    (r"py:class", r"(Handle|Control)"),
 ]

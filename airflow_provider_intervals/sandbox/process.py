@@ -2,7 +2,7 @@
 
 An in-process :class:`~airflow_provider_intervals.sandbox.app.Sandbox` shares the GIL with
 the code it serves; a separate process measures the client alone. The process is a
-:class:`~airflow_provider_intervals.supervisor.Child` that stays in its caller's process group
+:class:`~airflow_provider_intervals.supervisor.child.Child` that stays in its caller's process group
 (a Ctrl+C or a ``killpg`` aimed at the caller reaches it too): it starts nothing of its own.
 """
 
@@ -40,7 +40,7 @@ class SandboxProcess:
     def start(self) -> SandboxProcess:
         """Start the process and wait until it announces its URL and key.
 
-        :raises ~airflow_provider_intervals.supervisor.ChildFailed: if it exits first, or takes
+        :raises ~airflow_provider_intervals.supervisor.child.ChildFailed: if it exits first, or takes
             longer than ``START_TIMEOUT``, with the end of its output.
         """
         cmd = [sys.executable, "-u", "-m", "airflow_provider_intervals.sandbox", "--port", str(self.port)]

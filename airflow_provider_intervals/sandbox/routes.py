@@ -21,6 +21,7 @@ class Routes:
     """Map paths to endpoints and answer them.
 
     :param store: the data the endpoints serve and create.
+    :type store: ~airflow_provider_intervals.sandbox.store.Store
     :param stats: counters to bump (pages served, objects created).
     :param has_more: include ``hasMore`` in list responses (an attribute: the sandbox flips it).
     """

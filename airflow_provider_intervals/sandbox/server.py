@@ -29,8 +29,10 @@ from airflow_provider_intervals.sandbox.replies import Reply, error
 CONTROL_PREFIX = "/_sandbox/"
 
 # (method, target, headers, body) -> the reply: the API's answer.
+#: Answers an API request: method, path with query, headers, body.
 Handle = Callable[[str, str, Mapping[str, str], bytes], Reply]
 # (method, name after /_sandbox/, body) -> the reply: the control endpoints' answer.
+#: Answers a ``/_sandbox/`` control request: method, path, body.
 Control = Callable[[str, str, bytes], Reply]
 
 
@@ -38,7 +40,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server that remembers its open connections so ``stop`` can close them.
 
     :param address: ``(host, port)`` to bind; port 0 picks a free one.
-    :param handle: answers an API request (the sandbox's :class:`Service`).
+    :param handle: answers an API request (the sandbox's
+        :class:`~airflow_provider_intervals.sandbox.service.Service`).
     :param control: answers a ``/_sandbox/`` control request.
     """
 

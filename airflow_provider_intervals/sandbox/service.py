@@ -33,7 +33,7 @@ class Service:
     :param keys: the known API keys, each with ``scopes`` and ``plan`` (read on every request,
         so a key added later is known).
     :param limiter: the per-key rate limits.
-    :param routes: the endpoints; their counters are :attr:`stats`.
+    :param routes: the endpoints; their counters are ``stats``.
     :param faults: the fault settings; an attribute, replaced when the faults change.
     """
 

@@ -64,7 +64,7 @@ class Child:
     :param env: its environment (default: this process's).
     :param cwd: its working directory, created if missing (default: this process's).
     :param log: a file its stdout and stderr are appended to; :meth:`tail` reads it back.
-    :param capture: read its stdout and stderr into :attr:`lines` as they come (a thread).
+    :param capture: read its stdout and stderr into ``lines`` as they come (a thread).
     :param session: start it in a session of its own (the default); False keeps it in the
         caller's process group, and :meth:`stop` then signals it alone.
     :param popen: further ``subprocess.Popen`` arguments (``user``, ``group``, ...).

@@ -7,7 +7,9 @@ import urllib.request
 
 
 def url_answers(url: str, timeout: float = 2.0) -> bool:
-    """Whether ``url`` answers a GET with a 2xx status (a probe for :meth:`Child.wait_until`).
+    """Whether ``url`` answers a GET with a 2xx status.
+
+    A probe for :meth:`~airflow_provider_intervals.supervisor.child.Child.wait_until`.
 
     :param url: the URL to GET.
     :param timeout: seconds to wait for the answer.
@@ -42,7 +44,9 @@ def free_port(pair: bool = False) -> int:
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
-    """Whether something accepts TCP connections on ``host:port`` (a probe for :meth:`Child.wait_until`).
+    """Whether something accepts TCP connections on ``host:port``.
+
+    A probe for :meth:`~airflow_provider_intervals.supervisor.child.Child.wait_until`.
 
     :param port: the TCP port.
     :param host: the address; loopback by default.
