@@ -11,7 +11,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from airflow_provider_intervals.supervisor.sessions import STOP_TIMEOUT, signal_session, stop_session
+from airflow_provider_intervals.supervisor.sessions import (
+    STOP_TIMEOUT,
+    session_processes,
+    signal_session,
+    stop_session,
+)
 
 TAIL_LINES = 40  # lines of a child's output quoted when it fails
 
@@ -252,7 +257,15 @@ def run_in_session(
         ) from None
     finally:
         signal_session(proc.pid, signal.SIGKILL)  # nothing it started may outlive it
+        _await_empty(proc.pid)
     return subprocess.CompletedProcess(command, proc.returncode, out, err or "")
+
+
+def _await_empty(sid: int, timeout: float = 10.0) -> None:
+    """Wait until session ``sid`` has no live process (a SIGKILL lands asynchronously), or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while session_processes(sid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def run_in_foreground(cmd: Sequence[Any], **popen: Any) -> int:
