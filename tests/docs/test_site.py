@@ -41,7 +41,7 @@ def _classes(module_name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def site():
     python3 = shutil.which("python3", path=user_environment()["PATH"]) or sys._base_executable
-    done = run_in_session([python3, ROOT / "dev.py", "docs"], ROOT, user_environment(), timeout=600)
+    done = run_in_session([python3, ROOT / "dev.py", "docs"], 600, cwd=ROOT, env=user_environment())
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "build succeeded" in done.stdout
     return {page.relative_to(SITE).as_posix(): page.read_text() for page in SITE.rglob("*.html")}

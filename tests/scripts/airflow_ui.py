@@ -85,7 +85,14 @@ class AirflowUI:
         return self.wait.until(ec.visibility_of_element_located((By.XPATH, xpath)))
 
     def _click(self, xpath: str) -> None:
-        self.wait.until(ec.element_to_be_clickable((By.XPATH, xpath))).click()
+        # Found and clicked in one step: a page that re-renders between the two leaves a stale element.
+        def click(driver) -> bool:
+            element = ec.element_to_be_clickable((By.XPATH, xpath))(driver)
+            if element:
+                element.click()
+            return bool(element)
+
+        self.wait.until(click)
 
     # ------------------------------------------------------------------ steps
 
@@ -151,20 +158,21 @@ class AirflowUI:
         self.connection_row(conn_id)
         button = f"//tr[.//td[normalize-space()='{conn_id}']]//button[@aria-label='Test Connection']"
         self._click(button)
-        icon = self.wait.until(
-            lambda d: d.find_element(By.XPATH, f"{button}//*[name()='svg'][@color]"),
+        # The colour is read where the icon is found: the list re-renders it (a stale element).
+        color = self.wait.until(
+            lambda d: d.find_element(By.XPATH, f"{button}//*[name()='svg'][@color]").get_attribute("color"),
             message="the Test Connection icon never turned green or red",
         )
         self.shot("connection-tested")
-        return icon.get_attribute("color")
+        return color
 
     def trigger(self, dag_id: str) -> str:
         """Trigger a run of ``dag_id`` from its page, as the *Trigger* button offers it; return its run id."""
         self.driver.get(f"{self.url}/dags/{dag_id}")
         self._click("//button[@aria-label='Trigger Dag']")
-        dialog = self._visible("//div[@role='dialog' and .//*[contains(normalize-space(), 'Single Run')]]")
+        dialog = "//div[@role='dialog' and .//*[contains(normalize-space(), 'Single Run')]]"
         # The dialog fades in: a click before it is whole does not reach the button.
-        self.wait.until(lambda d: dialog.value_of_css_property("opacity") == "1")
+        self.wait.until(lambda d: d.find_element(By.XPATH, dialog).value_of_css_property("opacity") == "1")
         self.shot("trigger-dialog")
         self._click("(//button[normalize-space()='Trigger'])[last()]")
         self.wait.until(lambda d: f"/dags/{dag_id}/runs/" in d.current_url)
