@@ -34,6 +34,9 @@ rate; such a window teaches nothing and starts the sum over.
 by :data:`PROBE_STEP` (never above the plan's). A step that draws a 429 goes back to the pace
 that held; one that holds a period becomes the learned pace. So at most one probing 429 per
 period reaches each stream, and a full period at the plan's rate restores the plan, burst and all.
+A probe that draws a 429 doubles the wait before the next (up to :data:`PROBE_BACKOFF` periods):
+an allowance that stays where it was learned costs fewer and fewer probing 429s; a probe that
+holds brings the period back to one.
 
 Only the first 429 of an *epoch* pauses: every pause opens a new epoch, and the 429s of requests
 booked before it (other streams that met the same empty server bucket) change nothing.
@@ -52,6 +55,8 @@ from airflow_provider_intervals.pacing.rates import Rate, capacity, headroom
 PROBE_SECONDS = 60.0
 #: A probe asks this much more than the pace that held (never more than the plan).
 PROBE_STEP = 0.10
+#: After probes that drew a 429 in a row, the next waits up to this many periods (doubling).
+PROBE_BACKOFF = 8
 #: The pace after a measurement: this share of the rate the 429s showed.
 MARGIN = 0.97
 #: What a key's state learned is forgotten after this long without a request (others may have
@@ -75,6 +80,7 @@ class KeyState:
     :param measured: requests accepted in the consecutive windows before ``window``.
     :param span: the seconds those windows took.
     :param stepped: whether the pace stepped up since ``window`` (the next 429 ends a probe).
+    :param misses: the probes in a row that drew a 429 (each doubles the wait for the next).
     :param active: the key's last activity since ``window``: a booked slot or an answer.
     :param idle: whether the key sat idle since ``window`` (:func:`idle_gap`): no measurement.
     :param seen: the last change (state unchanged for :data:`FORGET_SECONDS` is forgotten).
@@ -95,6 +101,7 @@ class KeyState:
     measured: int = 0
     span: float = 0.0
     stepped: bool = False
+    misses: int = 0
     active: float = 0.0
     idle: bool = False
     seen: float = 0.0
@@ -134,6 +141,7 @@ class KeyState:
             measured=int(number("measured") or 0),
             span=number("span") or 0.0,
             stepped=data.get("stepped") is True,
+            misses=int(number("misses") or 0),
             active=number("active") or 0.0,
             idle=data.get("idle") is True,
             seen=number("seen") or 0.0,
@@ -216,6 +224,8 @@ def probe(state: KeyState, ceiling: Rate, now: float) -> str | None:
         state.idle = False
         return f"the plan's allowance held for {PROBE_SECONDS:g}s: pacing at {ceiling.describe()} again"
     changed = state.safe is None or abs(held - state.safe) > 1e-9
+    if state.stepped:  # the last probe held a whole period
+        state.misses = 0
     state.safe = held
     state.pace = min(ceiling.per_second, held * (1 + PROBE_STEP))
     state.stepped = True
@@ -275,6 +285,7 @@ def pause(state: KeyState, ceiling: Rate, now: float, retry_at: float, epoch: in
         # A probe drew this 429: back to the pace that held (or to what the window shows, if more).
         state.safe = state.pace = state.safe if sample is None else max(state.safe, MARGIN * sample)
         state.measured, state.span = 0, 0.0
+        state.misses += 1
     elif sample is not None:
         # The pace held still since the last pause, and the key ran out again: the measurement is
         # the rate left to us.
@@ -285,7 +296,7 @@ def pause(state: KeyState, ceiling: Rate, now: float, retry_at: float, epoch: in
     state.epoch += 1
     state.window, state.accepted, state.stepped = retry_at, 0, False
     state.active, state.idle = retry_at, False
-    state.probe_at = now + PROBE_SECONDS
+    state.probe_at = now + PROBE_SECONDS * min(PROBE_BACKOFF, 2**state.misses)
     state.resume = max(state.resume, retry_at)
     rate = state.rate(ceiling)
     wait, _, _ = _take(state, rate, now)

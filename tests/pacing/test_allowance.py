@@ -201,8 +201,10 @@ def test_a_real_allowance_below_the_plan_is_learned_and_probed_once_a_minute_at_
     bucket = TokenBucket(ENTERPRISE, clock, shared)
     simulate([bucket], server, clock, streams_per_bucket=streams, seconds=1800)
     assert bucket.learned.per_second == pytest.approx(5.0 * allowance.MARGIN, rel=0.06)
-    # After the first minute (the learning), at most one probing 429 per stream per minute.
+    # After the first minute (the learning), at most one probing 429 per stream per minute; and
+    # fewer: each probe that draws a 429 doubles the wait for the next (1, 2, 4, 8, 8, ... minutes).
     assert _after(server.refused, 60) <= streams * 29
+    assert _after(server.refused, 60) <= 6
     assert len(server.refused) - _after(server.refused, 60) <= 4 * streams
     assert server.accepted >= 0.95 * (2 + 5.0 * 1800)
 
