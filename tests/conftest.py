@@ -179,9 +179,11 @@ class RunResult:
 def post_events():
     """Return ``post(sb, count, ...)``: POST events over HTTP from a thread, like an organiser would.
 
-    With ``wait`` (default) the thread first waits for the next API request (a sensor's first
-    poll, which takes or reads its baseline), so the events are published while it waits.
-    ``post.join()`` waits for the thread; the returned list fills with the new ids.
+    With ``wait`` (default) the thread first waits, on the sandbox's counters and not on a clock,
+    for the end of the next listing the sandbox serves (its last page: a watcher's baseline or
+    first poll), so the events are published after what the watcher has seen, however slow the
+    machine. ``post.join()`` waits for the thread (and raises what it raised); the returned list
+    fills with the new ids.
     """
     import threading
     import time
@@ -189,36 +191,47 @@ def post_events():
 
     import requests
 
-    threads = []
+    threads: list[threading.Thread] = []
+    failures: list[BaseException] = []
 
     def post(sb, count: int, date: str = "2025-04-15", event_type: str = "race", wait: bool = True) -> list:
         ids: list[str] = []
-        start = sb.stats["requests"]
+        ended = sb.stats["listings_ended"]
 
         def work():
-            deadline = time.monotonic() + 60
-            while wait and sb.stats["requests"] == start and time.monotonic() < deadline:
-                time.sleep(0.02)
-            time.sleep(0.3 if wait else 0)
-            for _ in range(count):
-                body = {
-                    "name": "New race",
-                    "slug": f"new-{uuid.uuid4().hex[:12]}",
-                    "type": event_type,
-                    "date": date,
-                }
-                headers = {"Authorization": f"Bearer {sb.api_key}"}
-                response = requests.post(f"{sb.url}/events", json=body, headers=headers, timeout=10)
-                response.raise_for_status()
-                ids.append(response.json()["data"]["eventId"])
+            try:
+                deadline = time.monotonic() + 120
+                while wait and sb.stats["listings_ended"] == ended:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("no listing ended in 120 s: nothing watched the feed")
+                    time.sleep(0.01)
+                for _ in range(count):
+                    body = {
+                        "name": "New race",
+                        "slug": f"new-{uuid.uuid4().hex[:12]}",
+                        "type": event_type,
+                        "date": date,
+                    }
+                    headers = {"Authorization": f"Bearer {sb.api_key}"}
+                    response = requests.post(f"{sb.url}/events", json=body, headers=headers, timeout=30)
+                    response.raise_for_status()
+                    ids.append(response.json()["data"]["eventId"])
+            except BaseException as error:  # surfaced by join(), in the test's thread
+                failures.append(error)
 
         threads.append(threading.Thread(target=work, daemon=True))
         threads[-1].start()
         return ids
 
-    post.join = lambda: [t.join() for t in threads]
+    def join() -> None:
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    post.join = join
     yield post
-    post.join()
+    join()
 
 
 # ----------------------------------------------------------------------------- a server of canned answers

@@ -139,7 +139,10 @@ class Sandbox:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters: requests, by_status, faults_injected, pages_served, rate_limited, ..., peak_in_flight."""
+        """Counters: requests, by_status, faults_injected, pages_served, listings_ended, ..., peak_in_flight.
+
+        ``listings_ended`` counts a listing's last pages (no more items after them).
+        """
         return self.service.stats.snapshot()
 
     def reset_stats(self) -> None:

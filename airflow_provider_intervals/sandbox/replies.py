@@ -79,6 +79,7 @@ class Stats:
                     "requests",
                     "faults_injected",
                     "pages_served",
+                    "listings_ended",
                     "rate_limited",
                     "dropped",
                     "truncated",

@@ -80,6 +80,8 @@ class Routes:
         data = "[" + ",".join(items) + "]" if as_json else json.dumps(items)
         tail = (',"hasMore":true}' if more else ',"hasMore":false}') if self.has_more else "}"
         self.stats.bump("pages_served")
+        if not more:  # a listing's last page: what a watcher lists from here on is newer
+            self.stats.bump("listings_ended")
         return Reply(200, ('{"data":' + data + tail).encode())
 
     # -- endpoints --

@@ -51,15 +51,15 @@ class Service:
         self.stats.enter()
         try:
             reply = self._handle(method, target, headers, body)
-        finally:
+            reply.headers.append(("X-Request-Id", f"req_{time.monotonic_ns():x}"))
+            self.stats.status(reply.status)
+            if reply.fault:
+                self.stats.bump("faults_injected")
+                self.stats.bump("dropped" if reply.fault == "drop" else "truncated")
+                if reply.fault == "truncate_short":
+                    self.stats.bump("truncated_short")
+        finally:  # counted before it leaves: with nothing in flight, every answer is in the counters
             self.stats.leave()
-        reply.headers.append(("X-Request-Id", f"req_{time.monotonic_ns():x}"))
-        self.stats.status(reply.status)
-        if reply.fault:
-            self.stats.bump("faults_injected")
-            self.stats.bump("dropped" if reply.fault == "drop" else "truncated")
-            if reply.fault == "truncate_short":
-                self.stats.bump("truncated_short")
         return reply
 
     def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:

@@ -26,7 +26,7 @@ from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
 from airflow_provider_intervals.sandbox import Store
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 from airflow_provider_intervals.storage import MANIFEST, SUCCESS, iter_records, read_manifest
-from airflow_provider_intervals.supervisor import Child, signal_session
+from airflow_provider_intervals.supervisor import Child, signal_session, wait_for
 from airflow_provider_intervals.windows import Window
 
 pytestmark = pytest.mark.chaos
@@ -102,6 +102,9 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
         victim.wait_until("four parts", parts, 300, every=0.05)
         signal_session(victim.pid, signal.SIGKILL)  # kill -9, the task and all it started
         victim.wait(60)
+        # A request the killed try had in flight is still answered (the latency): count it too.
+        sb_idle = lambda: sb.control("stats")["in_flight"] == 0  # noqa: E731
+        wait_for("the sandbox to answer what the killed try sent", sb_idle, 30, every=0.05)
         killed_requests = sb.control("stats")["requests"]
         left = files(prefix)
         assert victim.returncode == -signal.SIGKILL

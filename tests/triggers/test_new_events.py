@@ -42,9 +42,9 @@ def test_event_trigger_works_with_asset_watcher_and_reports_each_batch(api, conn
         first_ids = post_events(api, 2)
         first: list[str] = []
         while len(first) < 2:  # a loaded machine may let a poll fall between the two POSTs
-            first += (await asyncio.wait_for(events.__anext__(), 20)).payload["new_event_ids"]
+            first += (await asyncio.wait_for(events.__anext__(), 60)).payload["new_event_ids"]
         second_ids = post_events(api, 1)
-        second = await asyncio.wait_for(events.__anext__(), 20)
+        second = await asyncio.wait_for(events.__anext__(), 60)
         await events.aclose()
         return first_ids, first, second_ids, second.payload
 
