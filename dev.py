@@ -76,6 +76,16 @@ def setup() -> None:
     STAMP.write_text(_fingerprint())
 
 
+def _parallel(args: list[str]) -> list[str]:
+    """Return pytest-xdist's options for the suite, unless the arguments choose (``-n``, ``-p no:xdist``).
+
+    A worker per core (``PYTEST_WORKERS`` overrides), the tests of one ``xdist_group`` on one worker.
+    """
+    if any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args):
+        return []
+    return ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "--dist", "loadgroup"]
+
+
 def main(argv: list[str]) -> None:
     """Dispatch the sub-command."""
     command, rest = (argv[0], argv[1:]) if argv else ("test", [])
@@ -90,7 +100,7 @@ def main(argv: list[str]) -> None:
     if command == "setup":
         return
     if command == "test":
-        run(PY, "-m", "pytest", *rest, cwd=ROOT)
+        run(PY, "-m", "pytest", *_parallel(rest), *rest, cwd=ROOT)
     elif command == "lint":
         run(BIN / "ruff", "check", ROOT, cwd=ROOT)
         run(BIN / "ruff", "format", "--check", ROOT, cwd=ROOT)

@@ -27,6 +27,16 @@ from airflow_provider_intervals.testing import FAST_RETRIES, create_metadata_db 
 # fixtures under the names the tests use.
 
 
+def pytest_collection_modifyitems(config, items):
+    """Start the slow tests first (a stable sort: the order within each kind stays).
+
+    On parallel workers (``python3 dev.py test`` runs ``-n auto --dist loadgroup``) a long test
+    then starts while the short ones fill the other workers, instead of finishing last on one
+    worker while the others idle.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def intervals_sandbox_defaults():
     """The suite's sandbox: 2,000 seeded events, seed 7, rate limits off (a marker may say otherwise)."""

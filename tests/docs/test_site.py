@@ -22,7 +22,9 @@ from airflow_provider_intervals.get_provider_info import get_provider_info
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "docs" / "_build" / "html"
 
-pytestmark = pytest.mark.slow  # a full Sphinx build with autodoc: about 20 s
+# A full Sphinx build with autodoc (about 20 s), into docs/_build: one worker runs the module (-n),
+# so the site is built once and by one process at a time.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-site")]
 
 
 def _text(markup: str) -> str:

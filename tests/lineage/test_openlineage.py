@@ -35,7 +35,8 @@ from spec import registry, violations  # noqa: E402
 
 from airflow_provider_intervals import lineage  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# One worker runs the module (-n): its fixture runs the DAGs once for all of its tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("openlineage")]
 EMAIL = "pat.lineage@runners.example"
 WINDOW = lineage.WINDOW_FACET_KEY
 

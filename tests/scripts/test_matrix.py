@@ -36,6 +36,9 @@ def _load_matrix():
 
 
 matrix = _load_matrix()
+# These build the wheel in the source tree (build/, the egg-info) as the release tests do, and count
+# the matrix's temporary venvs: one worker runs them all (-n), one at a time.
+IN_TREE_BUILD = pytest.mark.xdist_group("in-tree-build")
 
 
 def _pins(lock: Path) -> dict[str, str]:
@@ -154,6 +157,7 @@ def test_list_names_every_entry_and_an_unknown_one_is_refused():
 
 
 @pytest.mark.slow
+@IN_TREE_BUILD
 def test_an_entry_runs_the_tests_against_the_wheel_in_a_fresh_venv_and_cleans_up():
     before = _venv_folders()
     tests = ["tests/test_windows.py", "tests/hooks/test_intervals.py", "-k", "window or retry_after"]
@@ -178,6 +182,7 @@ def test_an_entry_runs_the_tests_against_the_wheel_in_a_fresh_venv_and_cleans_up
 
 
 @pytest.mark.slow
+@IN_TREE_BUILD
 def test_a_run_where_no_test_passes_exits_1_and_says_so():
     before = _venv_folders()
     result = _dev_py("matrix", "http-floor", "--", "tests/test_windows.py", "-k", "no_test_has_this_name")

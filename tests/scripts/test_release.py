@@ -41,6 +41,9 @@ UV = Path(sys.executable).parent / "uv"
 # Tracked files the sdist leaves out on purpose (MANIFEST.in): git and CI configuration.
 NOT_IN_SDIST = {".gitignore", ".ci/run"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# The build writes build/ and the egg-info in the source tree, as the matrix's does: the two modules
+# run on one worker (-n), one build at a time.
+pytestmark = pytest.mark.xdist_group("in-tree-build")
 
 
 def _user_environment() -> dict[str, str]:

@@ -55,7 +55,8 @@ RUN_TIMEOUT = 240.0
 STOP_TIMEOUT = 90.0
 NOT_YET = (OSError, ValueError, KeyError)  # a server not up yet; a failed assertion fails at once
 
-pytestmark = pytest.mark.slow
+# One worker runs the module (-n): its fixture starts one Airflow for all of its tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("standalone")]
 
 
 def _port_free(port: int) -> bool:

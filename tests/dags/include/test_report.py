@@ -14,6 +14,9 @@ from include import report
 
 from airflow_provider_intervals.sandbox.store import Store
 
+# Its module-scoped page is rendered once for the module: one worker runs the module (-n).
+pytestmark = pytest.mark.xdist_group("report-page")
+
 SVG_TAG = re.compile(r"<svg\b[^>]*>")
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 

@@ -1,0 +1,100 @@
+"""The suite in parallel: pytest-xdist keeps each ``xdist_group`` on one worker, and the modules that
+set something up once for all of their tests (a module-scoped fixture) are grouped.
+
+``python3 dev.py test`` runs ``-n auto --dist loadgroup``: a module whose fixture starts Airflow,
+builds the site or the wheel must run on one worker, or two workers set it up twice (and, for the
+builds in the source tree, at the same time).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import run_in_session
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dev_py():
+    spec = importlib.util.spec_from_file_location("dev_script", ROOT / "dev.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _module_scoped_fixtures(tree: ast.Module) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and any(
+                    kw.arg == "scope" and getattr(kw.value, "value", None) in ("module", "package")
+                    for kw in deco.keywords
+                ):
+                    found.append(node.name)
+    return found
+
+
+def _groups(tree: ast.Module) -> set[str]:
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", None) == "xdist_group"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def test_every_module_with_a_module_scoped_fixture_runs_on_one_worker():
+    ungrouped = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        tree = ast.parse(path.read_text())
+        fixtures = _module_scoped_fixtures(tree)
+        if fixtures and not re.search(r"^pytestmark\b.*xdist_group", path.read_text(), re.M):
+            ungrouped.append(f"{path.relative_to(ROOT)} ({', '.join(fixtures)})")
+    assert ungrouped == [], "add pytestmark = pytest.mark.xdist_group(...) to: " + "; ".join(ungrouped)
+
+
+def test_the_release_and_matrix_builds_share_one_group():
+    """Both build in the source tree (build/, the egg-info): one worker, one build at a time."""
+    release = _groups(ast.parse((ROOT / "tests/scripts/test_release.py").read_text()))
+    matrix = _groups(ast.parse((ROOT / "tests/scripts/test_matrix.py").read_text()))
+    assert release == matrix == {"in-tree-build"}
+
+
+def test_dev_py_test_runs_on_every_core_unless_the_arguments_choose():
+    dev = _dev_py()
+    assert dev._parallel([]) == ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "--dist", "loadgroup"]
+    assert dev._parallel(["tests/hooks", "-n", "0"]) == []
+    assert dev._parallel(["-n3"]) == []
+    assert dev._parallel(["-p", "no:xdist"]) == []
+    assert dev._parallel(["--dist", "load"]) == []
+
+
+@pytest.mark.parametrize("workers", ["2", "3"])
+def test_xdist_keeps_a_group_on_one_worker_with_this_pytest(tmp_path, workers):
+    """pytest-xdist's grouping with the pytest we install (pytest-xdist#1386: it stopped on pytest 9.2)."""
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        'pytestmark = pytest.mark.xdist_group("once")\n'
+        + "".join(
+            f"def test_{i}():\n    print('WORKER', os.environ['PYTEST_XDIST_WORKER'])\n" for i in range(6)
+        )
+    )
+    (tmp_path / "test_free.py").write_text("".join(f"def test_{i}():\n    pass\n" for i in range(6)))
+    command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup", "-v", "-p",
+               "no:cacheprovider", "-p", "no:intervals", str(tmp_path)]  # fmt: skip
+    done = run_in_session(command, 120, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    grouped = re.findall(r"^\[(gw\d+)\] .*test_grouped\.py::test_\d+@once", done.stdout, re.M)
+    free = re.findall(r"^\[(gw\d+)\] .*test_free\.py::test_\d+$", done.stdout.replace(" \n", "\n"), re.M)
+    assert len(grouped) == 6, done.stdout[-3000:]
+    assert len(set(grouped)) == 1, done.stdout[-3000:]
+    assert len(free) == 6
