@@ -33,6 +33,10 @@ REDIS_EXPIRE_SECONDS = 86400
 REDIS_TIMEOUT = 2.0
 #: The SQL store's table: one row per key digest.
 TABLE = "intervals_pacing"
+#: The advisory lock key PostgreSQL creators of the table queue on (any constant of our own).
+CREATE_LOCK = 0x1A7E_0001
+#: Tries of a change in the SQL store (see :meth:`SqlStore.update`).
+SQL_TRIES = 3
 
 
 class RedisStore:
@@ -89,21 +93,22 @@ class SqlStore:
         self._conn: Any = None
 
     def update(self, digest: str, change: Change[T]) -> T:
-        """Apply ``change`` to the row of ``digest``; one more try on a fresh connection if it fails.
+        """Apply ``change`` to the row of ``digest``, in up to :data:`SQL_TRIES` tries (fresh connections).
 
-        The second try covers a connection the server closed and two processes inserting the
-        same new row at once (the loser finds the row the second time).
+        A try fails, once each, when the server closed the connection, when another process
+        created the table first (a database other than PostgreSQL, which queues its creators), and
+        when another process inserted the key's new row first (the loser finds it the next time):
+        a worker starting with others on a fresh database may meet two of these in a row.
         """
         with self._lock:
-            try:
-                return self._update(self._connect(), digest, change)
-            except Exception:
-                self._close()
-            try:
-                return self._update(self._connect(), digest, change)
-            except Exception:
-                self._close()
-                raise
+            for tries_left in range(SQL_TRIES - 1, -1, -1):
+                try:
+                    return self._update(self._connect(), digest, change)
+                except Exception:
+                    self._close()
+                    if not tries_left:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _connect(self) -> Any:
         if self._conn is None:
@@ -113,6 +118,11 @@ class SqlStore:
                     conn.autocommit = False
             cursor = conn.cursor()
             try:
+                if self.dialect == "postgres":
+                    # CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL: of
+                    # workers starting at once on a fresh database, all but one fail on the
+                    # catalog's unique index. A transaction-scoped advisory lock queues them.
+                    cursor.execute(f"SELECT pg_advisory_xact_lock({CREATE_LOCK})")
                 cursor.execute(
                     f"CREATE TABLE IF NOT EXISTS {TABLE} "
                     "(pacing_key VARCHAR(64) PRIMARY KEY, state TEXT NOT NULL)"

@@ -4,7 +4,7 @@ A child gets ready (imports, connections, the store), marks a file, waits for th
 file so that every child starts at once, does its job, and prints one JSON line:
 
 - ``increment``: ``count`` atomic increments of one entry of the store (``pacing_conn_id``, or the
-  per-host directory);
+  per-host directory), after one that connects before the start (at the start: ``connect_at_start``);
 - ``pull``: ``streams`` threads, each with its own ``IntervalsHook`` (as the sub-windows of a
   landing have), list the events of its share of ``days``, one page of ``page_size`` per request;
   ``probe_seconds`` scales the pacing's probe period along with the sandbox's faster clock.
@@ -101,8 +101,11 @@ def _increment(spec: dict) -> dict:
     def add(entry: dict) -> None:
         entry["n"] = entry.get("n", 0) + 1
 
-    store.update("counter", add)  # connects, creates the table: before the start
+    if not spec.get("connect_at_start"):
+        store.update("counter", add)  # connects, creates the table: before the start
     _wait(spec)
+    if spec.get("connect_at_start"):  # every child connects and creates the table at the same moment
+        store.update("counter", add)
     for _ in range(spec["count"]):
         store.update("counter", add)
     return {"n": store.update("counter", lambda entry: entry.get("n"))}

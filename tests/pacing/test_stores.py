@@ -3,9 +3,11 @@ replaced by the process's memory with one warning per process and key."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+import uuid
 
 from pacing_child import run_children
 
@@ -22,6 +24,27 @@ def test_every_store_changes_an_entry_atomically_across_processes(store_conn, fr
     results = run_children([spec] * PROCESSES, {**os.environ, **env})
     # Each process also made one increment while getting ready.
     assert max(r["n"] for r in results) == PROCESSES * (EACH + 1)
+
+
+def test_workers_starting_at_once_on_a_fresh_postgres_database_all_share_its_store(postgres_port):
+    """Eight processes reach a database without the table at the same moment: each creates the table
+    or finds it, inserts the key's row or finds it, and none falls back to pacing alone (the suite in
+    parallel once saw a process meet both races and fail over)."""
+    import psycopg2
+
+    database = f"fresh_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host="127.0.0.1", port=postgres_port, user="airflow", dbname="airflow")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {database}")
+    admin.close()
+    conn_id = f"pacing_{database}"
+    conn = {"conn_type": "postgres", "host": "127.0.0.1", "port": postgres_port, "login": "airflow",
+            "schema": database}  # fmt: skip
+    env = {**os.environ, f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
+    spec = {"job": "increment", "pacing_conn_id": conn_id, "count": 20, "connect_at_start": True}
+    results = run_children([spec] * 8, env)
+    assert max(r["n"] for r in results) == 8 * 21  # every increment reached the one shared row
 
 
 def test_a_damaged_entry_reads_as_a_fresh_one(tmp_path):
