@@ -66,7 +66,8 @@ class IntervalsRegistrationsOperator(IntervalsLandingOperator):
         return policy
 
     def check_arguments(self, context: Any) -> Any:
-        """Check every rendered argument, ``personal_data`` too, before any request."""
+        """Check every rendered argument, ``event_id`` and ``personal_data`` too, before the key is read."""
+        self.target_partition()  # checks event_id
         self.check_personal_data()
         return super().check_arguments(context)
 
