@@ -34,8 +34,8 @@ SCOPES = {
     ("GET", "/recurrences"): "read:recurrences",
     ("GET", "/groups"): "read:groups",
 }
-# Endpoints whose bodies carry personal data (the spec's registrations): errors and logs about
-# them quote no byte of a body, only its status, request id and length, whatever the policy.
+#: Endpoints whose bodies carry personal data (the spec's registrations): errors and logs about
+#: them quote no byte of a body, only its status, request id and length, whatever the policy.
 PERSONAL_ENDPOINTS = frozenset({"/registration"})
 
 

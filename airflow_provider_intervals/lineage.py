@@ -41,7 +41,7 @@ so in its ``description`` (``pseudonymised: hmac-sha256-hex token, key version v
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from attrs import define
@@ -55,9 +55,7 @@ from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, Sche
 
 from airflow_provider_intervals import RELEASE_TAG as _TAG
 from airflow_provider_intervals import REPOSITORY, api
-
-if TYPE_CHECKING:
-    from airflow_provider_intervals.storage.formats import Columns
+from airflow_provider_intervals.storage.formats import Columns
 
 PRODUCER = f"https://github.com/{REPOSITORY}/tree/{_TAG}"
 WINDOW_FACET_KEY = "intervals_window"  # {prefix}_{name}, the spec's pattern for custom facets

@@ -169,9 +169,17 @@ class PersonalData:
         return [self.apply(item) for item in items]
 
     def pages(self, pages: Iterator[Any]) -> Iterator[Any]:
-        """Yield each page (a dataclass with ``items``, e.g. ``api.Page``) with its items transformed."""
-        for page in pages:
-            yield page if self.policy == KEEP else dataclasses.replace(page, items=self.items(page.items))
+        """Yield each page (a dataclass with ``items``, e.g. ``api.Page``) with its items transformed.
+
+        Closing this closes ``pages`` too (a hook's listing then sends nothing more).
+        """
+        try:
+            for page in pages:
+                yield page if self.policy == KEEP else dataclasses.replace(page, items=self.items(page.items))
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
 
     def columns(self, columns: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
         """Return a schema's ``(name, kind)`` columns as landed: ``drop`` removes the personal ones."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What pseudonymising costs: a large registration listing landed under "pseudonymise" vs "keep".
 
-    .venv/bin/python bench/bench_personal.py                      # 50,000 registrations, 3 rounds
+    .venv/bin/python bench/bench_personal.py                      # 20,000 registrations, 3 rounds
     .venv/bin/python bench/bench_personal.py --rows 200000 --repeat 5
 
 A sandbox (in this process, rate limits off, ``Sandbox.store`` filled directly) holds one event
@@ -103,7 +103,7 @@ def transform_only(items: list[dict], key: str, repeat: int) -> dict[str, float]
 def main() -> int:
     """Run the benchmark and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=50_000, help="registrations in the listing")
+    parser.add_argument("--rows", type=int, default=20_000, help="registrations in the listing")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best time counts")
     parser.add_argument("--formats", default="jsonl,parquet", help="comma-separated: jsonl, parquet")
     args = parser.parse_args()
