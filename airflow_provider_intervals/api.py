@@ -34,6 +34,9 @@ SCOPES = {
     ("GET", "/recurrences"): "read:recurrences",
     ("GET", "/groups"): "read:groups",
 }
+#: Endpoints whose bodies carry personal data (the spec's registrations): errors and logs about
+#: them quote no byte of a body, only its status, request id and length, whatever the policy.
+PERSONAL_ENDPOINTS = frozenset({"/registration"})
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,12 @@ class Request:
     @property
     def scope(self) -> str | None:
         """The scope this request needs, used to explain a 403."""
-        root = "/" + self.path.strip("/").split("/")[0]
-        return SCOPES.get((self.method, root))
+        return SCOPES.get((self.method, "/" + self.path.strip("/").split("/")[0]))
+
+    @property
+    def personal(self) -> bool:
+        """Whether the endpoint's bodies carry personal data (then no error quotes them)."""
+        return "/" + self.path.strip("/").split("/")[0] in PERSONAL_ENDPOINTS
 
     def with_params(self, **params: Any) -> Request:
         """Return a copy with ``params`` merged in (``None`` removes a parameter)."""
@@ -152,22 +159,23 @@ def group_events_request(
 # --------------------------------------------------------------------------- responses
 
 
-def _excerpt(body: bytes, size: int = 200) -> str:
-    return body[:size].decode("utf-8", errors="replace")
+def _excerpt(body: bytes, personal: bool = False, size: int = 200) -> str | None:
+    """Return the body's first bytes as text, or ``None`` for personal data (never quoted)."""
+    return None if personal else body[:size].decode("utf-8", errors="replace")
 
 
-def decode_json(status: int, body: bytes, request_id: str | None = None) -> Any:
-    """Parse a JSON body, or raise an error that quotes the status and the body's start."""
+def _quote(body: bytes, personal: bool = False) -> str:
+    """Return how a message shows a body: its start, or only its length for personal data."""
+    text = _excerpt(body, personal)
+    return repr(text) if text is not None else f"a body of {len(body)} bytes (not quoted: personal data)"
+
+
+def decode_json(status: int, body: bytes, request_id: str | None = None, personal: bool = False) -> Any:
+    """Parse a JSON body, or raise quoting the status and the body's start (``personal``: its length)."""
     try:
         return json.loads(body)
     except ValueError:
-        raise exc.IntervalsMalformedResponseError(
-            status,
-            None,
-            f"expected a JSON body, got {_excerpt(body)!r}",
-            request_id=request_id,
-            body_excerpt=_excerpt(body),
-        ) from None
+        raise _malformed(status, "a JSON body", body, request_id, personal) from None
 
 
 def _field(payload: Any, name: str) -> Any:
@@ -232,9 +240,9 @@ def error_from_response(
     code = error.get("code") if isinstance(error, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(message, str):
-        message = f"unexpected body {_excerpt(body)!r}"
+        message = f"unexpected body {_quote(body, request.personal)}"
     cls = _ERRORS.get(status, exc.IntervalsServerError if status >= 500 else exc.IntervalsAPIError)
-    kwargs: dict[str, Any] = {"request_id": request_id, "body_excerpt": _excerpt(body)}
+    kwargs: dict[str, Any] = {"request_id": request_id, "body_excerpt": _excerpt(body, request.personal)}
     if cls is exc.IntervalsAuthenticationError:
         message += ". Check the API key in the Airflow connection's password field."
     elif cls is exc.IntervalsPermissionError:
@@ -272,37 +280,47 @@ def transport_error(request: Request, error: Exception, timeout: float | None) -
     )
 
 
-def envelope_from_response(status: int, body: bytes, request_id: str | None = None) -> dict[str, Any]:
-    """Return a success body, checking it is an object with ``data`` as documented."""
-    payload = decode_json(status, body, request_id)
+def _malformed(
+    status: int, expected: str, body: bytes, request_id: str | None, personal: bool
+) -> exc.IntervalsMalformedResponseError:
+    message, excerpt = f"expected {expected}, got {_quote(body, personal)}", _excerpt(body, personal)
+    return exc.IntervalsMalformedResponseError(
+        status, None, message, request_id=request_id, body_excerpt=excerpt
+    )
+
+
+def envelope_from_response(
+    status: int, body: bytes, request_id: str | None = None, personal: bool = False
+) -> Any:
+    """Return a success body, an object with ``data`` (``personal``: errors give the body's length)."""
+    payload = decode_json(status, body, request_id, personal)
     if not isinstance(payload, dict) or "data" not in payload:
-        raise exc.IntervalsMalformedResponseError(
-            status, None, f"expected an object with 'data', got {_excerpt(body)!r}", request_id=request_id
-        )
+        raise _malformed(status, "an object with 'data'", body, request_id, personal)
     return payload
 
 
-def data_from_response(status: int, body: bytes, request_id: str | None = None) -> Any:
-    """Return the ``data`` member of a single-object success body."""
-    data = envelope_from_response(status, body, request_id)["data"]
+def data_from_response(
+    status: int, body: bytes, request_id: str | None = None, personal: bool = False
+) -> Any:
+    """Return the ``data`` member of a single-object success body (``personal``: as above)."""
+    data = envelope_from_response(status, body, request_id, personal)["data"]
     if not isinstance(data, dict):
-        raise exc.IntervalsMalformedResponseError(
-            status, None, f"expected 'data' to be an object, got {_excerpt(body)!r}", request_id=request_id
-        )
+        raise _malformed(status, "'data' to be an object", body, request_id, personal)
     return data
 
 
-def created_id(data: dict[str, Any], key: str, status: int = 201, body: bytes | None = None) -> str:
+def created_id(
+    data: dict[str, Any], key: str, status: int = 201, body: bytes | None = None, personal: bool = False
+) -> str:
     """Return the new object's id from a 201 body's ``data`` (``eventId`` or ``participantId``).
 
-    :param status: the response's status and ``body`` its body, quoted if the id is missing.
+    :param status: the response's status and ``body`` its body, quoted if the id is missing
+        (only its length if ``personal``).
     """
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        got = _excerpt(body) if body is not None else repr(data)
-        raise exc.IntervalsMalformedResponseError(
-            status, None, f"expected data.{key} in the response, got {got!r}", body_excerpt=got
-        )
+        got = body if body is not None else repr(data).encode()
+        raise _malformed(status, f"data.{key} in the response", got, None, personal)
     return value
 
 
@@ -368,15 +386,10 @@ def parse_page(request: Request, status: int, body: bytes, request_id: str | Non
     ends the listing and a full page asks for the next. A cursor equal to the one just
     used means the server is looping: we stop instead of paging forever.
     """
-    payload = envelope_from_response(status, body, request_id)
+    payload = envelope_from_response(status, body, request_id, request.personal)
     items = payload["data"]
     if not isinstance(items, list) or not all(isinstance(i, dict) and "_id" in i for i in items):
-        raise exc.IntervalsMalformedResponseError(
-            status,
-            None,
-            f"expected a list of objects with '_id', got {_excerpt(body)!r}",
-            request_id=request_id,
-        )
+        raise _malformed(status, "a list of objects with '_id'", body, request_id, request.personal)
     has_more = payload.get("hasMore")
     has_more = has_more if isinstance(has_more, bool) else None
     more = has_more if has_more is not None else len(items) >= request.params.get("limit", 50)

@@ -139,6 +139,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_intervals.hooks.intervals",
                     "airflow_provider_intervals.hooks.intervals_async",
+                    "airflow_provider_intervals.hooks.pseudonymisation",
                 ],
             }
         ],

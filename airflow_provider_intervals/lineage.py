@@ -33,12 +33,14 @@ per-run data: the output facet ``intervals_window``
 The custom facet's ``_schemaURL`` points into ``docs/lineage/`` at this release's git tag
 (immutable); every facet built here names this provider as its ``_producer``. No facet holds
 the API key (it is never part of a URL) or personal data: datasets name field names, counts,
-dates and the ids of events, runs and groups, never a row.
+dates and the ids of events, runs and groups, never a row. A landing's output schema is the
+schema as landed: a field its personal-data policy drops is absent, and a pseudonymised one says
+so in its ``description`` (``pseudonymised: hmac-sha256-hex token, key version v1``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -53,6 +55,7 @@ from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, Sche
 
 from airflow_provider_intervals import RELEASE_TAG as _TAG
 from airflow_provider_intervals import REPOSITORY, api
+from airflow_provider_intervals.storage.formats import Columns
 
 PRODUCER = f"https://github.com/{REPOSITORY}/tree/{_TAG}"
 WINDOW_FACET_KEY = "intervals_window"  # {prefix}_{name}, the spec's pattern for custom facets
@@ -121,9 +124,18 @@ def storage_dataset_name(url: str) -> tuple[str, str]:
     return f"{scheme}://{location}", parts.path.strip("/")
 
 
-def schema_facet(columns: Sequence[tuple[str, str]]) -> SchemaDatasetFacet:
-    """Return the schema facet of documented ``(field, kind)`` columns (``storage.formats.SCHEMAS``)."""
-    fields = [SchemaDatasetFacetFields(name=name, type=_TYPES.get(kind, kind)) for name, kind in columns]
+def schema_facet(
+    columns: Sequence[tuple[str, str]], notes: Mapping[str, str] | None = None
+) -> SchemaDatasetFacet:
+    """Return the schema facet of documented ``(field, kind)`` columns (``storage.formats.SCHEMAS``).
+
+    :param notes: field -> description (e.g. that the field holds pseudonymised tokens).
+    """
+    notes = notes or {}
+    fields = [
+        SchemaDatasetFacetFields(name=name, type=_TYPES.get(kind, kind), description=notes.get(name))
+        for name, kind in columns
+    ]
     return SchemaDatasetFacet(fields=fields, producer=PRODUCER)
 
 
@@ -147,6 +159,7 @@ def landing_datasets(
     columns: Sequence[tuple[str, str]],
     window: IntervalsWindowOutputDatasetFacet,
     landed: Any = None,
+    output_columns: Columns | None = None,
 ) -> tuple[list[InputDataset], list[OutputDataset]]:
     """Return a landing's input (the API listing) and output (its target in object storage).
 
@@ -157,8 +170,13 @@ def landing_datasets(
     :param window: the run's ``intervals_window`` facet, an output facet.
     :param landed: the :class:`~airflow_provider_intervals.storage.landing.LandingResult`, or
         ``None`` before or without a publish (START, a failed task): then no statistics.
+    :param output_columns: the columns as landed (after a personal-data policy), for the
+        output's schema facet; default: ``columns``, unchanged.
     """
     schema = schema_facet(columns)
+    landed_schema = schema
+    if output_columns is not None:
+        landed_schema = schema_facet(output_columns.fields, output_columns.notes)
     in_facets: dict[str, Any] = {}
     out_facets: dict[str, Any] = {WINDOW_FACET_KEY: window}
     if landed is not None:
@@ -175,7 +193,7 @@ def landing_datasets(
     output = OutputDataset(
         *storage_dataset_name(target),
         outputFacets=out_facets,
-        facets={"schema": schema, "documentation": documentation},
+        facets={"schema": landed_schema, "documentation": documentation},
     )
     return [source], [output]
 

@@ -26,7 +26,7 @@ try:
 except ImportError:  # Airflow < 3.2: it lives in core, not yet in the SDK
     from airflow.configuration import conf
 
-from airflow_provider_intervals import api, inflight, links, validation
+from airflow_provider_intervals import api, inflight, links, personal, validation
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID, MAX_RATE_LIMIT_WAIT
 from airflow_provider_intervals.operators.deferral import DEFAULT_DEFER_AFTER, DeferrableLanding
@@ -229,6 +229,13 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         """Return the listing's filters, as recorded in the manifest."""
         return {}
 
+    def resolve_personal_data(self) -> personal.PersonalData | None:
+        """Return the policy for the listing's personal fields, key read; ``None``: it has none.
+
+        Called once the arguments are checked, before any request (a missing key fails here).
+        """
+        return None
+
     # ------------------------------------------------------------------ execution
 
     def check_arguments(self, context: Any) -> LandingSettings:
@@ -261,24 +268,35 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
             window=resolve_window(context, self.date_from, self.date_to),
         )
 
-    def streams(self, settings: LandingSettings) -> list[Stream]:
+    def streams(self, settings: LandingSettings, data: personal.PersonalData | None = None) -> list[Stream]:
         """Return the listings to land: one per sub-window, named by position.
 
         Each stream's filters are checked here (:meth:`request`), before any request or output;
-        its pages are asked for only when the landing consumes them.
+        its pages are asked for only when the landing consumes them, with ``data``'s policy
+        applied to their personal fields before anything is written.
         """
         streams = []
         for i, sub in enumerate(self.sub_windows(settings)):
             self.request(sub)  # checks the filters: pure, nothing sent, nothing to close
 
             def pages(client: IntervalsHook, after: str | None, sub: Window = sub) -> Iterator[api.Page]:
-                return self.pages(client, sub, after)
+                listed = self.pages(client, sub, after)
+                return listed if data is None else data.pages(listed)
 
+            # The policy and key are part of what a checkpoint resumes: parts never mix them.
             listing = {"resource": self.directory or self.resource, **self.filters()}
+            listing.update(data.fingerprint() if data is not None else {})
             if self.date_filtered:
                 listing.update(date_from=sub.date_from, date_to=sub.date_to)
             streams.append(Stream(f"{i:03d}", pages, listing, f"{sub.date_from}..{sub.date_to}"))
         return streams
+
+    def columns(self, data: personal.PersonalData | None) -> formats.Columns:
+        """Return the Parquet columns as landed: the resource's schema, after ``data``'s policy."""
+        columns = formats.SCHEMAS[self.resource]
+        if data is None:
+            return formats.Columns(columns)
+        return formats.Columns(data.columns(columns), data.notes())
 
     def sub_windows(self, settings: LandingSettings) -> list[Window]:
         """Return the sub-windows to fetch, in order (just the window when not date-filtered)."""
@@ -298,8 +316,9 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
     def _land(self, context: Any, resume: dict[str, Any]) -> dict[str, Any]:
         settings = self.check_arguments(context)
         window = settings.window
-        self._run = LandingRun(window)
-        streams = self.streams(settings)  # checks the filters: still no request made
+        data = self.resolve_personal_data()  # reads the key, if any: still no request made
+        self._run = LandingRun(window, personal=data)
+        streams = self.streams(settings, data)  # checks the filters: still no request made
         try:
             root = ObjectStoragePath(self.output_path.strip(), conn_id=self.output_conn_id or None)
         except (ValueError, ImportError) as error:  # unknown scheme, bucket missing, ...
@@ -311,6 +330,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
         description = {
             "window": {"date_from": window.date_from, "date_to": window.date_to},
             "filters": self.filters(),
+            **({"personal_data": data.manifest()} if data is not None else {}),
         }
         self.log.info(
             "Landing %s for %s .. %s in %d stream(s), up to %d at a time, into %s",
@@ -336,6 +356,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
                 progress_interval=self.progress_interval,
                 pause_on_rate_limit=settings.deferrable,
                 more=inflight.Sizer(settings.concurrency, clients, self.log).more,
+                columns=self.columns(data),
             )
         except LandingPaused as pause:
             self.defer_for_allowance(pause, resume, store, settings.defer_after)

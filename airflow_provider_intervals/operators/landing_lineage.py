@@ -2,7 +2,9 @@
 
 OpenLineage (START, COMPLETE, FAIL) names the listing in and the landing's target out,
 ``{output_path}/{directory}/{filters}``, the same dataset on every run;
-:mod:`airflow_provider_intervals.lineage` builds the datasets.
+:mod:`airflow_provider_intervals.lineage` builds the datasets. The input's schema is the API's;
+the output's is the schema as landed, after the personal-data policy (a dropped field absent, a
+pseudonymised one described as a token of its key version).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ class LandingRun:
 
     :param window: the run's window, once the arguments were checked.
     :param result: what was published, once it was.
+    :param personal: the policy for the listing's personal fields, if it has any.
     """
 
     window: Window
     result: Any = None
+    personal: Any = None
 
 
 class LandingLineage:
@@ -47,6 +51,8 @@ class LandingLineage:
     request: Any
     target_partition: Any
     window_partition: Any
+    resolve_personal_data: Any
+    columns: Any
 
     def get_openlineage_facets_on_start(self) -> Any:
         """Return what the landing reads and publishes, as COMPLETE will name it, before it runs.
@@ -54,15 +60,17 @@ class LandingLineage:
         The listener calls this with the task's templates rendered. The names come from the
         rendered arguments, the connection's base URL and the run's window (the current
         context's data interval): no request is sent, nothing is created in storage. Empty
-        when an argument is bad: the task fails on it before any request.
+        when an argument, or the pseudonymisation key, is bad: the task fails on it before any
+        request.
         """
         from airflow.sdk import get_current_context
 
         try:
             settings = self.check_arguments(get_current_context())
-        except exc.IntervalsArgumentError:
+            data = self.resolve_personal_data()
+        except (exc.IntervalsArgumentError, exc.IntervalsConfigurationError):
             return self._lineage(None)
-        return self._lineage(LandingRun(settings.window))
+        return self._lineage(LandingRun(settings.window, personal=data))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Return the run's lineage: the API listing in, the landing's target out, with statistics.
@@ -95,6 +103,7 @@ class LandingLineage:
             window.date_from, window.date_to, filtered=self.date_filtered, partition=partition
         )
         inputs, outputs = lineage.landing_datasets(
-            self.hook.api_url, request, target, formats.SCHEMAS[self.resource], facet, run.result
+            *(self.hook.api_url, request, target, formats.SCHEMAS[self.resource], facet, run.result),
+            output_columns=self.columns(run.personal),
         )
         return lineage.operator_lineage(inputs, outputs)

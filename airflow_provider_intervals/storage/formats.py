@@ -18,6 +18,11 @@ not break when the API adds a key inside them. Dates (``date``, ``endDate``) are
 ``date32``. Fields the schema does not know yet land in the ``_extra`` column as JSON, so
 nothing the API sends is dropped. An absent field and a JSON ``null`` both read back as
 absent.
+
+A resource's personal fields are named in :data:`PERSONAL_FIELDS`, beside its schema; a
+landing's policy for them (:mod:`airflow_provider_intervals.personal`) is applied to the items
+before they reach a writer, and a writer given :class:`Columns` lands the schema as transformed
+(``drop``: no personal column; ``pseudonymise``: each personal column's field metadata says so).
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 FORMATS = ("jsonl", "parquet")
@@ -90,6 +95,29 @@ SCHEMAS: dict[str, tuple[tuple[str, str], ...]] = {
         ("coverImageId", "str"),
     ),
 }
+
+
+#: Each resource's personal fields, by the API's spec (``docs/intervals-api.md``): the one list the
+#: landings, the bulk and single writes and the error messages read. ``email`` and ``name`` identify
+#: a participant; ``notes`` is free text about them (sent with ``POST /registration``, landed in
+#: ``_extra`` if ever listed); ``bibIdentifier`` is printed on the runner and published with their
+#: name in race results. A resource absent here carries no personal field.
+PERSONAL_FIELDS: dict[str, frozenset[str]] = {
+    "registrations": frozenset({"email", "name", "notes", "bibIdentifier"}),
+}
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A listing's Parquet columns as landed: ``(name, kind)`` in order, and a note per column.
+
+    :param fields: the columns, as in :data:`SCHEMAS` (minus any the landing drops).
+    :param notes: column -> description, written as the Parquet field's ``description`` metadata
+        (e.g. that it holds pseudonymised tokens).
+    """
+
+    fields: tuple[tuple[str, str], ...]
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,7 +202,7 @@ class JsonLinesWriter:
         return self._sink.size, self._sink.sha256.hexdigest()
 
 
-def _arrow_schema(resource: str) -> Any:
+def _arrow_schema(columns: Columns) -> Any:
     import pyarrow as pa
 
     types = {
@@ -185,7 +213,11 @@ def _arrow_schema(resource: str) -> Any:
         "bool": pa.bool_(),
         "json": pa.string(),
     }
-    fields = [pa.field(name, types[kind]) for name, kind in SCHEMAS[resource]]
+    notes = columns.notes
+    fields = [
+        pa.field(name, types[kind], metadata={"description": notes[name]} if name in notes else None)
+        for name, kind in columns.fields
+    ]
     return pa.schema([*fields, pa.field(EXTRA_COLUMN, pa.string())])
 
 
@@ -210,16 +242,25 @@ class ParquetWriter:
     :param raw: the open binary file; closed by :meth:`close`.
     :param resource: a key of :data:`SCHEMAS`.
     :param row_group_size: rows buffered before a row group is written (the memory bound).
+    :param columns: the columns as landed; default: the resource's schema, unchanged.
     """
 
-    def __init__(self, raw: BinaryIO, resource: str, row_group_size: int = DEFAULT_ROW_GROUP_SIZE) -> None:
+    def __init__(
+        self,
+        raw: BinaryIO,
+        resource: str,
+        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+        columns: Columns | None = None,
+    ) -> None:
         import pyarrow.parquet as pq
 
+        columns = columns or Columns(SCHEMAS[resource])
         self._raw = raw
         self._sink = _HashingSink(raw)
-        self._schema = _arrow_schema(resource)
-        self._columns = SCHEMAS[resource]
-        self._known = frozenset(name for name, _ in self._columns)
+        self._schema = _arrow_schema(columns)
+        self._columns = columns.fields
+        # Every schema field is known, dropped ones too: a dropped field never reaches _extra.
+        self._known = frozenset(name for name, _ in SCHEMAS[resource])
         self._writer = pq.ParquetWriter(self._sink, self._schema, compression="zstd")
         self._rows: list[dict[str, Any]] = []
         self._row_group_size = row_group_size
@@ -246,11 +287,15 @@ class ParquetWriter:
 
 
 def open_writer(
-    raw: BinaryIO, fmt: str, resource: str, compresslevel: int = DEFAULT_COMPRESSLEVEL
+    raw: BinaryIO,
+    fmt: str,
+    resource: str,
+    compresslevel: int = DEFAULT_COMPRESSLEVEL,
+    columns: Columns | None = None,
 ) -> JsonLinesWriter | ParquetWriter:
-    """Return the part writer for ``fmt`` on the open binary file ``raw``."""
+    """Return the part writer for ``fmt`` on the open binary file ``raw`` (``columns``: :class:`Columns`)."""
     if fmt == "parquet":
-        return ParquetWriter(raw, resource)
+        return ParquetWriter(raw, resource, columns=columns)
     return JsonLinesWriter(raw, compresslevel)
 
 

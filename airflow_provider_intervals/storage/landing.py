@@ -184,6 +184,7 @@ class _Landing:
     series: Series
     progress: Progress
     pausable: bool = False
+    columns: formats.Columns | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     paused_until: float | None = None
     _pause_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -251,7 +252,8 @@ class _Landing:
         self.series.make_directory()
         path = self.prefix / rel
         with destination.writing(path):
-            return formats.open_writer(path.open("wb"), self.fmt, self.resource, self.compresslevel)
+            raw = path.open("wb")
+            return formats.open_writer(raw, self.fmt, self.resource, self.compresslevel, self.columns)
 
     def _finish(self, writer: Any, rel: str, records: int, cursor: str) -> formats.PartInfo:
         with destination.writing(self.prefix / rel):  # S3 uploads the last block on close
@@ -298,6 +300,7 @@ def land(
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
     pause_on_rate_limit: bool = False,
     more: Callable[[int], bool] | None = None,
+    columns: formats.Columns | None = None,
 ) -> LandingResult:
     """Land ``streams`` under ``prefix`` and publish them atomically; resume from a checkpoint.
 
@@ -329,6 +332,8 @@ def land(
         wait in the queue and clients are left (the landing operators pass
         :meth:`airflow_provider_intervals.inflight.Sizer.more`); ``None``: one worker per client
         at once.
+    :param columns: the Parquet columns as landed (a personal-data policy's); default: the
+        resource's schema.
     """
     if fmt not in formats.FORMATS:
         raise exc.IntervalsArgumentError("fmt", fmt, f"expected one of {', '.join(formats.FORMATS)}")
@@ -348,6 +353,7 @@ def land(
     landing = _Landing(
         *(prefix, streams, resource, fmt, records_per_part, compresslevel, series, progress),
         pausable=pause_on_rate_limit,
+        columns=columns,
     )
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for stream in streams:

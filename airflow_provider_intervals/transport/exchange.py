@@ -58,7 +58,7 @@ def missing_key(conn_id: str) -> exc.IntervalsConfigurationError:
 
 def data(request: api.Request, answer: Answer) -> dict[str, Any]:
     """Read a single object's ``data``."""
-    return api.data_from_response(answer.status, answer.body, answer.request_id)
+    return api.data_from_response(answer.status, answer.body, answer.request_id, request.personal)
 
 
 def page(request: api.Request, answer: Answer) -> api.Page:
@@ -70,7 +70,7 @@ def created(id_field: str) -> Callable[[api.Request, Answer], str]:
     """Return a reader of a ``201``'s new id (``eventId`` or ``participantId``)."""
 
     def read(request: api.Request, answer: Answer) -> str:
-        return api.created_id(data(request, answer), id_field, answer.status, answer.body)
+        return api.created_id(data(request, answer), id_field, answer.status, answer.body, request.personal)
 
     return read
 

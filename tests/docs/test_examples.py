@@ -6,6 +6,7 @@ The guides include these files (``literalinclude``), so no snippet in the docs i
 from __future__ import annotations
 
 import importlib.util
+import json
 import uuid
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from airflow.sdk import ObjectStoragePath
 from helpers import seeded_runs, utc
 
 from airflow_provider_intervals.inflight import DEFAULT_CONCURRENCY
+from airflow_provider_intervals.personal import PersonalData, Pseudonymiser
 from airflow_provider_intervals.storage import iter_records
+from airflow_provider_intervals.storage.formats import PERSONAL_FIELDS
 from airflow_provider_intervals.windows import Window
 
 HOWTO = Path(__file__).resolve().parents[2] / "docs" / "examples" / "howto"
@@ -42,16 +45,20 @@ def _event_with_registrations(store) -> str:
 
 
 def test_the_landing_how_to_lands_group_events_registrations_recurrences_and_groups(
-    api, make_conn, run_dag, tmp_path
+    api, make_conn, run_dag, tmp_path, monkeypatch
 ):
     make_conn(api)
+    key = "how-to-key-" + "k" * 32
+    conn = {"conn_type": "generic", "password": key, "extra": {"key_version": "v1"}}
+    monkeypatch.setenv("AIRFLOW_CONN_INTERVALS_PSEUDONYMISATION", json.dumps(conn))
+    tokens = PersonalData("pseudonymise", PERSONAL_FIELDS["registrations"], Pseudonymiser(key, "v1"))
     group, event = next(api.store.iter_groups())["slug"], _event_with_registrations(api.store)
     conf = {"landing": f"file://{tmp_path}/lake", "group_slug": group, "event_id": event}
     run = run_dag(_load("land_other_resources"), DAY, run_conf=conf)
     assert run.state == "success"
     expected = {
         "land_group_events": _as_landed(api.store.iter_events, "2025-01-01", "2025-06-10", group=group),
-        "land_registrations": api.store.iter_registrations(event),
+        "land_registrations": map(tokens.apply, api.store.iter_registrations(event)),
         "land_recurrences": api.store.iter_recurrences(status="active"),
         "land_groups": api.store.iter_groups(),
     }

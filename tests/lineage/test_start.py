@@ -89,7 +89,7 @@ def test_a_landing_names_a_bucket_target_without_its_connection(start):
     [
         (
             IntervalsRegistrationsOperator,
-            {"event_id": "e72tuv901wxy234"},
+            {"event_id": "e72tuv901wxy234", "personal_data": "drop"},
             "registrations/event_id=e72tuv901wxy234",
             "snapshot=2025-06-07",
         ),

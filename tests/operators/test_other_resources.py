@@ -24,7 +24,7 @@ def _event_with_registrations(store):
 CASES = {
     "registrations": (
         IntervalsRegistrationsOperator,
-        lambda store: {"event_id": _event_with_registrations(store)},
+        lambda store: {"event_id": _event_with_registrations(store), "personal_data": "keep"},
         lambda store, kw: store.iter_registrations(kw["event_id"]),
         lambda kw: f"/registrations/event_id={kw['event_id']}/snapshot=2025-06-10",
     ),

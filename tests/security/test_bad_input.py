@@ -54,7 +54,9 @@ def group_events(**kwargs):
 
 
 def registrations(**kwargs):
-    return lambda lake: IntervalsRegistrationsOperator(task_id="t", output_path=lake, **{**SNAP, **kwargs})
+    # "drop": no key connection needed, so each case fails on the argument it is about.
+    kwargs = {**SNAP, "personal_data": "drop", **kwargs}
+    return lambda lake: IntervalsRegistrationsOperator(task_id="t", output_path=lake, **kwargs)
 
 
 def recurrences(**kwargs):

@@ -124,7 +124,9 @@ def test_no_api_key_or_personal_data_in_any_artefact(
     event_id, regs = _registrations(api.store, 3)
     reg_dag = DAG(f"secret_regs_{uuid.uuid4().hex[:6]}", schedule=None, start_date=dt.datetime(2025, 1, 1))
     with reg_dag:
-        IntervalsRegistrationsOperator(task_id="land_regs", event_id=event_id, output_path=f"file://{lake}")
+        IntervalsRegistrationsOperator(
+            task_id="land_regs", event_id=event_id, output_path=f"file://{lake}", personal_data="keep"
+        )
     assert run_dag(reg_dag, dt.datetime(2025, 9, 9, tzinfo=dt.UTC)).state == "success"
     run_id = next(r["_id"] for r in regs)
     runs = [run["_id"] for run in api.store.get_event(event_id)["runs"]]
@@ -146,7 +148,7 @@ def test_no_api_key_or_personal_data_in_any_artefact(
     bulk_dag = DAG(f"secret_bulk_{uuid.uuid4().hex[:6]}", schedule=None, start_date=dt.datetime(2025, 1, 1))
     with bulk_dag:
         IntervalsBulkRegisterParticipantsOperator(
-            task_id="register", input_path=f"file://{plan}", skip_invalid=True
+            task_id="register", input_path=f"file://{plan}", skip_invalid=True, personal_data="keep"
         )
     assert run_dag(bulk_dag, dt.datetime(2025, 9, 9, tzinfo=dt.UTC)).state == "success"
 
@@ -162,7 +164,7 @@ def test_no_api_key_or_personal_data_in_any_artefact(
         errors.append(raised.value)
         with pytest.raises(error) as raised:
             IntervalsRegistrationsOperator(
-                task_id="t", event_id=event_id, output_path=f"file://{lake}/x", **DAY
+                task_id="t", event_id=event_id, output_path=f"file://{lake}/x", personal_data="keep", **DAY
             ).execute({})
         errors.append(raised.value)
     make_conn(api, key=CANARY)

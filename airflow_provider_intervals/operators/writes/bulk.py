@@ -28,6 +28,7 @@ tell identical rows apart) and of rows created before, and per distinct slug for
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_provider_intervals import api, links, validation
+from airflow_provider_intervals import api, links, personal, validation
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.connection import DEFAULT_CONN_ID
 from airflow_provider_intervals.operators.writes import results as res
@@ -254,7 +255,47 @@ class IntervalsBulkRegisterParticipantsOperator(IntervalsBulkWriteOperator):
     """Register every participant of an export (columns are ``POST /registration`` fields).
 
     Rows are personal data: no row, email or name is logged or returned; messages name the
-    line and field only. See :class:`IntervalsBulkWriteOperator` for the arguments.
+    line and field only, and the results file records no value of a row (its line, event run,
+    content digest, key, outcome and id). The only file that records rows, the rejects file
+    (``skip_invalid=True``), follows ``personal_data``. See :class:`IntervalsBulkWriteOperator`
+    for the other arguments.
+
+    :param personal_data: what the rejects file keeps of a row's personal fields (email, name,
+        notes): ``"pseudonymise"`` (default) a keyed token of each, ``"drop"`` nothing, ``"keep"``
+        the values; under the first two, only the body's documented columns are kept. Templated.
+    :param pseudonymisation_conn_id: with ``"pseudonymise"``, the connection whose password is
+        the key and whose extra ``key_version`` names it (default ``intervals_pseudonymisation``);
+        read only when rejects are written (``skip_invalid=True``), before any request. Templated.
     """
 
     kind = REGISTRATION
+    template_fields: Sequence[str] = (
+        *IntervalsBulkWriteOperator.template_fields,
+        *("personal_data", "pseudonymisation_conn_id"),
+    )
+
+    def __init__(
+        self,
+        *,
+        personal_data: str = personal.DEFAULT_POLICY,
+        pseudonymisation_conn_id: str = personal.DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.personal_data = personal_data
+        self.pseudonymisation_conn_id = pseudonymisation_conn_id
+
+    def check_arguments(self) -> BulkSettings:
+        """Check the rendered arguments, ``personal_data`` first; read the key if rejects need it."""
+        policy = personal.check_policy(self.personal_data)
+        settings = super().check_arguments()
+        pseudonymiser = None
+        if policy == personal.PSEUDONYMISE and settings.skip_invalid:
+            from airflow_provider_intervals.hooks.pseudonymisation import IntervalsPseudonymisationHook
+
+            conn_id = personal.check_conn_id(self.pseudonymisation_conn_id)
+            pseudonymiser = IntervalsPseudonymisationHook(conn_id).pseudonymiser
+        elif policy == personal.PSEUDONYMISE:
+            return settings  # no rejects file: no row is recorded, no key is needed
+        data = personal.PersonalData(policy, self.kind.personal, pseudonymiser)
+        return dataclasses.replace(settings, personal=data)

@@ -22,6 +22,7 @@ from typing import Any
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import validation
+from airflow_provider_intervals.storage.formats import PERSONAL_FIELDS
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ EVENT = Kind(
 REGISTRATION = Kind(
     "registration",
     validation.check_registration_body,
-    personal=frozenset({"email", "name", "notes"}),
+    personal=PERSONAL_FIELDS["registrations"],
     key_field="eventRunId",
     hook_method="register_participant",
     path="/registration",

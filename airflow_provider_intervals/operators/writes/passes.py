@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_intervals import exceptions as exc
+from airflow_provider_intervals import personal
 from airflow_provider_intervals.operators.writes import results as res
 from airflow_provider_intervals.operators.writes.keys import RunIdentity
 from airflow_provider_intervals.operators.writes.kinds import ROW_ERRORS, SHOWN, Kind, describe, error_record
@@ -53,6 +54,8 @@ class BulkSettings:
     :param fail_on_row_errors: fail at the end if the API refused any row.
     :param checkpoint_rows: created rows per checkpoint.
     :param max_requests_per_minute: this task's cap below the key's allowance, or ``None``.
+    :param personal: the policy for the rows' personal fields in the rejects file, or ``None``
+        (as read: a kind without personal fields).
     """
 
     path: ObjectStoragePath
@@ -62,6 +65,20 @@ class BulkSettings:
     fail_on_row_errors: bool
     checkpoint_rows: int
     max_requests_per_minute: float | None
+    personal: personal.PersonalData | None = None
+
+
+def rejected_row(kind: Kind, data: personal.PersonalData | None, raw: Any) -> Any:
+    """Return a row as the rejects file records it: as read, or with ``data``'s policy applied.
+
+    Under ``pseudonymise`` or ``drop`` only the body's documented fields are kept (an unknown
+    column, a ``phone`` say, may be personal too), and an unreadable row is ``None``.
+    """
+    if data is None or data.policy == personal.KEEP:
+        return raw
+    if not isinstance(raw, dict):
+        return None
+    return data.apply({k: v for k, v in raw.items() if k in kind.fields})
 
 
 def check_pass(
@@ -91,7 +108,8 @@ def check_pass(
                 shown.extend(row.problems[: SHOWN - len(shown)])
             if rejects is not None:
                 errors = [p.to_json() for p in row.problems]
-                rejects.add({"line": row.line, "errors": errors, "row": row.raw})
+                row_as_kept = rejected_row(kind, settings.personal, row.raw)
+                rejects.add({"line": row.line, "errors": errors, "row": row_as_kept})
     except BaseException:
         if rejects is not None:
             rejects.discard()

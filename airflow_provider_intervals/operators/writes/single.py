@@ -161,7 +161,7 @@ class IntervalsCreateEventOperator(IntervalsWriteOneOperator):
 
 
 # Registration fields that identify a person: masked once rendered.
-PERSONAL_FIELDS = ("email", "name", "notes")
+PERSONAL_FIELDS = tuple(sorted(REGISTRATION.personal))
 
 
 class IntervalsRegisterParticipantOperator(IntervalsWriteOneOperator):

@@ -6,8 +6,9 @@ Group events are date-filtered, like events; registrations, recurrences and grou
 snapshots, one per run day (``snapshot=YYYY-MM-DD`` in the path).
 
 Needs the connection ``intervals_default`` (scopes ``read:events``, ``read:groups``,
-``read:participants``, ``read:recurrences``). Where it lands, and which group and event, are
-params: override them when you trigger it.
+``read:participants``, ``read:recurrences``), and for the registrations the pseudonymisation key:
+the connection ``intervals_pseudonymisation`` (password: the key; extra ``{"key_version": "v1"}``).
+Where it lands, and which group and event, are params: override them when you trigger it.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ with DAG(
     # [END howto_group_events]
 
     # [START howto_registrations]
-    # Personal data (emails, names): land it in a store whose access you control.
+    # Personal data: each email, name and bib lands as a keyed token ("v1:3f9a..."), the same for
+    # one person under one key, so repeat runners can still be counted and joined.
     IntervalsRegistrationsOperator(
         task_id="land_registrations",
         output_path="{{ params.landing }}",
         event_id="{{ params.event_id }}",
+        personal_data="pseudonymise",  # the default; "drop": none of them, "keep": the values
+        pseudonymisation_conn_id="intervals_pseudonymisation",  # the default: holds the key
     )
     # [END howto_registrations]
 

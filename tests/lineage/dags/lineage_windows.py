@@ -27,5 +27,8 @@ with DAG(
 ):
     IntervalsEventsOperator(task_id="land_events", output_path="{{ params.lake }}", records_per_part=5)
     IntervalsRegistrationsOperator(
-        task_id="land_registrations", output_path="{{ params.lake }}", event_id="{{ params.event }}"
+        task_id="land_registrations",
+        output_path="{{ params.lake }}",
+        event_id="{{ params.event }}",
+        personal_data="keep",  # as landed; the events must still hold none of it
     )
