@@ -42,6 +42,7 @@ from airflow_provider_intervals.supervisor import Child
 # The chain a user triggers from the UI: the landing updates the asset the load is scheduled on.
 CHAIN = ("intervals_land_events", "intervals_warehouse_load")
 HEALTH_HINT_AFTER = 240.0  # seconds without a healthy API server before saying so
+SQLITE_BUSY_SECONDS = 30  # how long a write waits for the metadata DB's lock (SQLite's own: 5)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def home_settings(api_port: int) -> dict[str, dict[str, str]]:
+def home_settings(api_port: int, home: Path) -> dict[str, dict[str, str]]:
     """Return the options this Airflow home's ``airflow.cfg`` holds, by section.
 
     In the file rather than in this process's environment, so ``airflow`` run by a user with
@@ -79,9 +80,15 @@ def home_settings(api_port: int) -> dict[str, dict[str, str]]:
     listens on loopback: this Airflow stores its admin password in plain text and can test
     connections.
 
+    The metadata DB is Airflow's SQLite file, with a 30 s busy timeout instead of SQLite's 5 s: the
+    scheduler, the DAG processor and the API server write to it all the time, and a command such as
+    ``airflow backfill create`` on a busy machine otherwise fails with "database is locked".
+
     :param api_port: the API server's (and UI's) port.
+    :param home: the Airflow home (the metadata DB's folder).
     """
     return {
+        "database": {"sql_alchemy_conn": f"sqlite:///{home / 'airflow.db'}?timeout={SQLITE_BUSY_SECONDS}"},
         "core": {
             "dags_folder": str(ROOT / "dags"),
             "load_examples": "False",
@@ -151,7 +158,7 @@ def prepare_home(work: Path, api_port: int) -> Path:
 
     configuration.write_default_airflow_configuration_if_needed()  # what the airflow command does first
     config = Path(configuration.AIRFLOW_CONFIG)
-    set_options(config, home_settings(api_port))
+    set_options(config, home_settings(api_port, config.parent))
     return config
 
 

@@ -131,7 +131,8 @@ def emitted(sandbox, tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, str(HERE / "run_dag.py")], env=env, capture_output=True, text=True, timeout=300
     )
-    tail = proc.stdout[-3000:] + proc.stderr[-5000:]
+    problems = [line for line in proc.stdout.splitlines() if re.search(r"\[(error|warning)|Error\b", line)]
+    tail = "\n".join(problems[:40]) + "\n...\n" + proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "dag run state: failed" in proc.stdout, tail  # lineage_check fails on purpose
     assert len(re.findall(r"^lineage_windows \S+: success$", proc.stdout, re.M)) == 2, tail
     raw = events.read_text()
