@@ -71,7 +71,8 @@ def test_the_release_and_matrix_builds_share_one_group():
 
 def test_dev_py_test_runs_on_every_core_unless_the_arguments_choose():
     dev = _dev_py()
-    assert dev._parallel([]) == ["-n", os.environ.get("PYTEST_WORKERS", "auto"), "--dist", "loadgroup"]
+    default = str(min(dev.MAX_WORKERS, 2 * (os.cpu_count() or 1)))
+    assert dev._parallel([]) == ["-n", os.environ.get("PYTEST_WORKERS") or default, "--dist", "loadgroup"]
     assert dev._parallel(["tests/hooks", "-n", "0"]) == []
     assert dev._parallel(["-n3"]) == []
     assert dev._parallel(["-p", "no:xdist"]) == []

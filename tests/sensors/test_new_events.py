@@ -164,6 +164,7 @@ def test_bad_filters_fail_before_any_request(run_dag, api, conn):
     assert api.stats["requests"] == 0
 
 
+@pytest.mark.slow  # a second Python process that imports Airflow and runs the DAG: about 10 s
 def test_baseline_survives_a_new_process(run_dag, api, conn, tmp_path, post_events):
     """Take the baseline here; a separate Python process (same metadata DB) reports only newer events."""
     dag_id = f"durable_{uuid.uuid4().hex[:6]}"
