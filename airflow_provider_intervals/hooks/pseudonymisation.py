@@ -13,7 +13,11 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
+
+try:
+    from airflow.sdk.exceptions import AirflowNotFoundException
+except ImportError:  # Airflow < 3.2: not in the SDK's exceptions yet
+    from airflow.exceptions import AirflowNotFoundException
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals import personal

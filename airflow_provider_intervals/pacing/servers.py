@@ -195,7 +195,11 @@ def connect(conn_id: str, owner: str) -> Store:
         database, or its driver is not installed.
     """
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # Airflow < 3.2: not in the SDK's exceptions yet
+        from airflow.exceptions import AirflowNotFoundException
 
     from airflow_provider_intervals import exceptions as exc
 
