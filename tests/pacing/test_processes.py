@@ -20,10 +20,8 @@ from airflow_provider_intervals.pacing import allowance
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 # Each test starts a sandbox process and two to ten Python processes that import Airflow and pull
-# against a rate limit for seconds (10 s to 60 s a test): not for the quick loop. They measure
-# pacing in real time, so they run one at a time, on one worker (-n), with the in-process
-# real-time tests of test_servers.py: two at once on 2 cores delay requests into 429s.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("real-time-pacing")]
+# against a rate limit for seconds (10 s to 60 s a test): not for the quick loop.
+pytestmark = pytest.mark.slow
 
 DAYS = 60
 START = "2025-01-01"

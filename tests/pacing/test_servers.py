@@ -38,11 +38,6 @@ def _want(api) -> int:
     return sum(api.store.count_events(date_from=a, date_to=b) for a, b in MONTHS)
 
 
-# Landings paced in real time against the in-process sandbox's limit: one worker runs them, one
-# at a time, with test_processes.py (two at once on 2 cores delay requests into 429s).
-pytestmark = pytest.mark.xdist_group("real-time-pacing")
-
-
 def _warnings(caplog) -> list[str]:
     return [
         r.getMessage() for r in caplog.records if r.name.endswith("pacing") and r.levelno >= logging.WARNING
