@@ -101,14 +101,16 @@ class SqlStore:
         a worker starting with others on a fresh database may meet two of these in a row.
         """
         with self._lock:
-            for tries_left in range(SQL_TRIES - 1, -1, -1):
+            for _ in range(SQL_TRIES - 1):
                 try:
                     return self._update(self._connect(), digest, change)
                 except Exception:
                     self._close()
-                    if not tries_left:
-                        raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                return self._update(self._connect(), digest, change)
+            except Exception:
+                self._close()
+                raise
 
     def _connect(self) -> Any:
         if self._conn is None:
