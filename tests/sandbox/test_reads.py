@@ -140,3 +140,23 @@ def test_million_event_sandbox_serves_the_middle() -> None:
         window = api.get("/events", dateFrom=day, dateTo=day, limit=100).json()["data"]
         assert window
         assert all(e["date"] == day for e in window)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"event_type": "race"}, {"date_from": "2025-03-01", "date_to": "2025-09-30"}, {"group": "first"}],
+    ids=["all", "type", "dates", "group"],
+)
+def test_the_ids_alone_are_the_listed_events_ids_in_order_created_ones_too(filters: dict) -> None:
+    import datetime as dt
+
+    from airflow_provider_intervals.sandbox import Store
+
+    store = Store(300, 5, dt.date(2025, 1, 1), 365, "enterprise")
+    created = {"name": "Extra 5K", "slug": "extra-5k", "type": "race", "date": "2025-05-05"}
+    store.create_event(created)
+    if filters.get("group") == "first":
+        filters = {"group": next(store.iter_groups())["slug"]}
+    listed = [e["_id"] for e in store.iter_events(**filters)]
+    assert list(store.iter_event_ids(**filters)) == listed
+    assert listed  # every filter here matches some events
