@@ -99,3 +99,63 @@ def test_xdist_keeps_a_group_on_one_worker_with_this_pytest(tmp_path, workers):
     assert len(grouped) == 6, done.stdout[-3000:]
     assert len(set(grouped)) == 1, done.stdout[-3000:]
     assert len(free) == 6
+
+
+def _may_take_priority_back(started: int) -> bool:
+    import resource
+
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - started
+
+
+def test_a_worker_runs_niced_and_a_realtime_block_at_its_starting_priority_in_every_thread():
+    """In a fresh process (this worker's own priority stays as it is): every thread, the new ones too."""
+    code = """
+import os, sys, threading, json
+sys.path.insert(0, sys.argv[1])
+import priority
+def prio(tid=0): return os.getpriority(os.PRIO_PROCESS, tid)
+started = prio()
+ready, stop, tids = threading.Event(), threading.Event(), []
+def idle():
+    tids.append(threading.get_native_id()); ready.set(); stop.wait()
+early = threading.Thread(target=idle); early.start(); ready.wait()
+priority.lower_worker()
+niced = [prio(), prio(tids[0])]
+with priority.realtime() as taken:
+    inside = [prio(), prio(tids[0])]
+after = [prio(), prio(tids[0])]
+stop.set(); early.join()
+print(json.dumps({"started": started, "niced": niced, "taken": taken, "inside": inside, "after": after}))
+"""
+    done = run_in_session([sys.executable, "-c", code, str(ROOT / "tests")], 60)
+    assert done.returncode == 0, done.stdout[-3000:]
+    import json
+
+    from priority import WORKER_NICENESS
+
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    lowered = min(19, seen["started"] + WORKER_NICENESS)
+    assert seen["niced"] == [lowered, lowered]  # the thread started before is lowered too
+    assert seen["taken"] is _may_take_priority_back(seen["started"])
+    assert seen["inside"] == ([seen["started"]] * 2 if seen["taken"] else [lowered, lowered])
+    assert seen["after"] == [lowered, lowered]
+
+
+@pytest.mark.realtime
+def test_a_realtime_test_of_the_suite_runs_at_its_workers_starting_priority():
+    import priority
+
+    if not priority._started:
+        pytest.skip("not on a parallel worker (-n): no worker lowered its priority")
+    started = priority._started[0]
+    lowered = min(19, started + priority.WORKER_NICENESS)
+    expected = started if _may_take_priority_back(started) else lowered
+    assert os.getpriority(os.PRIO_PROCESS, 0) == expected
+
+
+def test_a_test_of_the_suite_that_is_not_realtime_runs_at_its_workers_lowered_priority():
+    import priority
+
+    if not priority._started:
+        pytest.skip("not on a parallel worker (-n): no worker lowered its priority")
+    assert os.getpriority(os.PRIO_PROCESS, 0) == min(19, priority._started[0] + priority.WORKER_NICENESS)
