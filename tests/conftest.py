@@ -37,26 +37,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
-def pytest_configure(config):
-    """A parallel worker lowers its priority (tests/priority.py): the ``realtime`` tests take it back."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        from priority import lower_worker
-
-        lower_worker()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    """A ``realtime`` test runs, set-up to teardown, at the priority its worker started with."""
-    if item.get_closest_marker("realtime") is None:
-        yield
-        return
-    from priority import realtime
-
-    with realtime():
-        yield
-
-
 @pytest.fixture(scope="session")
 def intervals_sandbox_defaults():
     """The suite's sandbox: 2,000 seeded events, seed 7, rate limits off (a marker may say otherwise)."""

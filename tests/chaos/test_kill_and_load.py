@@ -214,7 +214,6 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     )
 
 
-@pytest.mark.realtime
 @pytest.mark.usefixtures("airflow_db")
 @pytest.mark.parametrize("recipe", ["pool", "share"])
 def test_tasks_on_separate_workers_keep_to_one_allowance(tmp_path, chaos_report, recipe):

@@ -19,7 +19,6 @@ result as JSON:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import multiprocessing
@@ -62,10 +61,8 @@ def run_children(specs: list[dict], env: dict[str, str], timeout: float = 300) -
             {name: str(Path(folder) / f"{name}-{i}") for name in ("go", "ready", "done", "result", "log")}
             for i in range(len(specs))
         ]
-        # The fork server keeps the priority it started with: each child takes its caller's.
-        priority = os.getpriority(os.PRIO_PROCESS, 0)
         procs = [
-            _context().Process(target=_child, args=({**spec, **paths}, env, priority), name=f"child-{i}")
+            _context().Process(target=_child, args=({**spec, **paths}, env), name=f"pacing-child-{i}")
             for i, (spec, paths) in enumerate(zip(specs, files, strict=True))
         ]
         try:
@@ -191,10 +188,8 @@ def _pull(spec: dict) -> dict:
     }
 
 
-def _child(spec: dict, env: dict[str, str], priority: int) -> None:
-    """The child: its caller's CPU priority, the spec's environment, its output in the log file, the job."""
-    with contextlib.suppress(PermissionError):  # taking a priority back is root's (tests/priority.py)
-        os.setpriority(os.PRIO_PROCESS, 0, priority)
+def _child(spec: dict, env: dict[str, str]) -> None:
+    """The child: the spec's environment, its output in the log file, the job, its result."""
     log = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)

@@ -21,7 +21,7 @@ from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 # Each test starts a sandbox process and two to ten Python processes that import Airflow and pull
 # against a rate limit for seconds (10 s to 60 s a test): not for the quick loop.
-pytestmark = [pytest.mark.slow, pytest.mark.realtime]
+pytestmark = pytest.mark.slow
 
 DAYS = 60
 START = "2025-01-01"

@@ -14,9 +14,6 @@ from airflow_provider_intervals.hooks.intervals import IntervalsHook
 from airflow_provider_intervals.pacing import servers
 from airflow_provider_intervals.supervisor import Child, free_port
 
-# Landings paced against the in-process sandbox's limit, their 429s counted: timed on the wall clock.
-pytestmark = pytest.mark.realtime
-
 MONTHS = [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31"),
           ("2025-04-01", "2025-04-30")]  # fmt: skip
 
