@@ -37,6 +37,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def pytest_unconfigure(config):
+    """Remove the session's Airflow home (its metadata DB, logs and pacing directory)."""
+    import shutil
+
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def intervals_sandbox_defaults():
     """The suite's sandbox: 2,000 seeded events, seed 7, rate limits off (a marker may say otherwise)."""

@@ -99,3 +99,15 @@ def test_xdist_keeps_a_group_on_one_worker_with_this_pytest(tmp_path, workers):
     assert len(grouped) == 6, done.stdout[-3000:]
     assert len(set(grouped)) == 1, done.stdout[-3000:]
     assert len(free) == 6
+
+
+def test_a_session_of_the_suite_removes_its_airflow_home(tmp_path):
+    """Each session (each worker's too) makes an Airflow home in the temporary folder: gone at its end."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+               "tests/test_windows.py"]  # fmt: skip
+    done = run_in_session(command, 120, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout
+    assert sorted(p.name for p in tmp_path.glob("intervals-airflow-home-*")) == []
