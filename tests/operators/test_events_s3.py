@@ -15,6 +15,7 @@ from urllib.parse import quote
 import duckdb
 import pytest
 from airflow.sdk import ObjectStoragePath
+from helpers import S3_SERVER
 
 from airflow_provider_intervals.storage import iter_records
 
@@ -22,7 +23,7 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 if str(DAGS) not in sys.path:
     sys.path.append(str(DAGS))
 
-pytestmark = pytest.mark.s3
+pytestmark = [pytest.mark.s3, S3_SERVER]
 
 
 def load(name: str):

@@ -14,7 +14,7 @@ import stat
 import sys
 
 import pytest
-from helpers import snapshot, task_context
+from helpers import S3_SERVER, snapshot, task_context
 
 from airflow_provider_intervals import exceptions as exc
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
@@ -77,6 +77,7 @@ def test_a_read_only_directory_is_refused(api, make_conn, tmp_path):
 
 
 @pytest.mark.s3
+@S3_SERVER
 def test_s3_credentials_the_store_refuses_fail_before_any_request(api, make_conn, s3_conn, monkeypatch):
     from airflow.sdk import ObjectStoragePath
 

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import POSTGRES, REDIS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def postgres_port(services):
     shutil.rmtree(data, ignore_errors=True)
 
 
-STORES = ["directory", "redis", "postgres", "sqlite"]
+STORES = ["directory", REDIS, POSTGRES, "sqlite"]  # the servers' tests on one worker (helpers.py)
 
 
 @pytest.fixture(params=STORES)
