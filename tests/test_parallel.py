@@ -129,5 +129,6 @@ def test_the_tests_of_a_workers_own_servers_run_on_one_worker(request):
             if mark is None or mark.args[0] != wanted[name]:
                 stray.append(f"{item.nodeid} ({name})")
     assert stray == [], "mark these with helpers.S3_SERVER or helpers.PACING_SERVERS: " + "; ".join(stray)
-    if len(request.session.items) > 1000:  # the whole suite: every server's tests were looked at
-        assert seen == set(wanted)
+    options = request.config.option
+    if len(request.session.items) > 1000 and not (options.markexpr or options.keyword):  # the whole suite
+        assert seen == set(wanted)  # every server's tests were looked at
