@@ -20,8 +20,8 @@ from pacing_child import run_children
 from airflow_provider_intervals.pacing import allowance
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 
-# Each test starts a sandbox process and two to ten Python processes that import Airflow and pull
-# against a rate limit for seconds (10 s to 60 s a test): not for the quick loop.
+# Each test starts a sandbox process and two or three processes (forked, pacing_child.py) that pull
+# against a rate limit for seconds (10 s to 30 s a test): not for the quick loop.
 pytestmark = pytest.mark.slow
 
 DAYS = 60

@@ -19,7 +19,7 @@ from airflow_provider_intervals.pacing.stores import Failover, FileStore, Memory
 PROCESSES, EACH = 4, 150
 
 
-@pytest.mark.slow  # four processes importing Airflow, per store: 5 s to 10 s each
+@pytest.mark.slow  # four processes and a store server, per store: 2 s to 10 s each
 def test_every_store_changes_an_entry_atomically_across_processes(store_conn, fresh_pacing):
     """Four processes add 1 to one entry 150 times each, at once: no increment is lost."""
     conn_id, env = store_conn
@@ -29,7 +29,7 @@ def test_every_store_changes_an_entry_atomically_across_processes(store_conn, fr
     assert max(r["n"] for r in results) == PROCESSES * (EACH + 1)
 
 
-@pytest.mark.slow  # eight processes importing Airflow: about 10 s
+@pytest.mark.slow  # eight processes on a fresh PostgreSQL database: about 5 s
 @PACING_SERVERS
 def test_workers_starting_at_once_on_a_fresh_postgres_database_all_share_its_store(postgres_port):
     """Eight processes reach a database without the table at the same moment: each creates the table
