@@ -26,14 +26,10 @@ from airflow.sdk import DAG, ObjectStoragePath
 from airflow_provider_intervals.supervisor import free_port as unused_port
 from airflow_provider_intervals.supervisor import run_in_session  # noqa: F401
 
-# The tests that use one worker's private servers run on one worker, so one worker starts them (their
-# start and idle cost CPU): SeaweedFS (``seaweedfs``), PostgreSQL and Redis (``postgres_port``,
-# ``redis_port`` in tests/pacing/conftest.py). Their fixtures are session-scoped: per worker.
+# The tests that use SeaweedFS (the session-scoped ``seaweedfs``: one per worker that asks) run on
+# one worker, so one worker starts it. (The pacing's PostgreSQL and Redis are not grouped: a group
+# is scheduled first, beside the heaviest set-ups, and their tests time pacing on the wall clock.)
 S3_SERVER = pytest.mark.xdist_group("s3-server")
-PACING_SERVERS = pytest.mark.xdist_group("pacing-servers")
-#: The pacing stores that are servers, as parameters of ``store_conn``.
-REDIS = pytest.param("redis", marks=PACING_SERVERS)
-POSTGRES = pytest.param("postgres", marks=PACING_SERVERS)
 
 # What Airflow 3.3's connection form posts for an Intervals connection saved with only the host
 # and key filled (captured from the form in a real browser;

@@ -113,22 +113,18 @@ def test_a_session_of_the_suite_removes_its_airflow_home(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("intervals-airflow-home-*")) == []
 
 
-def test_the_tests_of_a_workers_own_servers_run_on_one_worker(request):
-    """SeaweedFS and the pacing's PostgreSQL and Redis start per worker: one worker runs their tests."""
-    wanted = {"seaweedfs": "s3-server", "s3_conn": "s3-server", "postgres_port": "pacing-servers",
-              "redis_port": "pacing-servers"}  # fmt: skip
+def test_the_tests_of_a_workers_own_seaweedfs_run_on_one_worker(request):
+    """SeaweedFS starts per worker that asks for it: one worker runs its tests."""
+    wanted = {"seaweedfs": "s3-server", "s3_conn": "s3-server"}
     stray, seen = [], set()
     for item in request.session.items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
         uses = {name for name in item.fixturenames if name in wanted}
-        if params.get("store_conn") in ("redis", "postgres"):
-            uses.add(f"{params['store_conn']}_port")
         for name in uses:
             seen.add(name)
             mark = item.get_closest_marker("xdist_group")
             if mark is None or mark.args[0] != wanted[name]:
                 stray.append(f"{item.nodeid} ({name})")
-    assert stray == [], "mark these with helpers.S3_SERVER or helpers.PACING_SERVERS: " + "; ".join(stray)
+    assert stray == [], "mark these with helpers.S3_SERVER: " + "; ".join(stray)
     options = request.config.option
     if len(request.session.items) > 1000 and not (options.markexpr or options.keyword):  # the whole suite
-        assert seen == set(wanted)  # every server's tests were looked at
+        assert seen == set(wanted)  # the S3 tests were looked at

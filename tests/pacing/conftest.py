@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from helpers import POSTGRES, REDIS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +58,7 @@ def postgres_port(services):
     shutil.rmtree(data, ignore_errors=True)
 
 
-STORES = ["directory", REDIS, POSTGRES, "sqlite"]  # the servers' tests on one worker (helpers.py)
+STORES = ["directory", "redis", "postgres", "sqlite"]
 
 
 @pytest.fixture(params=STORES)

@@ -14,7 +14,6 @@ import json
 import os
 
 import pytest
-from helpers import POSTGRES, REDIS
 from pacing_child import run_children
 
 from airflow_provider_intervals.pacing import allowance
@@ -68,7 +67,7 @@ def _three_processes(sb: SandboxProcess, env: dict, own_dirs=None) -> tuple[list
     return results, *_limited(sb)
 
 
-@pytest.mark.parametrize("store_conn", ["directory", REDIS, POSTGRES], indirect=True)
+@pytest.mark.parametrize("store_conn", ["directory", "redis", "postgres"], indirect=True)
 def test_processes_sharing_a_key_spend_one_allowance(store_conn):
     """Under 40 requests/s (burst 8) for the key, through the per-host directory or a server."""
     conn_id, store_env = store_conn

@@ -10,7 +10,6 @@ import threading
 import uuid
 
 import pytest
-from helpers import PACING_SERVERS
 from pacing_child import run_children
 
 from airflow_provider_intervals.pacing import stores
@@ -30,7 +29,6 @@ def test_every_store_changes_an_entry_atomically_across_processes(store_conn, fr
 
 
 @pytest.mark.slow  # eight processes on a fresh PostgreSQL database: about 5 s
-@PACING_SERVERS
 def test_workers_starting_at_once_on_a_fresh_postgres_database_all_share_its_store(postgres_port):
     """Eight processes reach a database without the table at the same moment: each creates the table
     or finds it, inserts the key's row or finds it, and none falls back to pacing alone (the suite in
