@@ -19,6 +19,7 @@ result as JSON:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import multiprocessing
@@ -38,16 +39,14 @@ PRELOAD = [
     "redis",
     "psycopg2",
 ]
-_forks: list[multiprocessing.context.BaseContext] = []
 
 
+@functools.cache
 def _context() -> multiprocessing.context.BaseContext:
     """The fork server's context, made once per process (the server starts with the first child)."""
-    if not _forks:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        _forks.append(context)
-    return _forks[0]
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
 
 
 def run_children(specs: list[dict], env: dict[str, str], timeout: float = 300) -> list[dict]:
