@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +44,8 @@ from airflow_provider_intervals.supervisor import Child
 CHAIN = ("intervals_land_events", "intervals_warehouse_load")
 HEALTH_HINT_AFTER = 240.0  # seconds without a healthy API server before saying so
 SQLITE_BUSY_SECONDS = 30  # how long a write waits for the metadata DB's lock (SQLite's own: 5)
+# Every process of the home imports it: a SQLite write transaction takes the lock before it reads.
+LOCAL_SETTINGS = Path(__file__).with_name("sqlite_local_settings.py")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,8 +84,9 @@ def home_settings(api_port: int, home: Path) -> dict[str, dict[str, str]]:
     connections.
 
     The metadata DB is Airflow's SQLite file, with a 30 s busy timeout instead of SQLite's 5 s: the
-    scheduler, the DAG processor and the API server write to it all the time, and a command such as
-    ``airflow backfill create`` on a busy machine otherwise fails with "database is locked".
+    scheduler, the DAG processor and the API server write to it all the time, and a write waits
+    for the lock that long. (A write that read first in its transaction could not wait at all;
+    the home's ``airflow_local_settings.py``, :data:`LOCAL_SETTINGS`, makes it take the lock first.)
 
     :param api_port: the API server's (and UI's) port.
     :param home: the Airflow home (the metadata DB's folder).
@@ -151,8 +155,11 @@ def prepare_home(work: Path, api_port: int) -> Path:
 
     Airflow's default ``airflow.cfg`` (its secrets included) is written first, as the ``airflow``
     command does in a home that has none; the settings are then set in it, again on every start.
+    The home's ``config/airflow_local_settings.py`` is :data:`LOCAL_SETTINGS`, copied again on
+    every start: with it, a write to the SQLite metadata DB cannot fail on a lock it had to upgrade.
     """
-    (work / "airflow").mkdir(parents=True, exist_ok=True)
+    (work / "airflow" / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(LOCAL_SETTINGS, work / "airflow" / "config" / "airflow_local_settings.py")
     os.environ.update(standalone_environment(work))  # before this process imports Airflow
     from airflow import configuration
 

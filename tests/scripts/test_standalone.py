@@ -332,10 +332,20 @@ def test_the_cli_on_the_printed_home_sees_this_airflow_and_backfills_as_document
     assert cli("config", "get-value", "core", "dags_folder").strip() == str(ROOT / "dags")
     assert cli("config", "get-value", "core", "load_examples").strip() == "False"
     assert cli("config", "get-value", "core", "test_connection").strip() == "Enabled"
-    # A write waits 30 s for the busy metadata DB, not SQLite's 5 (a backfill failed on a loaded
-    # machine with "database is locked").
+    # A write waits 30 s for the busy metadata DB, not SQLite's 5, and takes the lock before it
+    # reads: the home's local settings (test_sqlite_local_settings.py) reach this CLI's engine.
+    # Without them the backfill below failed on a loaded machine with "database is locked".
     database = cli("config", "get-value", "database", "sql_alchemy_conn").strip()
     assert database == f"sqlite:///{home}/airflow.db?timeout=30"
+    local_settings = Path(home) / "config" / "airflow_local_settings.py"
+    assert local_settings.read_bytes() == (ROOT / "scripts" / "sqlite_local_settings.py").read_bytes()
+    engine = (
+        "from airflow import settings; "
+        "print(settings.engine.raw_connection().dbapi_connection.isolation_level)"
+    )
+    isolation = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", engine], env=env,
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert isolation.stdout.strip() == "IMMEDIATE", isolation.stderr[-2000:]
     # Airflow's backfill runs up to 10 runs at once unless told (the DAG's max_active_runs does
     # not apply): the documented command says how many.
     cli("backfill", "create", "--dag-id", "intervals_land_events", "--from-date", "2025-06-05",
