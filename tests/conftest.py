@@ -1,26 +1,21 @@
-"""Test-wide set-up: an isolated Airflow home, then fixtures that start real servers.
+"""Test-wide set-up: fixtures that start real servers, under the names the tests use.
 
-The environment is set before anything imports Airflow (Airflow reads it at import).
+The isolated Airflow home (a fresh ``AIRFLOW_HOME``, examples off, this repo's DAGs folder, the
+pacing's per-host directory in it, all removed at the end of each session, each worker's too) is
+the provider's own pytest plugin's: ``intervals_airflow_home`` and ``intervals_dags_folder`` in
+``pyproject.toml``, set before this file is imported (Airflow reads them at import).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-_HOME = Path(tempfile.mkdtemp(prefix="intervals-airflow-home-"))
-os.environ["AIRFLOW_HOME"] = str(_HOME)
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
-os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-# The pacing's per-host state: the session's own, shared with the processes its tests start.
-os.environ["INTERVALS_PACING_DIR"] = str(_HOME / "pacing")
+import pytest
 
-import pytest  # noqa: E402
+from airflow_provider_intervals.testing import FAST_RETRIES, create_metadata_db
 
-from airflow_provider_intervals.testing import FAST_RETRIES, create_metadata_db  # noqa: E402
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # boto3 asks no metadata service
 
 # The sandbox, its connection and their resets come from the provider's own pytest plugin
 # (airflow_provider_intervals/testing/pytest_plugin.py), the kit users get: these are its
@@ -35,13 +30,6 @@ def pytest_collection_modifyitems(config, items):
     worker while the others idle.
     """
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
-def pytest_unconfigure(config):
-    """Remove the session's Airflow home (its metadata DB, logs and pacing directory)."""
-    import shutil
-
-    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
