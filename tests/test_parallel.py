@@ -79,6 +79,43 @@ def test_dev_py_test_runs_on_every_core_unless_the_arguments_choose():
     assert dev._parallel(["--dist", "load"]) == []
 
 
+def test_dev_py_test_runs_the_wallclock_tests_after_the_rest_with_the_users_selection():
+    """Two runs, the ``wallclock`` tests second; a ``-m`` expression and the paths select in both."""
+    dev = _dev_py()
+    parallel = dev._parallel([])
+    quiet = ["-n", dev.QUIET_WORKERS, "--dist", "load"]
+    assert dev._runs([]) == [[*parallel, "-m", "not wallclock"], [*quiet, "-m", "wallclock"]]
+    assert dev._runs(["-m", "not slow and not chaos", "tests/pacing", "-x"]) == [
+        [*parallel, "tests/pacing", "-x", "-m", "(not slow and not chaos) and not wallclock"],
+        [*quiet, "tests/pacing", "-x", "-m", "(not slow and not chaos) and wallclock"],
+    ]
+    assert dev._runs(["-mslow", "-k", "x"])[1] == [*quiet, "-k", "x", "-m", "(slow) and wallclock"]
+    assert dev._runs(["-n", "0", "-m", "slow"]) == [["-n", "0", "-m", "slow"]]  # chosen: one run, as given
+    assert dev.WALLCLOCK in (ROOT / "pyproject.toml").read_text()  # a registered marker (--strict-markers)
+
+
+def test_dev_py_test_runs_both_and_fails_when_the_first_fails(tmp_path):
+    """``python3 dev.py test`` as a user runs it: a failure in the parallel run still lets the
+    wallclock tests run, and the command exits 1."""
+    (tmp_path / "test_two.py").write_text(
+        "import pytest\n"
+        "def test_fails():\n    assert False\n"
+        "@pytest.mark.wallclock\n"
+        "def test_timed():\n    print('TIMED')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    command = [sys.executable, ROOT / "dev.py", "test", "-p", "no:cacheprovider", "-p", "no:intervals",
+               "-q", "-rA", str(tmp_path)]  # fmt: skip
+    done = run_in_session(command, 180, cwd=ROOT, env=env, merge_stderr=True)
+    assert done.returncode == 1, done.stdout[-3000:]
+    first, second = re.split(r"^\+ ", done.stdout, flags=re.M)[1:]  # dev.py echoes each command
+    outcomes = r"^(PASSED|FAILED) \S+::(\w+)"  # -rA: each test's outcome in the summary
+    assert first.splitlines()[0].endswith("-m not wallclock")
+    assert re.findall(outcomes, first, re.M) == [("FAILED", "test_fails")], first[-2000:]
+    assert second.splitlines()[0].endswith("-m wallclock")
+    assert re.findall(outcomes, second, re.M) == [("PASSED", "test_timed")], second[-2000:]
+
+
 @pytest.mark.parametrize("workers", ["2", "3"])
 def test_xdist_keeps_a_group_on_one_worker_with_this_pytest(tmp_path, workers):
     """pytest-xdist's grouping with the pytest we install (pytest-xdist#1386: it stopped on pytest 9.2)."""
@@ -121,6 +158,5 @@ def test_the_tests_of_a_workers_own_seaweedfs_run_on_one_worker(request):
     stray = [item.nodeid for item in users
              if getattr(item.get_closest_marker("xdist_group"), "args", None) != S3_SERVER.args]  # fmt: skip
     assert stray == [], "mark these with helpers.S3_SERVER: " + "; ".join(stray)
-    options = request.config.option
-    if len(request.session.items) > 1000 and not (options.markexpr or options.keyword):  # the whole suite
+    if any(item.path.name == "test_events_s3.py" for item in request.session.items):
         assert users  # the S3 tests were looked at

@@ -20,8 +20,9 @@ from airflow_provider_intervals.pacing import allowance
 from airflow_provider_intervals.sandbox.process import SandboxProcess
 
 # Each test starts a sandbox process and two or three processes (forked, pacing_child.py) that pull
-# against a rate limit for seconds (10 s to 30 s a test): not for the quick loop.
-pytestmark = pytest.mark.slow
+# against a rate limit for seconds (10 s to 30 s a test): not for the quick loop. What they count
+# (429s, a learned rate) is timed on the wall clock: `dev.py test` runs them after the rest.
+pytestmark = [pytest.mark.slow, pytest.mark.wallclock]
 
 DAYS = 60
 START = "2025-01-01"

@@ -61,6 +61,7 @@ def limited(api, make_conn, monkeypatch, fresh_pacing, caplog):
     return connect
 
 
+@pytest.mark.wallclock  # the 429s of four streams paced at 20/s (burst 5)
 def test_an_unreachable_store_paces_the_process_alone_with_one_warning(api, limited, caplog):
     limited({"conn_type": "redis", "host": "127.0.0.1", "port": free_port()})  # nobody listens
     assert _land_four_months(api) == _want(api)
@@ -71,6 +72,7 @@ def test_an_unreachable_store_paces_the_process_alone_with_one_warning(api, limi
     assert api.stats["by_status"].get(429, 0) <= 2  # paced (unpaced, these four streams draw about 30)
 
 
+@pytest.mark.wallclock  # the 429s of four streams paced at 20/s (burst 5)
 def test_a_store_that_dies_mid_run_costs_one_warning_and_no_request(api, limited, caplog, tmp_path):
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
