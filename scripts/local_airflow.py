@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,28 @@ def run_airflow(env: dict[str, str], *command: str) -> None:
         sys.exit(f"airflow {' '.join(command)} failed with exit code {result.returncode}")
 
 
-def airflow_json(env: dict[str, str], *command: str) -> Any:
-    """Run ``airflow *command -o json`` and return the JSON it printed (after any warnings).
+def printed_json(stdout: str) -> Any:
+    """Return the JSON list an ``airflow ... -o json`` command printed (after any warnings)."""
+    return json.loads(next(x for x in stdout.splitlines() if x.startswith("[")))
 
-    :param env: the command's environment.
-    :param command: the ``airflow`` sub-command and its arguments, ``-o json`` included.
+
+def airflow_batch(env: dict[str, str], *commands: list[str]) -> list[dict[str, Any]]:
+    """Run ``airflow`` commands in order in one process (``airflow_batch.py``), up to the first that fails.
+
+    :param env: the commands' environment.
+    :param commands: each an ``airflow`` sub-command and its arguments.
+    :return: ``{"command", "code", "stdout"}`` of each command run, the last with ``"log"``: the
+        end of the batch's stderr (the commands' logs, a traceback). Exits (printing the end of
+        the output) if the batch itself failed.
     """
-    result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True, check=True)
-    line = next(x for x in result.stdout.splitlines() if x.startswith("["))  # after any warnings
-    return json.loads(line)
+    with tempfile.TemporaryDirectory(prefix="airflow-batch-") as folder:
+        results = Path(folder) / "results.json"
+        script = Path(__file__).with_name("airflow_batch.py")
+        done = subprocess.run([sys.executable, str(script), str(results), json.dumps(commands)], env=env,
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode or not results.exists():
+            print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+            sys.exit(f"{script.name} failed with exit code {done.returncode}")
+        ran = json.loads(results.read_text())
+    ran[-1]["log"] = done.stderr[-4000:]
+    return ran

@@ -36,7 +36,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from local_airflow import AIRFLOW, ROOT, SANDBOX_ARGS, airflow_json, run_airflow, venv_first_path
+from local_airflow import (
+    AIRFLOW,
+    ROOT,
+    SANDBOX_ARGS,
+    airflow_batch,
+    printed_json,
+    run_airflow,
+    venv_first_path,
+)
 
 from airflow_provider_intervals.supervisor import Child
 
@@ -196,8 +204,7 @@ def standalone(work: Path, events: int, sandbox_port: int, api_port: int, *, dry
     command = [str(AIRFLOW), "standalone"]
     print(f"Starting the Intervals sandbox with {events:,} seeded events ...", flush=True)
     with SandboxProcess(events, SANDBOX_ARGS, port=sandbox_port) as sandbox:
-        _check(env)
-        _save_connection_and_variables(env, work, sandbox.connection_json, variables)
+        _prepare_metadata(env, work, sandbox.connection_json, variables)
         print(f"  sandbox at {sandbox.url}, saved as the connection intervals_default (Admin > Connections)")
         print(f"  Airflow home {env['AIRFLOW_HOME']} (settings in {config}); DAGs from {ROOT / 'dags'}")
         print(f"  sample season plan for intervals_publish_season: {plan}")
@@ -226,38 +233,42 @@ def _require_free_port(port: int, option: str) -> None:
             sys.exit(f"Port {port} is in use (another Airflow or sandbox?): pass {option} with a free port")
 
 
-def _check(env: dict[str, str]) -> None:
-    """Migrate the metadata DB, parse the example DAGs: fail before starting.
-
-    ``dags reserialize`` parses the DAGs folder as the DAG processor does (the folder on
-    ``sys.path``) and stores them, so the UI lists them from the start.
-    """
-    run_airflow(env, "db", "migrate")
-    run_airflow(env, "dags", "reserialize")
-    dag_ids = sorted(d["dag_id"] for d in airflow_json(env, "dags", "list", "-o", "json"))
-    errors = airflow_json(env, "dags", "list-import-errors", "-o", "json")
-    if errors:
-        sys.exit(f"The example DAGs have import errors:\n{json.dumps(errors, indent=2)}")
-    print(f"  example DAGs: {', '.join(dag_ids)}")
-
-
-def _save_connection_and_variables(
+def _prepare_metadata(
     env: dict[str, str], work: Path, connection_json: str, variables: dict[str, str]
 ) -> None:
-    """Save the sandbox as ``intervals_default`` and the locations as Variables, as a user would.
+    """Migrate the metadata DB, parse the example DAGs, save the connection and the Variables.
 
-    Both go into the metadata DB through Airflow's CLI, so the UI lists them, can test the
-    connection and edit both. What is already saved is kept (a user's edits survive a
-    restart), but for a connection that no longer passes ``airflow connections test``: the
-    sandbox's replaces it.
+    As a user would, with Airflow's CLI, its commands run in one process (:func:`airflow_batch`:
+    Airflow imported once, not seven times): ``db migrate``; ``dags reserialize``, which parses
+    the DAGs folder as the DAG processor does (the folder on ``sys.path``) and stores the DAGs,
+    so the UI lists them from the start; the DAGs and import errors listed (any fails the start);
+    the Variables and ``intervals_default`` imported; the connection tested. What is already
+    saved is kept (a user's edits survive a restart), but for a connection that no longer passes
+    ``airflow connections test``: the sandbox's replaces it.
     """
     files = work / "airflow" / "import"
     files.mkdir(exist_ok=True)
     (files / "connections.json").write_text(json.dumps({"intervals_default": json.loads(connection_json)}))
     (files / "variables.json").write_text(json.dumps(variables))
-    run_airflow(env, "variables", "import", "--action-on-existing-key", "skip", str(files / "variables.json"))
-    run_airflow(env, "connections", "import", str(files / "connections.json"))
-    if _connection_works(env):
+    test = ["connections", "test", "intervals_default"]
+    ran = airflow_batch(
+        env,
+        ["db", "migrate"],
+        ["dags", "reserialize"],
+        ["dags", "list", "-o", "json"],
+        ["dags", "list-import-errors", "-o", "json"],
+        ["variables", "import", "--action-on-existing-key", "skip", str(files / "variables.json")],
+        ["connections", "import", str(files / "connections.json")],
+        test,
+    )
+    failed = next((r for r in ran if r["code"] and r["command"] != test), None)
+    if failed is not None and failed["command"][:2] == ["dags", "list-import-errors"]:  # exits 1 on any
+        sys.exit(f"The example DAGs have import errors:\n{failed['stdout'][-4000:]}")
+    if failed is not None:
+        print(failed["stdout"][-4000:], ran[-1]["log"], sep="\n", flush=True)
+        sys.exit(f"airflow {' '.join(failed['command'])} failed with exit code {failed['code']}")
+    print(f"  example DAGs: {', '.join(sorted(d['dag_id'] for d in printed_json(ran[2]['stdout'])))}")
+    if "Connection success" in ran[-1]["stdout"]:
         return
     print("  the saved connection intervals_default does not reach the sandbox: replacing it", flush=True)
     run_airflow(env, "connections", "import", "--overwrite", str(files / "connections.json"))
