@@ -9,6 +9,7 @@ the provider's own pytest plugin's: ``intervals_airflow_home`` and ``intervals_d
 from __future__ import annotations
 
 import os
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -16,6 +17,10 @@ import pytest
 from airflow_provider_intervals.testing import FAST_RETRIES, create_metadata_db
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # boto3 asks no metadata service
+# pytest caches the test modules it rewrites for their assertions (in __pycache__, gitignored)
+# unless PYTHONDONTWRITEBYTECODE is set, as it is on some machines: then each of the suite's pytest
+# processes rewrites all of them again, about 2 CPU-seconds each. This session's processes cache them.
+sys.dont_write_bytecode = False
 
 # The sandbox, its connection and their resets come from the provider's own pytest plugin
 # (airflow_provider_intervals/testing/pytest_plugin.py), the kit users get: these are its
