@@ -250,24 +250,26 @@ def _prepare_metadata(
     files.mkdir(exist_ok=True)
     (files / "connections.json").write_text(json.dumps({"intervals_default": json.loads(connection_json)}))
     (files / "variables.json").write_text(json.dumps(variables))
-    test = ["connections", "test", "intervals_default"]
+    import_errors = ["dags", "list-import-errors", "-o", "json"]  # exits 1 when it lists any
+    connection_test = ["connections", "test", "intervals_default"]  # exits 1 when the test fails
     ran = airflow_batch(
         env,
         ["db", "migrate"],
         ["dags", "reserialize"],
         ["dags", "list", "-o", "json"],
-        ["dags", "list-import-errors", "-o", "json"],
+        import_errors,
         ["variables", "import", "--action-on-existing-key", "skip", str(files / "variables.json")],
         ["connections", "import", str(files / "connections.json")],
-        test,
+        connection_test,
     )
-    failed = next((r for r in ran if r["code"] and r["command"] != test), None)
-    if failed is not None and failed["command"][:2] == ["dags", "list-import-errors"]:  # exits 1 on any
-        sys.exit(f"The example DAGs have import errors:\n{failed['stdout'][-4000:]}")
-    if failed is not None:
-        print(failed["stdout"][-4000:], ran[-1]["log"], sep="\n", flush=True)
+    failed = ran[-1]  # the batch stops at the first failure
+    if failed["code"] and failed["command"] not in (import_errors, connection_test):
+        print(failed["stdout"][-4000:], failed["log"], sep="\n", flush=True)
         sys.exit(f"airflow {' '.join(failed['command'])} failed with exit code {failed['code']}")
-    print(f"  example DAGs: {', '.join(sorted(d['dag_id'] for d in printed_json(ran[2]['stdout'])))}")
+    listed, errors = ran[2], ran[3]
+    if errors["code"] or printed_json(errors["stdout"]):
+        sys.exit(f"The example DAGs have import errors:\n{errors['stdout'][-4000:]}")
+    print(f"  example DAGs: {', '.join(sorted(d['dag_id'] for d in printed_json(listed['stdout'])))}")
     if "Connection success" in ran[-1]["stdout"]:
         return
     print("  the saved connection intervals_default does not reach the sandbox: replacing it", flush=True)
