@@ -42,7 +42,6 @@ from local_airflow import (
     SANDBOX_ARGS,
     airflow_batch,
     printed_json,
-    run_airflow,
     venv_first_path,
 )
 
@@ -270,20 +269,19 @@ def _prepare_metadata(
     if errors["code"] or printed_json(errors["stdout"]):
         sys.exit(f"The example DAGs have import errors:\n{errors['stdout'][-4000:]}")
     print(f"  example DAGs: {', '.join(sorted(d['dag_id'] for d in printed_json(listed['stdout'])))}")
-    if "Connection success" in ran[-1]["stdout"]:
+    if _tested_ok(ran[-1]):
         return
     print("  the saved connection intervals_default does not reach the sandbox: replacing it", flush=True)
-    run_airflow(env, "connections", "import", "--overwrite", str(files / "connections.json"))
-    if not _connection_works(env):
+    replace = ["connections", "import", "--overwrite", str(files / "connections.json")]
+    replaced = airflow_batch(env, replace, connection_test)[-1]
+    if not _tested_ok(replaced):
+        print(replaced["stdout"][-4000:], replaced["log"], sep="\n", flush=True)
         sys.exit("The sandbox connection does not work: see airflow connections test intervals_default")
 
 
-def _connection_works(env: dict[str, str]) -> bool:
-    """Whether ``airflow connections test intervals_default`` passes (the UI's Test action, from the CLI)."""
-    result = subprocess.run(
-        [str(AIRFLOW), "connections", "test", "intervals_default"], env=env, capture_output=True, text=True
-    )
-    return result.returncode == 0 and "Connection success" in result.stdout
+def _tested_ok(result: dict) -> bool:
+    """Whether an ``airflow connections test`` (the UI's Test action, from the CLI) passed."""
+    return result["code"] == 0 and "Connection success" in result["stdout"]
 
 
 def _unpause_chain(env: dict[str, str]) -> None:

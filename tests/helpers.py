@@ -27,8 +27,8 @@ from airflow_provider_intervals.supervisor import free_port as unused_port
 from airflow_provider_intervals.supervisor import run_in_session  # noqa: F401
 
 # The tests that use SeaweedFS (the session-scoped ``seaweedfs``: one per worker that asks) run on
-# one worker, so one worker starts it. (The pacing's PostgreSQL and Redis are not grouped: a group
-# is scheduled first, beside the heaviest set-ups, and their tests time pacing on the wall clock.)
+# one worker, so one worker starts it. (The pacing's PostgreSQL and Redis are not grouped: most of
+# their tests are ``wallclock`` ones, which ``dev.py test`` runs after the rest, three at a time.)
 S3_SERVER = pytest.mark.xdist_group("s3-server")
 
 # What Airflow 3.3's connection form posts for an Intervals connection saved with only the host

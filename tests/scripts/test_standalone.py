@@ -339,11 +339,11 @@ def test_the_cli_on_the_printed_home_sees_this_airflow_and_backfills_as_document
     assert database == f"sqlite:///{home}/airflow.db?timeout=30"
     local_settings = Path(home) / "config" / "airflow_local_settings.py"
     assert local_settings.read_bytes() == (ROOT / "scripts" / "sqlite_local_settings.py").read_bytes()
-    engine = (
+    probe = (
         "from airflow import settings; "
         "print(settings.engine.raw_connection().dbapi_connection.isolation_level)"
     )
-    isolation = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", engine], env=env,
+    isolation = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", probe], env=env,
                                capture_output=True, text=True, timeout=120)  # fmt: skip
     assert isolation.stdout.strip() == "IMMEDIATE", isolation.stderr[-2000:]
     # Airflow's backfill runs up to 10 runs at once unless told (the DAG's max_active_runs does
