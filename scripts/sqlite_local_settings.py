@@ -14,9 +14,10 @@ The run half-created is left behind, and the backfill with it.
 
 **What.** Every transaction that sqlite3 opens for a write (before an ``INSERT``, ``UPDATE``
 or ``DELETE``) is ``BEGIN IMMEDIATE``, and a ``SAVEPOINT`` outside a transaction is preceded by
-``BEGIN IMMEDIATE``. Such a transaction takes the write lock before its first read, waiting up
-to the busy timeout (the home's ``?timeout=30``) if another holds it, and so cannot lose the
-lock to a later writer. Nothing else changes: reads outside a transaction, DDL and ``PRAGMA``
+``BEGIN IMMEDIATE`` (and its ``RELEASE`` still commits, as it does without us). Such a
+transaction takes the write lock before its first read, waiting up to the busy timeout (the
+home's ``?timeout=30``) if another holds it, and so cannot lose the lock to a later writer.
+Nothing else changes: reads outside a transaction, DDL and ``PRAGMA``
 run as before, and only connections of Python's ``sqlite3`` are touched (not ``aiosqlite``'s,
 nor another database's).
 """
@@ -48,3 +49,22 @@ def _savepoints_begin_immediate(
     dbapi_connection = conn.connection.dbapi_connection
     if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
         dbapi_connection.execute("BEGIN IMMEDIATE")
+        conn.info[_OPENED_BY] = statement.split()[1]
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _release_commits_as_before(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """Commit when the savepoint that opened the transaction is released, as SQLite does without us.
+
+    A ``SAVEPOINT`` outside a transaction opens one, and its ``RELEASE`` commits it; after our
+    ``BEGIN IMMEDIATE`` it would not, and the write lock would stay held until the session's
+    own commit, however much later (Airflow's code was written for the commit at ``RELEASE``).
+    """
+    if statement.startswith("RELEASE SAVEPOINT") and conn.info.get(_OPENED_BY) == statement.split()[2]:
+        del conn.info[_OPENED_BY]
+        conn.connection.dbapi_connection.commit()
+
+
+_OPENED_BY = "intervals_savepoint_began_immediate"  # conn.info: the savepoint we opened a transaction for

@@ -56,7 +56,8 @@ def main(argv: list[str]) -> None:
         outcomes["backfill_inserts"] = _outcome(
             lambda: conn.execute(text("INSERT INTO dag_run (run_by) VALUES ('backfill')"))
         )
-        nested.commit()
+        nested.commit()  # releases the savepoint that opened SQLite's transaction: it commits
+        outcomes["scheduler_writes_after_the_release"] = _outcome(scheduler_writes)
     outcomes["scheduler_writes_after"] = _outcome(scheduler_writes)
     with scheduler.connect() as conn:
         outcomes["rows"] = [r for (r,) in conn.execute(text("SELECT run_by FROM dag_run ORDER BY id"))]

@@ -36,8 +36,9 @@ def test_without_the_settings_a_backfill_that_read_first_loses_its_insert_to_the
         "scheduler_writes_beside_a_reader": "ok",
         "scheduler_writes_meanwhile": "ok",
         "backfill_inserts": LOCKED,
+        "scheduler_writes_after_the_release": "ok",
         "scheduler_writes_after": "ok",
-        "rows": ["scheduler", "scheduler", "scheduler"],
+        "rows": ["scheduler", "scheduler", "scheduler", "scheduler"],
     }
 
 
@@ -48,6 +49,7 @@ def test_with_the_settings_the_backfill_holds_the_lock_from_its_savepoint_and_th
         "scheduler_writes_beside_a_reader": "ok",  # a transaction that only reads still takes no lock
         "scheduler_writes_meanwhile": LOCKED,
         "backfill_inserts": "ok",
+        "scheduler_writes_after_the_release": "ok",  # the lock is not held past the RELEASE
         "scheduler_writes_after": "ok",
-        "rows": ["scheduler", "backfill", "scheduler"],
+        "rows": ["scheduler", "backfill", "scheduler", "scheduler"],
     }
