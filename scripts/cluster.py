@@ -142,12 +142,18 @@ def exercise(api: Api, env: dict[str, str], pg: int, sandbox: Any, days: list[dt
 
     print("Waiting for intervals_warehouse_load to hold every window ...", flush=True)
     wanted = {w["prefix"] for w in windows}
-    wait_for(
-        "the warehouse loads", lambda: finished(api.runs(LOAD)) and wanted <= set(ledger(pg)), 240, every=2
-    )
-    load_runs = api.runs(LOAD)
+
+    def loads_done():
+        # One listing judged and then read: a load run that an asset event queues after this wait
+        # ends has no XCom yet, so it must not be read as one of the finished runs.
+        runs = api.runs(LOAD)
+        return runs if finished(runs) and wanted <= set(ledger(pg)) else None
+
+    load_runs = wait_for("the warehouse loads", loads_done, 240, every=2)
     loads = []
     for run in load_runs:
+        if run["state"] != "success":
+            raise CheckFailed(f"{LOAD} run {run['dag_run_id']} ended {run['state']}")
         events = api.call("GET", f"/api/v2/dags/{LOAD}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents")
         xcom = api.call(
             "GET",

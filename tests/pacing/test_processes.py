@@ -96,11 +96,15 @@ def test_processes_pacing_the_key_alone_draw_429s_for_the_excess(tmp_path):
 
 @pytest.mark.parametrize("stores", ["shared", "one-per-process"])
 def test_a_process_started_right_after_another_drained_the_key_draws_no_burst_of_429s(stores, tmp_path):
-    """A pool's next task: six streams, started the moment the first task (one stream) ends."""
+    """A pool's next task: six streams, started the moment the first task (three streams) ends.
+
+    The first task keeps the key drained to its last request: with three streams it waits on the
+    pace, not on its answers, even when a busy machine slows each answer past the pace's 0.1 s.
+    """
     with _sandbox("10/1/10", 1200) as sb:
         env = _env(sb, {"INTERVALS_PACING_DIR": str(tmp_path / "shared")})
         first, second = _pulls(2, 1, page_size=10)
-        second = {**second, "streams": 6, "after": True}
+        first, second = {**first, "streams": 3}, {**second, "streams": 6, "after": True}
         if stores == "one-per-process":
             first, second = (
                 {**spec, "pacing_dir": str(tmp_path / f"own-{i}")} for i, spec in enumerate((first, second))
