@@ -169,6 +169,20 @@ class IntervalsHook(IntervalsReads[api.Listing, Iterator[dict[str, Any]]], Inter
         """The hook's keep-alive session: one connection pool, reused by every request."""
         return self.get_conn()
 
+    def prepare(self) -> IntervalsHook:
+        """Ask Airflow now for all the hook will need (its connection, its pacing store); open its session.
+
+        Call it in the task's own thread before handing the hook to a worker thread: a worker
+        that then asks Airflow nothing cannot interleave with another thread's request to the task
+        supervisor (``dag.test()`` answers those through one unlocked queue). Returns the hook.
+
+        :raises IntervalsConfigurationError: the connection has no key, or names a pacing store
+            that does not exist.
+        """
+        self.session  # noqa: B018 - the connection, its settings and the base URL
+        self.pacing_store  # noqa: B018
+        return self
+
     def close(self) -> None:
         """Close the session's sockets."""
         if "session" in self.__dict__:

@@ -325,7 +325,7 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
             raise exc.IntervalsArgumentError(
                 "output_path", self.output_path, f"{error}; expected e.g. 's3://bucket/intervals'"
             ) from error
-        self.hook.session  # noqa: B018 - a connection without a key fails here, before any output
+        self.hook.prepare()  # a connection without a key fails here, before any output
         prefix = window_prefix(root, self.directory or self.resource, self.partition(window))
         description = {
             "window": {"date_from": window.date_from, "date_to": window.date_to},
@@ -338,7 +338,8 @@ class IntervalsLandingOperator(DeferrableLanding, LandingLineage, BaseOperator):
             *(len(streams), settings.concurrency, prefix),
         )
         workers = min(settings.concurrency, len(streams))
-        clients = [self.hook] + [self.get_hook() for _ in range(workers - 1)]
+        # Ready before the worker threads start: from them, only the checkpoint talks to Airflow.
+        clients = [self.hook] + [self.get_hook().prepare() for _ in range(workers - 1)]
         store = self.checkpoint_store(context, settings.deferrable, resume)
         try:
             result = land(

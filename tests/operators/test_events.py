@@ -95,6 +95,44 @@ def test_rerun_produces_the_same_output_and_no_extra_parts(api, make_conn, run_d
     assert list(iter_records(prefix)) == _expected(api.store, MONTH)
 
 
+def test_a_landing_in_dag_test_talks_to_airflow_from_its_workers_only_for_the_checkpoint(
+    api, make_conn, run_dag, landing_zone, monkeypatch
+):
+    """``dag.test()``'s comms are one deque without a lock: two threads talking at once swap answers.
+
+    Worker threads so could lose a checkpoint (``cannot import name 'SUPERVISOR_COMMS'`` while
+    another thread's request is handled). A worker's hook must be ready before its thread starts:
+    its connection (whose password Airflow asks the supervisor to mask), its pacing store, its
+    storage. From the threads come only the checkpoint's saves, one at a time.
+    """
+    import threading
+
+    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms
+
+    sent: list[tuple[str, str]] = []
+    send = InProcessSupervisorComms.send
+
+    def recorded(self, msg):
+        sent.append((threading.current_thread().name, type(msg).__name__))
+        return send(self, msg)
+
+    monkeypatch.setattr(InProcessSupervisorComms, "send", recorded)
+    make_conn(api)
+    output, conn_id = landing_zone
+    dag = _dag(output_path=output, output_conn_id=conn_id, records_per_part=100, concurrency=4, **MONTH)
+    run = run_dag(dag, utc(2025, 7, 1))
+    assert run.state == "success"
+    main = threading.main_thread().name
+    from_workers = {kind for thread, kind in sent if thread != main}
+    assert {kind for thread, kind in sent if thread == main} >= {"MaskSecret", "SetXCom"}
+    if AIRFLOW_VERSION >= (3, 3):  # the checkpoint is saved by the workers, part by part
+        assert from_workers == {"SetTaskStateStore"}, sent
+    else:  # no task_state_store: the workers send nothing
+        assert from_workers == set(), sent
+    prefix, _ = _landed(run.xcom("land")["manifest"], conn_id)
+    assert list(iter_records(prefix, verify=True)) == _expected(api.store, MONTH, 4)
+
+
 def test_a_wrong_key_rerun_over_a_published_window_leaves_the_prefix_exactly_as_it_was(
     api, make_conn, run_dag, landing_zone
 ):
