@@ -146,7 +146,7 @@ def test_task_killed_mid_window_is_retried_to_a_complete_window_without_orphans(
 def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     api, make_conn, run_dag, tmp_path, chaos_report
 ):
-    """Four mapped tasks, up to four sub-windows at once each, under 10 requests/s (burst 4) for their key.
+    """Four mapped tasks, up to four sub-windows at once each, under 4 requests/s (burst 2) for their key.
 
     ``dag.test`` runs the mapped task instances one after the other (its executor-backed mode
     needs an API server) in this process: every stream of every task books its requests in
@@ -157,8 +157,10 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     from airflow_provider_intervals import pacing
     from airflow_provider_intervals.operators.events import IntervalsEventsOperator
 
-    api.rate_limits = {"enterprise": (10, 1.0, 4)}
-    make_conn(api, max_retries=8, page_size=50)  # its extras carry the limit: 600/min, burst 4
+    # Slow enough that the pace binds even on a busy machine: its 40-odd requests cannot all come
+    # a quarter of a second apart on their own.
+    api.rate_limits = {"enterprise": (4, 1.0, 2)}
+    make_conn(api, max_retries=8, page_size=50)  # its extras carry the limit: 240/min, burst 2
     pacing.forget()
     quarters = [
         ("2025-01-01", "2025-03-31"),
@@ -201,6 +203,7 @@ def test_mapped_tasks_share_one_keys_rate_limit_without_a_429_failure(
     pages = sum(s["requests"] for s in summaries)
     assert bucket.reserved == pages + stats["rate_limited"]
     assert bucket.waited > 0
+    print(f"\n[chaos] mapped: {pages} pages, waited {bucket.waited:.1f} s, 429s {stats['rate_limited']}")
     # ... and the sixteen workers (at most four a task) drew at most one 429 each, where the old
     # client drew one a page.
     assert stats["rate_limited"] <= 16
