@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,40 +30,42 @@ def venv_first_path() -> str:
     return os.pathsep.join([str(AIRFLOW.parent), *(p for p in path.split(os.pathsep) if p)])
 
 
-def run_airflow(env: dict[str, str], *command: str) -> None:
-    """Run ``airflow *command``; on failure print the end of its output and exit.
-
-    :param env: the command's environment.
-    :param command: the ``airflow`` sub-command and its arguments.
-    """
-    result = subprocess.run([str(AIRFLOW), *command], env=env, capture_output=True, text=True)
-    if result.returncode:
-        print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
-        sys.exit(f"airflow {' '.join(command)} failed with exit code {result.returncode}")
-
-
 def printed_json(stdout: str) -> Any:
     """Return the JSON list an ``airflow ... -o json`` command printed (after any warnings)."""
     return json.loads(next(x for x in stdout.splitlines() if x.startswith("[")))
 
 
-def airflow_batch(env: dict[str, str], *commands: list[str]) -> list[dict[str, Any]]:
+def airflow_batch(
+    env: dict[str, str], *commands: list[str], on_start: Callable[[int], None] | None = None
+) -> list[dict[str, Any]]:
     """Run ``airflow`` commands in order in one process (``airflow_batch.py``), up to the first that fails.
 
     :param env: the commands' environment.
     :param commands: each an ``airflow`` sub-command and its arguments.
+    :param on_start: called with a command's index as it begins (to show progress).
     :return: ``{"command", "code", "stdout"}`` of each command run, the last with ``"log"``: the
         end of the batch's stderr (the commands' logs, a traceback). Exits (printing the end of
         the output) if the batch itself failed.
     """
+    from airflow_batch import STARTED
+
     with tempfile.TemporaryDirectory(prefix="airflow-batch-") as folder:
-        results = Path(folder) / "results.json"
+        results, log = Path(folder) / "results.json", Path(folder) / "stderr.log"
         script = Path(__file__).with_name("airflow_batch.py")
-        done = subprocess.run([sys.executable, str(script), str(results), json.dumps(commands)], env=env,
-                              capture_output=True, text=True)  # fmt: skip
-        if done.returncode or not results.exists():
-            print(done.stdout[-4000:], done.stderr[-4000:], sep="\n")
-            sys.exit(f"{script.name} failed with exit code {done.returncode}")
+        with log.open("w") as stderr, subprocess.Popen(
+            [sys.executable, str(script), str(results), json.dumps(commands)],
+            env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        ) as batch:  # fmt: skip
+            other = []
+            for line in batch.stdout:
+                if line.startswith(STARTED) and on_start is not None:
+                    on_start(int(line.split()[-1]))
+                elif not line.startswith(STARTED):
+                    other.append(line)
+        errors = log.read_text(errors="replace")[-4000:]
+        if batch.returncode or not results.exists():
+            print("".join(other)[-4000:], errors, sep="\n")
+            sys.exit(f"{script.name} failed with exit code {batch.returncode}")
         ran = json.loads(results.read_text())
-    ran[-1]["log"] = done.stderr[-4000:]
+    ran[-1]["log"] = errors
     return ran

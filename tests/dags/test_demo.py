@@ -63,6 +63,17 @@ def test_demo_lands_loads_and_reports_what_the_api_holds(tmp_path):
     assert f'id="total-registrations">{sum(regs.values()):,}<' in page
 
     printed = result.stdout
+    # One Airflow process runs the commands; each is announced as it begins, in order.
+    progress = [
+        line.split(" (")[0] for line in printed.splitlines() if line.startswith(("Preparing", "Running"))
+    ]
+    assert progress == [
+        f"Preparing the Airflow home {tmp_path / 'airflow'} ...",
+        "Running intervals_land_events for 2025-06-03",
+        "Running intervals_land_events for 2025-06-04",
+        "Running intervals_warehouse_load on the 2 landed windows ...",
+        "Running intervals_organisation_report for the week of 2025-06-02 ...",
+    ]
     assert f"{len(rows)} rows, no duplicate ids" in printed
     assert f"Open it: {folder / 'report.html'}" in printed
     assert f"{len(week)} events, {sum(regs.values())} registrations" in printed

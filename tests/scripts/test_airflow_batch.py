@@ -26,4 +26,5 @@ def test_commands_run_in_order_print_as_the_cli_does_and_stop_at_the_first_failu
     assert missing["command"] == commands[1]
     assert missing["code"] == 1
     assert done.stderr.endswith("Connection not found.\n")  # said on stderr, as the CLI says it
+    assert done.stdout == "airflow_batch: start 0\nairflow_batch: start 1\n"  # the third never began
     assert (tmp_path / "home" / "airflow.cfg").exists()  # written first, as the airflow command does
