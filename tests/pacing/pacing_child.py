@@ -154,7 +154,9 @@ def _pull(spec: dict) -> dict:
         allowance.PROBE_SECONDS = spec["probe_seconds"]
     first, days, streams = dt.date.fromisoformat(spec["date_from"]), spec["days"], spec["streams"]
     hooks = [IntervalsHook() for _ in range(streams)]
-    hooks[0].bucket  # the connection, the store and the plan, before the start  # noqa: B018
+    for hook in hooks:  # each connection and session ready before the start, as a landing's are
+        hook.prepare()
+    hooks[0].bucket  # the key's store and plan, before the start  # noqa: B018
     _wait(spec)
     counts = [0] * streams
 

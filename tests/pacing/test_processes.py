@@ -86,11 +86,15 @@ def test_processes_sharing_a_key_spend_one_allowance(store_conn):
 
 
 def test_processes_pacing_the_key_alone_draw_429s_for_the_excess(tmp_path):
-    """The contrast: the same three processes, each with a bucket of its own at the whole rate."""
-    with _sandbox("40/1/8", 3000) as sb:
+    """The contrast: the same three processes, each with a bucket of its own at the whole rate.
+
+    Half the events: the excess shows in the first second, when the three fresh buckets burst at
+    once; after that each process learns a lower pace from its 429s and the pull only drags on.
+    """
+    with _sandbox("40/1/8", 1500) as sb:
         results, _, limited = _three_processes(sb, _env(sb, {}), own_dirs=tmp_path)
     print(f"\n[pacing] one bucket per process: 429s={limited}")
-    assert sum(r["records"] for r in results) == 3000
+    assert sum(r["records"] for r in results) == 1500
     assert limited >= 10
 
 
@@ -101,7 +105,7 @@ def test_a_process_started_right_after_another_drained_the_key_draws_no_burst_of
     The first task keeps the key drained to its last request: with three streams it waits on the
     pace, not on its answers, even when a busy machine slows each answer past the pace's 0.1 s.
     """
-    with _sandbox("10/1/10", 1200) as sb:
+    with _sandbox("10/1/10", 600) as sb:
         env = _env(sb, {"INTERVALS_PACING_DIR": str(tmp_path / "shared")})
         first, second = _pulls(2, 1, page_size=10)
         first, second = {**first, "streams": 3}, {**second, "streams": 6, "after": True}
@@ -112,11 +116,14 @@ def test_a_process_started_right_after_another_drained_the_key_draws_no_burst_of
         results = run_children([first, second], env)
         _, limited = _limited(sb)
     print(f"\n[pacing] pool, {stores}: 429s={limited}")
-    assert sum(r["records"] for r in results) == 1200
+    assert sum(r["records"] for r in results) == 600
     if stores == "shared":
         assert limited == 0  # it inherits the drained bucket: no fresh burst
     else:
-        assert limited >= 3  # its fresh bucket sends six at once into an empty server bucket
+        # Its fresh bucket bursts into the server's drained one. How many of the burst's requests
+        # meet an empty bucket depends on how many tokens the server refilled during the handover
+        # (2 to 7 in 20 runs): the contrast is that there are some, where the shared store has none.
+        assert limited >= 1
 
 
 def test_an_allowance_below_the_plan_is_learned_and_probed_at_most_once_a_period_per_stream(tmp_path):
