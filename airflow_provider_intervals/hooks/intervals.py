@@ -175,6 +175,7 @@ class IntervalsHook(IntervalsReads[api.Listing, Iterator[dict[str, Any]]], Inter
         Call it in the task's own thread before handing the hook to a worker thread: a worker
         that then asks Airflow nothing cannot interleave with another thread's request to the task
         supervisor (``dag.test()`` answers those through one unlocked queue). Returns the hook.
+        Sync only: the async hook runs in one event loop (a trigger's), without worker threads.
 
         :raises IntervalsConfigurationError: the connection has no key, or names a pacing store
             that does not exist.
