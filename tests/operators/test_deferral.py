@@ -74,14 +74,24 @@ def test_out_of_allowance_mid_window_it_defers_resumes_and_publishes_the_window_
     """Pacing: the hook's next slot is 1.5 s away, so nothing is sent and the landing defers.
 
     429: the hook does not pace (plan unknown), so the API answers 429 with ``retryAfter`` 1.5 s
-    away: each deferral costs that one 429, and no page is fetched twice.
+    away: each deferral costs that one 429, and no page is fetched twice. A resume that comes
+    late (Airflow 3.1's ``dag.test()`` starts the resumed try 1.3 s after the trigger fires) finds
+    the next token under ``defer_after`` away after its first page: that 429 is waited for on the
+    worker, as the hook logs, not deferred.
     """
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
+    from structlog.testing import capture_logs
 
     make_conn(api, page_size=PAGE, **(UNPACED if door == "429-retry-after" else {}))
     dag = _dag(tmp_path)
-    run = run_dag(dag, utc(2025, 7, 1))
+    with capture_logs() as logged:
+        run = run_dag(dag, utc(2025, 7, 1))
+    waited = [
+        e
+        for e in logged
+        if e.get("log_level") == "warning" and "waiting for the API's retryAfter" in str(e["event"])
+    ]
     assert run.state == "success"
     summary = run.xcom("land")
     assert summary["deferrals"] >= 1
@@ -89,7 +99,9 @@ def test_out_of_allowance_mid_window_it_defers_resumes_and_publishes_the_window_
     sizes = _check_window(api, summary)
     assert any(size < PART for size in sizes[:-1])  # a part finished early, as the landing deferred
     refused = api.stats["by_status"].get(429, 0)
-    assert refused == (0 if door == "pacing" else summary["deferrals"])  # what the deferrals cost
+    # What the deferrals cost: one 429 each, and at most one more 429 waited for after a resume.
+    assert refused == (0 if door == "pacing" else summary["deferrals"] + len(waited))
+    assert len(waited) <= summary["deferrals"]
     assert api.stats["pages_served"] == _pages(api)  # no page fetched twice
     assert api.stats["requests"] == _pages(api) + refused
     with create_session() as session:
