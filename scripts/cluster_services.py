@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,6 @@ class Processes:
         :param signals: the first signal per name, where not SIGTERM.
         :return: ``pid command`` of every process of those sessions still alive (none, normally).
         """
-        from concurrent.futures import ThreadPoolExecutor
 
         def stop(child: Child) -> list[str]:
             return child.stop((signals or {}).get(child.name, signal.SIGTERM))

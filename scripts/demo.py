@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local_airflow import ROOT, SANDBOX_ARGS, airflow_batch, venv_first_path
+from local_airflow import ROOT, SANDBOX_ARGS, airflow_batch, exit_failed, venv_first_path
 
 
 def environment(work: Path) -> dict[str, str]:
@@ -128,8 +128,7 @@ def demo(work: Path, days: int, first: dt.date, events: int) -> None:
             env, *(command for command, _ in steps), on_start=lambda i: print(steps[i][1], flush=True)
         )
         if ran[-1]["code"]:
-            print(ran[-1]["stdout"][-4000:], ran[-1]["log"], sep="\n")
-            sys.exit(f"airflow {' '.join(ran[-1]['command'])} failed with exit code {ran[-1]['code']}")
+            exit_failed(ran[-1])
         windows = [_check_window(work / "lake", logical - dt.timedelta(days=1)) for logical in logicals]
         warehouse = _check_warehouse(Path(env["INTERVALS_WAREHOUSE_PATH"]), windows)
         report = _check_report(work / "reports" / "organisation_report" / f"week={week_start}")

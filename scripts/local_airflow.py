@@ -13,7 +13,9 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from airflow_batch import STARTED
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = Path(sys.executable).parent / "airflow"
@@ -47,8 +49,6 @@ def airflow_batch(
         end of the batch's stderr (the commands' logs, a traceback). Exits (printing the end of
         the output) if the batch itself failed.
     """
-    from airflow_batch import STARTED
-
     with tempfile.TemporaryDirectory(prefix="airflow-batch-") as folder:
         results, log = Path(folder) / "results.json", Path(folder) / "stderr.log"
         script = Path(__file__).with_name("airflow_batch.py")
@@ -56,12 +56,12 @@ def airflow_batch(
             [sys.executable, str(script), str(results), json.dumps(commands)],
             env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
         ) as batch:  # fmt: skip
-            other = []
+            other = []  # anything else on its stdout (printed around Airflow's redirection)
             for line in batch.stdout:
-                if line.startswith(STARTED) and on_start is not None:
-                    on_start(int(line.split()[-1]))
-                elif not line.startswith(STARTED):
+                if not line.startswith(STARTED):
                     other.append(line)
+                elif on_start is not None:
+                    on_start(int(line.split()[-1]))
         errors = log.read_text(errors="replace")[-4000:]
         if batch.returncode or not results.exists():
             print("".join(other)[-4000:], errors, sep="\n")
@@ -69,3 +69,13 @@ def airflow_batch(
         ran = json.loads(results.read_text())
     ran[-1]["log"] = errors
     return ran
+
+
+def exit_failed(result: dict[str, Any], message: str | None = None) -> NoReturn:
+    """Print the end of a batch command's output and log, then exit saying it failed.
+
+    :param result: the command's entry from :func:`airflow_batch` (the last one: it has ``"log"``).
+    :param message: what to exit with; by default, the command and its exit code.
+    """
+    print(result["stdout"][-4000:], result["log"], sep="\n", flush=True)
+    sys.exit(message or f"airflow {' '.join(result['command'])} failed with exit code {result['code']}")

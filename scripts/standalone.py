@@ -41,6 +41,7 @@ from local_airflow import (
     ROOT,
     SANDBOX_ARGS,
     airflow_batch,
+    exit_failed,
     printed_json,
     venv_first_path,
 )
@@ -263,8 +264,7 @@ def _prepare_metadata(
     )
     failed = ran[-1]  # the batch stops at the first failure
     if failed["code"] and failed["command"] not in (import_errors, connection_test):
-        print(failed["stdout"][-4000:], failed["log"], sep="\n", flush=True)
-        sys.exit(f"airflow {' '.join(failed['command'])} failed with exit code {failed['code']}")
+        exit_failed(failed)
     listed, errors = ran[2], ran[3]
     if errors["code"] or printed_json(errors["stdout"]):
         sys.exit(f"The example DAGs have import errors:\n{errors['stdout'][-4000:]}")
@@ -275,8 +275,9 @@ def _prepare_metadata(
     replace = ["connections", "import", "--overwrite", str(files / "connections.json")]
     replaced = airflow_batch(env, replace, connection_test)[-1]
     if not _tested_ok(replaced):
-        print(replaced["stdout"][-4000:], replaced["log"], sep="\n", flush=True)
-        sys.exit("The sandbox connection does not work: see airflow connections test intervals_default")
+        exit_failed(
+            replaced, "The sandbox connection does not work: see airflow connections test intervals_default"
+        )
 
 
 def _tested_ok(result: dict) -> bool:

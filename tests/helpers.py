@@ -141,11 +141,14 @@ def unreachable_api(**extra) -> types.SimpleNamespace:
 
 
 @contextlib.contextmanager
-def retry_warnings(what: str):
+def retry_warnings(what: str, then: str = "; retry "):
     """Collect the hooks' retry warnings for ``what`` (e.g. ``GET /organization``), one per log record.
 
     The hooks log through Airflow's structlog loggers, which ``caplog`` does not see: the
     records are captured as structlog events (hooks made inside the block, any thread).
+
+    :param then: what the warning says the hook does next: retry (a fault), or
+        ``"; waiting for the API's retryAfter"`` (a 429, which spends no retry).
     """
     from structlog.testing import capture_logs
 
@@ -154,7 +157,7 @@ def retry_warnings(what: str):
         yield found
     for event in events:
         text = str(event.get("event", ""))
-        if event.get("log_level") == "warning" and text.startswith(f"{what}: ") and "; retry " in text:
+        if event.get("log_level") == "warning" and text.startswith(f"{what}: ") and then in text:
             found.append(text)
 
 

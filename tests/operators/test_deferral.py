@@ -22,7 +22,7 @@ try:
     from airflow.sdk.exceptions import TaskDeferred
 except ImportError:  # an older task SDK: it lives in core
     from airflow.exceptions import TaskDeferred
-from helpers import files, task_context, utc
+from helpers import files, retry_warnings, task_context, utc
 
 from airflow_provider_intervals import pacing
 from airflow_provider_intervals.operators.events import IntervalsEventsOperator
@@ -81,17 +81,11 @@ def test_out_of_allowance_mid_window_it_defers_resumes_and_publishes_the_window_
     """
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
-    from structlog.testing import capture_logs
 
     make_conn(api, page_size=PAGE, **(UNPACED if door == "429-retry-after" else {}))
     dag = _dag(tmp_path)
-    with capture_logs() as logged:
+    with retry_warnings("GET /events", then="; waiting for the API's retryAfter") as waited:
         run = run_dag(dag, utc(2025, 7, 1))
-    waited = [
-        e
-        for e in logged
-        if e.get("log_level") == "warning" and "waiting for the API's retryAfter" in str(e["event"])
-    ]
     assert run.state == "success"
     summary = run.xcom("land")
     assert summary["deferrals"] >= 1
