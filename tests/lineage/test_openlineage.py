@@ -43,10 +43,10 @@ WINDOW = lineage.WINDOW_FACET_KEY
 
 @dataclass
 class Emitted:
-    """What the DAG runs emitted: the events in order, the runner's output, the paths used."""
+    """What the DAG runs emitted: the events in order, the runner's result lines, the paths used."""
 
     events: list[dict]
-    stdout: str
+    results: str
     raw: str
     paths: dict
     days: list[str]
@@ -95,7 +95,7 @@ def _event_with_registrations(store) -> str:
 def emitted(sandbox, tmp_path_factory):
     """Run the DAGs with a file transport; return what they emitted (:class:`Emitted`)."""
     tmp = tmp_path_factory.mktemp("lineage")
-    events, landing = tmp / "events.jsonl", tmp / "lake"
+    events, landing, results = tmp / "events.jsonl", tmp / "lake", tmp / "results.txt"
     season = tmp / "season.jsonl"
     rows = [
         {"name": f"Season race {i}", "slug": f"lineage-season-{i}", "type": "race", "date": f"2025-08-0{i}"}
@@ -121,6 +121,7 @@ def emitted(sandbox, tmp_path_factory):
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "intervals-lineage-test",
         "LINEAGE_EVENTS": str(events),
+        "LINEAGE_RESULTS": str(results),
         "LINEAGE_OUTPUT": landing.as_uri(),
         "LINEAGE_INPUT": season.as_uri(),
         "LINEAGE_RUN_ID": seeded_runs(sandbox.store, 1)[0],
@@ -132,16 +133,17 @@ def emitted(sandbox, tmp_path_factory):
         [sys.executable, str(HERE / "run_dag.py")], env=env, capture_output=True, text=True, timeout=300
     )
     problems = [line for line in proc.stdout.splitlines() if re.search(r"\[(error|warning)|Error\b", line)]
-    tail = "\n".join(problems[:40]) + "\n...\n" + proc.stdout[-3000:] + proc.stderr[-5000:]
-    assert "dag run state: failed" in proc.stdout, tail  # lineage_check fails on purpose
-    assert len(re.findall(r"^lineage_windows \S+: success$", proc.stdout, re.M)) == 2, tail
+    said = results.read_text() if results.exists() else ""
+    tail = said + "\n".join(problems[:40]) + "\n...\n" + proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "dag run state: failed\n" in said, tail  # lineage_check fails on purpose
+    assert len(re.findall(r"^lineage_windows \S+: success$", said, re.M)) == 2, tail
     raw = events.read_text()
     paths = {"lake": landing, "season": season}
-    return Emitted([json.loads(line) for line in raw.splitlines()], proc.stdout, raw, paths, days, event_id)
+    return Emitted([json.loads(line) for line in raw.splitlines()], said, raw, paths, days, event_id)
 
 
 def test_nothing_is_emitted_when_the_dag_files_are_parsed(emitted):
-    assert "events after parse: 0" in emitted.stdout
+    assert "events after parse: 0\n" in emitted.results
 
 
 def test_a_landing_names_the_api_listing_in_and_its_target_out(emitted, sandbox):
